@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/web"
+)
+
+type serveConfig struct {
+	addr            string
+	data            string
+	baseURL         string
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+	setupTTL        time.Duration
+	web             web.Config
+}
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pilcrow serve", flag.ContinueOnError)
+	var c serveConfig
+	c.web = web.DefaultConfig()
+	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&c.data, "data", "./pilcrow-data", "folder for the SQLite database and local media")
+	fs.StringVar(&c.baseURL, "base-url", "", "public URL of the site, used in printed links (default: derived from --addr)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on shutdown")
+	fs.DurationVar(&c.setupTTL, "setup-ttl", 24*time.Hour, "how long the first-admin setup link stays valid")
+	fs.Int64Var(&c.web.MaxBodyBytes, "max-body-bytes", c.web.MaxBodyBytes, "largest accepted JSON request body, in bytes")
+	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "trust X-Forwarded-For/-Proto from a reverse proxy")
+	fs.Usage = usageWithEnv(fs, `Usage: pilcrow serve [flags]
+
+Runs the CMS on an embedded SQLite database under --data. On an empty site it
+creates the first admin from PILCROW_ADMIN_EMAIL and PILCROW_ADMIN_PASSWORD, or
+prints a one-time setup link.
+
+Flags:
+`)
+	if code := parseFlags(fs, args, stderr, true); code >= 0 {
+		return code
+	}
+	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+		return 2
+	}
+	if err := serve(ctx, c, stdout, log); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logger) error {
+	// Wiring of services lives in package site, shared with the end-to-end tests.
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	base := c.baseURL
+	if base == "" {
+		base = baseURLFor(ln.Addr())
+	}
+	if err := ensureFirstAdmin(ctx, st, c.setupTTL, base, stdout, log); err != nil {
+		ln.Close()
+		return err
+	}
+
+	bg, stopBackground := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		if err := st.Run(bg); err != nil {
+			log.Error("background work stopped", "err", err)
+		}
+	}()
+	defer func() { stopBackground(); <-bgDone }()
+
+	srv := &http.Server{
+		Handler:           st.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "Pilcrow is listening on %s (data in %s)\n", base, c.data)
+	log.Info("listening", "addr", ln.Addr().String(), "data", c.data)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting for in-flight requests", "timeout", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+func baseURLFor(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// ensureFirstAdmin gives an empty site its first admin: from the environment when
+// both variables are set, or else through a one-time setup link printed here.
+func ensureFirstAdmin(ctx context.Context, st *site.Site, ttl time.Duration, base string, stdout io.Writer, log *slog.Logger) error {
+	n, err := st.Users.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	email, password := os.Getenv("PILCROW_ADMIN_EMAIL"), os.Getenv("PILCROW_ADMIN_PASSWORD")
+	if email != "" || password != "" {
+		if email == "" || password == "" {
+			return errors.New("set both PILCROW_ADMIN_EMAIL and PILCROW_ADMIN_PASSWORD, or neither")
+		}
+		u, err := st.Users.Create(ctx, cms.NewUser{Email: email, Role: cms.RoleAdmin, Password: password, Name: "Admin"})
+		if err != nil {
+			return fmt.Errorf("first admin from PILCROW_ADMIN_EMAIL: %w", err)
+		}
+		log.Info("created the first admin from the environment", "email", u.Email)
+		return nil
+	}
+	token, err := st.Auth.SetupToken(ctx, ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nThis site has no admin yet. Open this one-time link to create one (valid %s):\n\n    %s/setup?token=%s\n\n",
+		ttl, strings.TrimRight(base, "/"), token)
+	return nil
+}

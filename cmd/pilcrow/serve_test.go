@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the server goroutine while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startServe runs `pilcrow serve` in-process on a free loopback port and returns
+// its base URL, its stdout, and a stop function that returns the exit code.
+func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), out, errOut)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := listenRE.FindStringSubmatch(out.String()); m != nil {
+			stop := func() int { cancel(); return <-done }
+			return m[1], out, stop
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s %s", code, out.String(), errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s %s", out.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func login(t *testing.T, base, email, password string) int {
+	t.Helper()
+	res, err := http.Post(base+"/api/auth/login", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestServeCreatesFirstAdminFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
+	base, out, stop := startServe(t, "--data", dir)
+	if strings.Contains(out.String(), "setup?token=") {
+		t.Fatal("printed a setup link although the admin came from the environment")
+	}
+	if code := login(t, base, "boss@example.com", "a long enough password"); code != http.StatusOK {
+		t.Fatalf("login status %d", code)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	// A restart with different variables neither replaces nor duplicates the admin.
+	t.Setenv("PILCROW_ADMIN_EMAIL", "other@example.com")
+	base, _, stop = startServe(t, "--data", dir)
+	defer stop()
+	if code := login(t, base, "other@example.com", "a long enough password"); code != http.StatusUnauthorized {
+		t.Fatalf("second env admin was created (status %d)", code)
+	}
+}
+
+func TestServePrintsSetupLinkOnEmptySite(t *testing.T) {
+	t.Setenv("PILCROW_ADMIN_EMAIL", "")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "")
+	base, out, stop := startServe(t, "--data", t.TempDir())
+	defer stop()
+	m := regexp.MustCompile(`(http://\S+/setup\?token=\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no setup link in output: %s", out.String())
+	}
+	if !strings.HasPrefix(m[1], base) {
+		t.Fatalf("setup link %s is not on %s", m[1], base)
+	}
+	res, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("setup page status %d", res.StatusCode)
+	}
+}
+
+func TestServeFinishesInFlightRequestsOnShutdown(t *testing.T) {
+	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
+	base, _, stop := startServe(t, "--data", t.TempDir())
+
+	// A request whose body is still arriving when shutdown begins must complete.
+	pr, pw := io.Pipe()
+	type result struct {
+		status int
+		err    error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		res, err := http.Post(base+"/api/auth/login", "application/json", pr)
+		if err != nil {
+			resc <- result{err: err}
+			return
+		}
+		res.Body.Close()
+		resc <- result{status: res.StatusCode}
+	}()
+	fmt.Fprint(pw, `{"email":"boss@example.com",`)
+	time.Sleep(100 * time.Millisecond) // let the server start reading the request
+	stopped := make(chan int, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(100 * time.Millisecond) // shutdown is now waiting for us
+	fmt.Fprint(pw, `"password":"a long enough password"}`)
+	pw.Close()
+	r := <-resc
+	if r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("in-flight request: status %d, err %v", r.status, r.err)
+	}
+	if code := <-stopped; code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestServeRejectsBadFlagsAndEnvironment(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--log-level", "loud"}, nil, &out, &errOut); code != 2 {
+		t.Fatalf("bad --log-level: exit %d", code)
+	}
+	t.Setenv("PILCROW_MAX_BODY_BYTES", "lots")
+	errOut.Reset()
+	if code := run(context.Background(), []string{"serve"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "PILCROW_MAX_BODY_BYTES") {
+		t.Fatalf("bad env: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestServeHelpListsFlagsAndEnvironment(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--help"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"-addr", "-data", "PILCROW_ADDR", "PILCROW_DATA", "PILCROW_ADMIN_EMAIL"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}
+
+func TestUserCreate(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"user", "create", "--email", "ed@example.com", "--role", "editor", "--data", dir},
+		strings.NewReader("a long enough password\n"), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "created editor ed@example.com") {
+		t.Fatalf("stdout %q", out.String())
+	}
+	cases := []struct {
+		args  []string
+		stdin string
+		code  int
+		msg   string
+	}{
+		{[]string{"--email", "x@example.com", "--role", "owner"}, "a long enough password\n", 1, "role"},
+		{[]string{"--email", "ed@example.com", "--role", "author"}, "a long enough password\n", 1, "already used"},
+		{[]string{"--email", "y@example.com", "--role", "author"}, "short\n", 1, "password"},
+		{[]string{"--email", "z@example.com", "--role", "author"}, "", 2, "no password"},
+		{[]string{"--role", "author"}, "a long enough password\n", 2, "--email"},
+	}
+	for _, tc := range cases {
+		errOut.Reset()
+		args := append([]string{"user", "create", "--data", dir}, tc.args...)
+		if code := run(context.Background(), args, strings.NewReader(tc.stdin), &out, &errOut); code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
+			t.Errorf("%v: exit %d stderr %q; want exit %d mentioning %q", tc.args, code, errOut.String(), tc.code, tc.msg)
+		}
+	}
+	// The user really is there: serve on the same data and log in.
+	base, _, stop := startServe(t, "--data", dir)
+	defer stop()
+	if code := login(t, base, "ed@example.com", "a long enough password"); code != http.StatusOK {
+		t.Fatalf("login status %d", code)
+	}
+}
+

@@ -1,0 +1,298 @@
+package cms
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/google/uuid"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
+)
+
+// User is a person who can sign in. The password hash never leaves this package.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// MinPasswordLength follows NIST SP 800-63B's floor for user-chosen secrets.
+const MinPasswordLength = 10
+
+// Users manages accounts and password checks.
+type Users struct {
+	db     *storage.DB
+	params *argon2id.Params
+	// dummyHash is checked against when an email is unknown, so a failed login
+	// costs the same whether or not the account exists.
+	dummyHash string
+	now       func() time.Time
+}
+
+// NewUsers returns the user service. params nil means argon2id's defaults
+// (64 MiB, 1 pass, 2 lanes); tests pass cheaper ones.
+func NewUsers(db *storage.DB, params *argon2id.Params) *Users {
+	if params == nil {
+		params = argon2id.DefaultParams
+	}
+	dummy, _ := argon2id.CreateHash("pilcrow-dummy-password", params)
+	return &Users{db: db, params: params, dummyHash: dummy, now: time.Now}
+}
+
+// NewUser is the input to Create.
+type NewUser struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Password string `json:"password"`
+}
+
+// UserUpdate changes some of a user's attributes; nil fields are left alone.
+type UserUpdate struct {
+	Name     *string `json:"name"`
+	Role     *Role   `json:"role"`
+	Password *string `json:"password"`
+}
+
+func validateEmail(v *ValidationError, email string) string {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		v.Add("/email", "is required")
+		return email
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || len(email) > 254 {
+		v.Add("/email", "is not a valid email address")
+	}
+	return email
+}
+
+func validatePassword(v *ValidationError, pw string) {
+	switch {
+	case utf8.RuneCountInString(pw) < MinPasswordLength:
+		v.Add("/password", fmt.Sprintf("must be at least %d characters", MinPasswordLength))
+	case len(pw) > 1024:
+		v.Add("/password", "must be at most 1024 bytes")
+	}
+}
+
+// Create adds a user.
+func (s *Users) Create(ctx context.Context, in NewUser) (*User, error) {
+	var v ValidationError
+	in.Email = validateEmail(&v, in.Email)
+	if !in.Role.Valid() {
+		v.Add("/role", `must be one of "admin", "editor", "author"`)
+	}
+	validatePassword(&v, in.Password)
+	if utf8.RuneCountInString(in.Name) > 200 {
+		v.Add("/name", "must be at most 200 characters")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := argon2id.CreateHash(in.Password, s.params)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	u := &User{ID: uuid.Must(uuid.NewV7()).String(), Email: in.Email, Name: in.Name, Role: in.Role, CreatedAt: now, UpdatedAt: now}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Email, u.Name, string(u.Role), hash, now.UnixMilli(), now.UnixMilli())
+		return err
+	})
+	if storage.IsUniqueViolation(err) {
+		return nil, &ValidationError{Errors: []FieldError{{"/email", "is already used by another account"}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+const userColumns = `id, email, name, role, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var role string
+	var created, updated int64
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &created, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	u.Role = Role(role)
+	u.CreatedAt = time.UnixMilli(created).UTC()
+	u.UpdatedAt = time.UnixMilli(updated).UTC()
+	return &u, nil
+}
+
+// Get returns the user with the given id.
+func (s *Users) Get(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return u, err
+}
+
+// List returns every user, oldest first. Sites have tens of users, not millions.
+func (s *Users) List(ctx context.Context) ([]*User, error) {
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	users := []*User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// Count returns how many users exist.
+func (s *Users) Count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// Authenticate checks an email and password pair.
+func (s *Users) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	var id, hash string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE email = ?`, strings.TrimSpace(email)).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, hash)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if !ok {
+		return nil, ErrInvalidCredentials
+	}
+	return s.Get(ctx, id)
+}
+
+// Update changes a user. Demoting or deleting the last admin is refused, so a
+// site can never lock itself out.
+func (s *Users) Update(ctx context.Context, id string, in UserUpdate) (*User, error) {
+	var v ValidationError
+	if in.Role != nil && !in.Role.Valid() {
+		v.Add("/role", `must be one of "admin", "editor", "author"`)
+	}
+	if in.Password != nil {
+		validatePassword(&v, *in.Password)
+	}
+	if in.Name != nil && utf8.RuneCountInString(*in.Name) > 200 {
+		v.Add("/name", "must be at most 200 characters")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var hash string
+	if in.Password != nil {
+		h, err := argon2id.CreateHash(*in.Password, s.params)
+		if err != nil {
+			return nil, fmt.Errorf("hash password: %w", err)
+		}
+		hash = h
+	}
+	now := s.now().UTC().UnixMilli()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var role string
+		if err := tx.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, id).Scan(&role); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if in.Role != nil && Role(role) == RoleAdmin && *in.Role != RoleAdmin {
+			if err := ensureAnotherAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if in.Name != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET name = ?, updated_at = ? WHERE id = ?`, *in.Name, now, id); err != nil {
+				return err
+			}
+		}
+		if in.Role != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`, string(*in.Role), now, id); err != nil {
+				return err
+			}
+		}
+		if in.Password != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, now, id); err != nil {
+				return err
+			}
+			// A new password signs the user out everywhere else.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// Delete removes a user with their sessions and tokens.
+func (s *Users) Delete(ctx context.Context, id string) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var role string
+		if err := tx.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, id).Scan(&role); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if Role(role) == RoleAdmin {
+			if err := ensureAnotherAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	return err
+}
+
+func ensureAnotherAdmin(ctx context.Context, tx *sql.Tx, id string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin' AND id <> ?`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: the site must keep at least one admin", ErrConflict)
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package web is Pilcrow's HTTP face: the chi router, the JSON API, auth
+// middleware, problem+json errors, metrics and the admin UI.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/storage"
+)
+
+// Config holds the HTTP-level settings.
+type Config struct {
+	// MaxBodyBytes caps JSON request bodies (413 beyond it).
+	MaxBodyBytes int64
+	// TrustProxy makes X-Forwarded-For and X-Forwarded-Proto count, for sites
+	// behind a reverse proxy. Off by default: otherwise any client could pick
+	// its own rate-limit key.
+	TrustProxy bool
+	// LoginRate and LoginBurst bound login attempts per client address and per
+	// account: Burst attempts at once, then one every LoginRate.
+	LoginRate  time.Duration
+	LoginBurst int
+}
+
+// DefaultConfig is what `pilcrow serve` uses unless told otherwise.
+func DefaultConfig() Config {
+	return Config{MaxBodyBytes: 1 << 20, LoginRate: 6 * time.Second, LoginBurst: 10}
+}
+
+// Services are the domain services the handlers call.
+type Services struct {
+	DB    *storage.DB
+	Users *cms.Users
+	Auth  *cms.Auth
+}
+
+// Server routes requests to handlers.
+type Server struct {
+	cfg      Config
+	svc      Services
+	log      *slog.Logger
+	metrics  *metrics
+	limiter  *loginLimiter
+	registry *prometheus.Registry
+	router   chi.Router
+}
+
+// New builds the server and its routes.
+func New(cfg Config, svc Services, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+	}
+	if cfg.LoginRate <= 0 {
+		cfg.LoginRate = DefaultConfig().LoginRate
+	}
+	if cfg.LoginBurst <= 0 {
+		cfg.LoginBurst = DefaultConfig().LoginBurst
+	}
+	s := &Server{cfg: cfg, svc: svc, log: log, limiter: newLoginLimiter(cfg.LoginRate, cfg.LoginBurst)}
+	s.registry, s.metrics = newMetrics()
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.observe, s.authenticate, s.csrf)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		problem(w, r, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		problem(w, r, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	})
+
+	r.Get("/healthz", s.handleHealth)
+	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
+	r.Get("/setup", s.handleSetupPage)
+	r.Post("/setup", s.handleSetupForm)
+
+	r.Route("/api", func(r chi.Router) {
+		r.Post("/setup", s.handleSetupAPI)
+		r.Route("/auth", func(r chi.Router) {
+			r.Post("/login", s.handleLogin)
+			r.Post("/logout", s.handleLogout)
+			r.Get("/session", s.handleSession)
+		})
+		r.Route("/users", func(r chi.Router) {
+			r.Use(s.require(cms.PermManageUsers))
+			r.Get("/", s.handleListUsers)
+			r.Post("/", s.handleCreateUser)
+			r.Get("/{id}", s.handleGetUser)
+			r.Patch("/{id}", s.handleUpdateUser)
+			r.Delete("/{id}", s.handleDeleteUser)
+		})
+		r.Route("/tokens", func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Get("/", s.handleListTokens)
+			r.Post("/", s.handleCreateToken)
+			r.Delete("/{id}", s.handleRevokeToken)
+		})
+	})
+	return r
+}
