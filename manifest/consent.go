@@ -1,0 +1,189 @@
+package manifest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Summary is what the admin consents to, as returned by the HTTP API (SPEC §5:
+// "consent": {capabilities, allowedHosts, storage, routes, hooks, lines}).
+// Activation must send back exactly Capabilities and AllowedHosts.
+type Summary struct {
+	// Capabilities as declared, in vocabulary order.
+	Capabilities []string `json:"capabilities"`
+	// AllowedHosts in canonical spelling (see HostPattern.String), sorted.
+	AllowedHosts []string `json:"allowedHosts"`
+	// Storage collection names, sorted.
+	Storage []string `json:"storage"`
+	// Routes are the route names, in manifest order.
+	Routes []string `json:"routes"`
+	// Hooks are the hook names, in vocabulary order.
+	Hooks []string `json:"hooks"`
+	// Lines describe every grant in plain language, in the order shown to the admin.
+	Lines []string `json:"lines"`
+}
+
+var capabilityLines = map[Capability]string{
+	ContentRead:    "Read your content",
+	ContentWrite:   "Create, change and delete your content",
+	MediaRead:      "See your media library",
+	MediaWrite:     "Upload, change and delete your media files",
+	UsersRead:      "See your users' names, email addresses and roles (never their passwords or sessions)",
+	EmailSend:      "Send email through your site's mail settings",
+	PageMetadata:   "Add tags and structured data to your public pages",
+	NetworkRequest: "Send requests to the internet", // replaced by one line per host
+}
+
+var hookLines = map[HookName]string{
+	HookInstall:           "Runs when it is installed",
+	HookActivate:          "Runs when it is activated",
+	HookDeactivate:        "Runs when it is deactivated",
+	HookUninstall:         "Runs when it is uninstalled",
+	HookBeforeSave:        "Runs when an entry is about to be saved and may change or reject it",
+	HookAfterSave:         "Runs after an entry is saved",
+	HookBeforeDelete:      "Runs when an entry is about to be deleted and may prevent it",
+	HookAfterDelete:       "Runs after an entry is deleted",
+	HookAfterPublish:      "Runs after an entry is published",
+	HookAfterUnpublish:    "Runs after an entry is unpublished",
+	HookMediaBeforeUpload: "Runs when a file is about to be uploaded and may change or reject it",
+	HookMediaAfterUpload:  "Runs after a file is uploaded",
+	HookCron:              "Runs on a schedule",
+	HookPageMetadata:      "Runs when a public page is shown, to add its tags",
+}
+
+// grantedCapabilities returns every capability m grants, implied ones included,
+// in vocabulary order.
+func grantedCapabilities(m *Manifest) []Capability {
+	var out []Capability
+	for _, c := range AllCapabilities() {
+		if m.Grants(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Consent describes everything the manifest asks for.
+func Consent(m *Manifest) Summary {
+	s := Summary{
+		Capabilities: []string{}, AllowedHosts: []string{}, Storage: []string{},
+		Routes: []string{}, Hooks: []string{}, Lines: []string{},
+	}
+	if m == nil {
+		return s
+	}
+	for _, c := range AllCapabilities() {
+		if slices.Contains(m.Capabilities, c) {
+			s.Capabilities = append(s.Capabilities, string(c))
+		}
+	}
+	hosts := m.Hosts()
+	s.AllowedHosts = hosts.Strings()
+	slices.Sort(s.AllowedHosts)
+	s.Storage = m.StorageCollections()
+	for _, r := range m.Routes {
+		s.Routes = append(s.Routes, r.Name)
+	}
+	for _, h := range AllHooks() {
+		if _, ok := m.Hook(h); ok {
+			s.Hooks = append(s.Hooks, string(h))
+		}
+	}
+
+	for _, c := range grantedCapabilities(m) {
+		if c == NetworkRequest {
+			for _, h := range s.AllowedHosts {
+				p, _ := ParseHostPattern(h)
+				s.Lines = append(s.Lines, "Send requests to "+describeHost(p))
+			}
+			continue
+		}
+		s.Lines = append(s.Lines, capabilityLines[c])
+	}
+	s.Lines = append(s.Lines, secretLines(m)...)
+	for _, name := range s.Storage {
+		s.Lines = append(s.Lines, storageLine(name))
+	}
+	for _, r := range m.Routes {
+		s.Lines = append(s.Lines, routeLine(m.ID, r))
+	}
+	for _, h := range s.Hooks {
+		s.Lines = append(s.Lines, hookLine(m, HookName(h)))
+	}
+	return s
+}
+
+// describeHost says in words what a host pattern reaches, applying the same rule
+// as HostPattern.Match: a wildcard does not cover the apex.
+func describeHost(p HostPattern) string {
+	var s string
+	switch {
+	case p.Wildcard():
+		s = fmt.Sprintf("any subdomain of %s (not %s itself)", p.Host(), p.Host())
+	case p.addr.IsValid():
+		s = "the address " + p.Host()
+	default:
+		s = p.Host()
+	}
+	if p.Port() != 0 {
+		s += fmt.Sprintf(" on port %d", p.Port())
+	}
+	return s
+}
+
+func storageLine(name string) string {
+	return fmt.Sprintf("Keep its own data in a storage collection %q", name)
+}
+
+func routeLine(id string, r Route) string {
+	if r.Public {
+		return fmt.Sprintf("Adds a PUBLIC web address %s that anyone can call", r.Path(id))
+	}
+	who := map[string]string{
+		"":       "any signed-in user",
+		"author": "signed-in authors, editors and admins",
+		"editor": "signed-in editors and admins",
+		"admin":  "signed-in admins",
+	}[r.Permission]
+	return fmt.Sprintf("Adds a web address %s that %s can call", r.Path(id), who)
+}
+
+func hookLine(m *Manifest, h HookName) string {
+	if h != HookCron || len(m.Cron) == 0 {
+		return hookLines[h]
+	}
+	parts := make([]string, len(m.Cron))
+	for i, s := range m.Cron {
+		parts[i] = fmt.Sprintf("%q (%s, UTC)", s.Name, s.Schedule)
+	}
+	return hookLines[h] + ": " + strings.Join(parts, ", ")
+}
+
+func secretLines(m *Manifest) []string {
+	var out []string
+	for _, s := range m.Settings {
+		if s.Type != SettingSecret {
+			continue
+		}
+		if s.Inject != nil {
+			host := s.Inject.Host
+			if p, err := ParseHostPattern(host); err == nil {
+				host = describeHost(p)
+			}
+			out = append(out, injectLine(s, host))
+		}
+		if s.Exposed {
+			out = append(out, exposedLine(s))
+		}
+	}
+	return out
+}
+
+func injectLine(s Setting, host string) string {
+	return fmt.Sprintf("Sends your setting %q to %s in the %s header; the plugin's code cannot read it", s.Label, host, s.Inject.HeaderName())
+}
+
+func exposedLine(s Setting) string {
+	return fmt.Sprintf("The plugin can read your secret setting %q", s.Label)
+}

@@ -1,0 +1,76 @@
+package manifest
+
+// Limits are the per-invocation resource limits the sandbox enforces.
+type Limits struct {
+	CPUMs         int `json:"cpuMs"`
+	WallMs        int `json:"wallMs"`
+	MemoryMB      int `json:"memoryMb"`
+	Subrequests   int `json:"subrequests"`
+	ResponseBytes int `json:"responseBytes"`
+	LogBytes      int `json:"logBytes"`
+}
+
+// SiteDefaults are the limits of SPEC §6. A manifest may only lower them; Parse
+// rejects a manifest that asks for more.
+var SiteDefaults = Limits{
+	CPUMs:         50,
+	WallMs:        5000,
+	MemoryMB:      64,
+	Subrequests:   10,
+	ResponseBytes: 1 << 20,
+	LogBytes:      64 << 10,
+}
+
+// LimitRequest is the manifest's optional "limits" object. A nil field keeps the
+// site's value; pointers are needed because 0 subrequests is a meaningful request.
+type LimitRequest struct {
+	CPUMs         *int `json:"cpuMs,omitempty"`
+	WallMs        *int `json:"wallMs,omitempty"`
+	MemoryMB      *int `json:"memoryMb,omitempty"`
+	Subrequests   *int `json:"subrequests,omitempty"`
+	ResponseBytes *int `json:"responseBytes,omitempty"`
+	LogBytes      *int `json:"logBytes,omitempty"`
+}
+
+// limitField ties one manifest limit to its site value, for the checks in Parse and
+// for EffectiveLimits, so the two can never disagree about a field.
+type limitField struct {
+	key  string
+	req  func(*LimitRequest) *int
+	site func(*Limits) *int
+}
+
+var limitFields = []limitField{
+	{"cpuMs", func(r *LimitRequest) *int { return r.CPUMs }, func(l *Limits) *int { return &l.CPUMs }},
+	{"wallMs", func(r *LimitRequest) *int { return r.WallMs }, func(l *Limits) *int { return &l.WallMs }},
+	{"memoryMb", func(r *LimitRequest) *int { return r.MemoryMB }, func(l *Limits) *int { return &l.MemoryMB }},
+	{"subrequests", func(r *LimitRequest) *int { return r.Subrequests }, func(l *Limits) *int { return &l.Subrequests }},
+	{"responseBytes", func(r *LimitRequest) *int { return r.ResponseBytes }, func(l *Limits) *int { return &l.ResponseBytes }},
+	{"logBytes", func(r *LimitRequest) *int { return r.LogBytes }, func(l *Limits) *int { return &l.LogBytes }},
+}
+
+// EffectiveLimits returns the limits an invocation of this plugin runs under: the
+// site's limits, lowered wherever the manifest asks for less. A manifest can never
+// raise a limit, even if a site's limits are lower than SiteDefaults.
+func (m *Manifest) EffectiveLimits(site Limits) Limits {
+	out := site
+	if m == nil || m.Limits == nil {
+		return out
+	}
+	for _, f := range limitFields {
+		if v := f.req(m.Limits); v != nil && *v < *f.site(&out) {
+			*f.site(&out) = *v
+		}
+	}
+	return out
+}
+
+// HookTimeoutMs returns the wall-time budget of one hook invocation: the hook's own
+// timeoutMs if it declared one, else the effective wall limit, never more than it.
+func (m *Manifest) HookTimeoutMs(h Hook, site Limits) int {
+	wall := m.EffectiveLimits(site).WallMs
+	if h.TimeoutMs > 0 && h.TimeoutMs < wall {
+		return h.TimeoutMs
+	}
+	return wall
+}

@@ -1,0 +1,376 @@
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+// rules checks what the JSON Schema cannot express. Each check reads the decoded
+// Manifest and reports against the same JSON pointers the schema uses.
+type rules struct {
+	m     *Manifest
+	doc   any
+	sm    *sourceMap
+	probs []Problem
+}
+
+func (r *rules) add(path, format string, args ...any) {
+	r.probs = append(r.probs, r.sm.problem(path, false, fmt.Sprintf(format, args...)))
+}
+
+func (r *rules) check() {
+	r.numbers("", r.doc)
+	r.profile()
+	r.network()
+	r.hooks()
+	r.storage()
+	r.routes()
+	r.settings()
+	r.cron()
+	r.limits()
+}
+
+// numbers requires every number except a number setting's default to be a plain
+// 32-bit integer literal. The schema accepts 1e3 or 100.0 as integers, but Go would
+// not decode them into int fields, and a limit that silently failed to decode would
+// silently not apply.
+func (r *rules) numbers(path string, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			r.numbers(pointer(path, k), child)
+		}
+	case []any:
+		for i, child := range v {
+			r.numbers(pointer(path, i), child)
+		}
+	case json.Number:
+		if settingDefaultRE.MatchString(path) {
+			return
+		}
+		_, err := strconv.ParseInt(v.String(), 10, 32)
+		switch {
+		case err == nil:
+		case errors.Is(err, strconv.ErrRange):
+			r.add(path, "%s is too large", v)
+		default:
+			if _, err := v.Float64(); err == nil {
+				r.add(path, "write %s as a plain whole number (no fraction or exponent)", v)
+			}
+		}
+	}
+}
+
+var settingDefaultRE = regexp.MustCompile(`^/settings/[0-9]+/default$`)
+
+func (r *rules) profile() {
+	if h := r.m.Homepage; h != "" {
+		u, err := url.Parse(h)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.add("/homepage", "homepage %q must be an absolute http:// or https:// URL", h)
+		}
+	}
+}
+
+func (r *rules) network() {
+	hosts := r.m.AllowedHosts()
+	wants := r.m.Grants(NetworkRequest)
+	switch {
+	case wants && len(hosts) == 0:
+		path := "/network/allowedHosts"
+		if _, ok := lookup(r.doc, path); !ok {
+			path = pointer("/capabilities", slices.Index(r.m.Capabilities, NetworkRequest))
+		}
+		r.add(path, "%q needs at least one host in network.allowedHosts", NetworkRequest)
+	case !wants && len(hosts) > 0:
+		r.add("/network/allowedHosts", "hosts are listed but the %q capability is not declared; add it to \"capabilities\" or remove the hosts", NetworkRequest)
+	}
+	seen := map[string]int{}
+	for i, h := range hosts {
+		path := pointer("/network/allowedHosts", i)
+		p, err := ParseHostPattern(h)
+		if err != nil {
+			r.add(path, "%s", hostErrorText(err))
+			continue
+		}
+		if j, dup := seen[p.String()]; dup {
+			r.add(path, "host %q is listed twice (also at index %d)", h, j)
+			continue
+		}
+		seen[p.String()] = i
+	}
+}
+
+// hostErrorText drops the sentinel's prefix, which only repeats what the path says.
+func hostErrorText(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrBadHostPattern.Error()+": ")
+}
+
+func (r *rules) hooks() {
+	seen := map[HookName]int{}
+	wall := r.m.EffectiveLimits(SiteDefaults).WallMs
+	for i, h := range r.m.Hooks {
+		path := pointer("/hooks", i)
+		if v, _ := lookup(r.doc, path); v != nil {
+			if _, isObj := v.(map[string]any); isObj {
+				path += "/name"
+			}
+		}
+		if !h.Name.Known() {
+			continue // the schema reported it
+		}
+		if j, dup := seen[h.Name]; dup {
+			r.add(path, "hook %q is declared twice (also at /hooks/%d)", h.Name, j)
+			continue
+		}
+		seen[h.Name] = i
+		if gate := h.Name.Gate(); gate != "" && !r.m.Grants(gate) {
+			r.add(path, "hook %q needs the %q capability; add it to \"capabilities\"", h.Name, gate)
+		}
+		if h.Name == HookCron && len(r.m.Cron) == 0 {
+			r.add(path, "the %q hook needs at least one schedule in \"cron\"", HookCron)
+		}
+		if h.TimeoutMs > wall {
+			r.add(pointer("/hooks", i, "timeoutMs"), "timeoutMs %d is above the wall-time limit of %d ms", h.TimeoutMs, wall)
+		}
+	}
+}
+
+func (r *rules) storage() {
+	for _, name := range r.m.StorageCollections() {
+		seen := map[string]int{}
+		for i, ix := range r.m.Storage[name].Indexes {
+			path := pointer("/storage", name, "indexes", i)
+			fields := map[string]bool{}
+			for j, f := range ix {
+				if fields[f] {
+					r.add(pointer(path, j), "field %q appears twice in this index", f)
+				}
+				fields[f] = true
+			}
+			key := strings.Join(ix, "\x00")
+			if j, dup := seen[key]; dup {
+				r.add(path, "index %s is declared twice (also at index %d)", indexText(ix), j)
+			}
+			seen[key] = i
+		}
+	}
+}
+
+func indexText(ix Index) string {
+	if len(ix) == 1 {
+		return fmt.Sprintf("%q", ix[0])
+	}
+	return fmt.Sprintf("[%s]", joinQuoted(ix))
+}
+
+func (r *rules) routes() {
+	seen := map[string]int{}
+	for i, rt := range r.m.Routes {
+		path := pointer("/routes", i)
+		name := rt.Name
+		if name != "" {
+			if strings.Contains(name, "//") || strings.HasSuffix(name, "/") {
+				r.add(path+"/name", "route name %q must not contain empty segments (\"//\" or a trailing \"/\")", name)
+			}
+			if j, dup := seen[name]; dup {
+				r.add(path+"/name", "route %q is declared twice (also at /routes/%d)", name, j)
+			}
+			seen[name] = i
+		}
+		if rt.Public && rt.Permission != "" {
+			r.add(path+"/permission", "a public route takes no permission: anyone can call it; remove \"permission\" or \"public\"")
+		}
+	}
+}
+
+func (r *rules) settings() {
+	seen := map[string]int{}
+	hosts := r.m.Hosts()
+	for i, s := range r.m.Settings {
+		path := pointer("/settings", i)
+		if s.Key != "" {
+			if j, dup := seen[s.Key]; dup {
+				r.add(path+"/key", "setting %q is declared twice (also at /settings/%d)", s.Key, j)
+			}
+			seen[s.Key] = i
+		}
+		if s.Type == SettingSelect && len(s.Options) == 0 {
+			r.add(path, "a select setting needs \"options\"")
+		}
+		if s.Type != SettingSelect && len(s.Options) > 0 {
+			r.add(path+"/options", "only select settings take \"options\"")
+		}
+		values := map[string]int{}
+		for j, o := range s.Options {
+			if k, dup := values[o.Value]; dup {
+				r.add(pointer(path, "options", j, "value"), "option value %q is listed twice (also at index %d)", o.Value, k)
+			}
+			values[o.Value] = j
+		}
+		if s.Type != SettingSecret {
+			if s.Inject != nil {
+				r.add(path+"/inject", "only secret settings can be injected into requests")
+			}
+			if s.Exposed {
+				r.add(path+"/exposed", "only secret settings can be \"exposed\"; other settings always reach ctx.settings")
+			}
+		}
+		if s.Default != nil {
+			r.settingDefault(path+"/default", s)
+		}
+		if s.Inject != nil && s.Type == SettingSecret {
+			r.inject(path+"/inject", *s.Inject, hosts)
+		}
+	}
+}
+
+func (r *rules) settingDefault(path string, s Setting) {
+	switch s.Type {
+	case SettingSecret:
+		r.add(path, "a secret cannot have a default: it would be published in the manifest")
+	case SettingNumber:
+		if _, ok := s.Default.(float64); !ok {
+			r.add(path, "the default of a number setting must be a number")
+		}
+	case SettingBoolean:
+		if _, ok := s.Default.(bool); !ok {
+			r.add(path, "the default of a boolean setting must be true or false")
+		}
+	default:
+		str, ok := s.Default.(string)
+		if !ok {
+			r.add(path, "the default of a %s setting must be a string", s.Type)
+			return
+		}
+		switch s.Type {
+		case SettingSelect:
+			if len(s.Options) > 0 && !slices.ContainsFunc(s.Options, func(o Option) bool { return o.Value == str }) {
+				r.add(path, "default %q is not one of the options", str)
+			}
+		case SettingURL:
+			if u, err := url.Parse(str); str != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				r.add(path, "default %q is not an absolute http:// or https:// URL", str)
+			}
+		case SettingEmail:
+			if _, err := mail.ParseAddress(str); str != "" && err != nil {
+				r.add(path, "default %q is not an email address", str)
+			}
+		}
+	}
+}
+
+// forbiddenHeaders may not carry secrets: they frame the request itself.
+var forbiddenHeaders = map[string]bool{
+	"host": true, "content-length": true, "transfer-encoding": true, "connection": true,
+	"upgrade": true, "te": true, "trailer": true, "keep-alive": true, "proxy-connection": true,
+}
+
+func (r *rules) inject(path string, in SecretInject, hosts HostSet) {
+	if in.Host != "" {
+		p, err := ParseHostPattern(in.Host)
+		switch {
+		case err != nil:
+			r.add(path+"/host", "%s", hostErrorText(err))
+		case !hosts.Covers(p):
+			r.add(path+"/host", "host %q is not in network.allowedHosts", in.Host)
+		}
+	}
+	if in.Header == "" {
+		return
+	}
+	name, tmpl, ok := strings.Cut(in.Header, ":")
+	switch {
+	case !ok:
+		r.add(path+"/header", "header must look like \"Authorization: Bearer {value}\"")
+	case !isToken(name):
+		r.add(path+"/header", "%q is not a valid header name", name)
+	case forbiddenHeaders[strings.ToLower(name)]:
+		r.add(path+"/header", "the %s header cannot carry a secret", name)
+	case !strings.Contains(tmpl, "{value}"):
+		r.add(path+"/header", "the header value must contain {value} where the secret goes")
+	case strings.ContainsAny(tmpl, "\r\n\x00"):
+		r.add(path+"/header", "the header value must not contain line breaks")
+	}
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// cronParser accepts exactly the five standard fields. Descriptors ("@every 1s") and
+// time zones are refused: schedules run in UTC, and "@every" could ask for a run
+// every second.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+func (r *rules) cron() {
+	if len(r.m.Cron) > 0 {
+		if _, ok := r.m.Hook(HookCron); !ok {
+			r.add("/cron", "schedules are declared but the %q hook is not; add it to \"hooks\"", HookCron)
+		}
+	}
+	seen := map[string]int{}
+	for i, s := range r.m.Cron {
+		path := pointer("/cron", i)
+		if s.Name != "" {
+			if j, dup := seen[s.Name]; dup {
+				r.add(path+"/name", "schedule %q is declared twice (also at /cron/%d)", s.Name, j)
+			}
+			seen[s.Name] = i
+		}
+		if s.Schedule != "" {
+			if err := parseCron(s.Schedule); err != nil {
+				r.add(path+"/schedule", "schedule %q is not a 5-field cron expression (minute hour day-of-month month day-of-week): %v", s.Schedule, err)
+			}
+		}
+	}
+}
+
+// parseCron validates one expression. robfig/cron panics on some malformed
+// "TZ=" prefixes, so those are refused before it sees them, and a recover keeps any
+// other library panic from taking down the caller.
+func parseCron(expr string) (err error) {
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return fmt.Errorf("time zones are not supported; schedules run in UTC")
+	}
+	if strings.HasPrefix(strings.TrimSpace(expr), "@") {
+		return fmt.Errorf("descriptors such as @daily are not supported; write the five fields")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("unparseable: %v", p)
+		}
+	}()
+	_, err = cronParser.Parse(expr)
+	return err
+}
+
+func (r *rules) limits() {
+	if r.m.Limits == nil {
+		return
+	}
+	site := SiteDefaults
+	for _, f := range limitFields {
+		if v := f.req(r.m.Limits); v != nil && *v > *f.site(&site) {
+			r.add(pointer("/limits", f.key), "%s %d is above the site default of %d; a manifest may only lower limits", f.key, *v, *f.site(&site))
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Manifest is a parsed and validated manifest.json. Values come only from Parse, so
+// every field here has passed the schema and the semantic rules.
+type Manifest struct {
+	Schema       string                       `json:"$schema,omitempty"`
+	ID           string                       `json:"id"`
+	Version      string                       `json:"version"`
+	Name         string                       `json:"name"`
+	Description  string                       `json:"description,omitempty"`
+	Author       string                       `json:"author,omitempty"`
+	License      string                       `json:"license,omitempty"`
+	Homepage     string                       `json:"homepage,omitempty"`
+	Capabilities []Capability                 `json:"capabilities,omitempty"`
+	Network      *Network                     `json:"network,omitempty"`
+	Storage      map[string]StorageCollection `json:"storage,omitempty"`
+	Hooks        []Hook                       `json:"hooks,omitempty"`
+	Routes       []Route                      `json:"routes,omitempty"`
+	Settings     []Setting                    `json:"settings,omitempty"`
+	Cron         []Schedule                   `json:"cron,omitempty"`
+	Limits       *LimitRequest                `json:"limits,omitempty"`
+}
+
+// Network is the manifest's "network" object.
+type Network struct {
+	// AllowedHosts are host patterns (see ParseHostPattern) as written.
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
+}
+
+// StorageCollection declares one of the plugin's own storage collections.
+type StorageCollection struct {
+	// Indexes lists single-field indexes and composite ones (several fields).
+	Indexes []Index `json:"indexes,omitempty"`
+}
+
+// Index is one storage index: a list of field names. In JSON a single-field index
+// may be written as a bare string.
+type Index []string
+
+// UnmarshalJSON accepts "field" or ["a", "b"]. Like Hook's, it never fails: a value
+// of the wrong type decodes as far as it can, because Parse reports wrong types from
+// the schema and must still run the remaining rules on the rest of the manifest.
+func (ix *Index) UnmarshalJSON(b []byte) error {
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
+		var s string
+		_ = json.Unmarshal(b, &s)
+		*ix = Index{s}
+		return nil
+	}
+	var fields []string
+	_ = json.Unmarshal(b, &fields)
+	*ix = fields
+	return nil
+}
+
+// DefaultHookPriority is the priority of a hook declared without one. Hooks run in
+// ascending priority, then install order.
+const DefaultHookPriority = 100
+
+// Hook is one declared hook. In JSON it is either the hook's name or an object
+// {name, priority, timeoutMs}.
+type Hook struct {
+	Name     HookName `json:"name"`
+	Priority int      `json:"priority"`
+	// TimeoutMs is 0 when the manifest gave none; see Manifest.HookTimeoutMs.
+	TimeoutMs int `json:"timeoutMs,omitempty"`
+}
+
+// UnmarshalJSON accepts "content:afterSave" or {"name": …, "priority": …,
+// "timeoutMs": …}. It never fails (see Index.UnmarshalJSON); Parse reports wrong types.
+func (h *Hook) UnmarshalJSON(b []byte) error {
+	h.Priority = DefaultHookPriority
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
+		_ = json.Unmarshal(b, &h.Name)
+		return nil
+	}
+	type plain Hook // no UnmarshalJSON method, so no recursion
+	p := plain(*h)
+	_ = json.Unmarshal(b, &p)
+	*h = Hook(p)
+	return nil
+}
+
+// Route is one plugin route, served at /api/p/{pluginId}/{name}.
+type Route struct {
+	Name string `json:"name"`
+	// Public routes need no signed-in user; anyone on the internet can call them.
+	Public bool `json:"public,omitempty"`
+	// Permission is the least role ("admin", "editor" or "author") a caller of a
+	// private route needs; empty admits any signed-in user. Never set on public routes.
+	Permission string `json:"permission,omitempty"`
+}
+
+// Path returns the route's URL path for the given plugin id.
+func (r Route) Path(pluginID string) string { return "/api/p/" + pluginID + "/" + r.Name }
+
+// SettingType is the type of one settings field.
+type SettingType string
+
+// The settings field types.
+const (
+	SettingString  SettingType = "string"
+	SettingText    SettingType = "text"
+	SettingNumber  SettingType = "number"
+	SettingBoolean SettingType = "boolean"
+	SettingSelect  SettingType = "select"
+	SettingURL     SettingType = "url"
+	SettingEmail   SettingType = "email"
+	SettingSecret  SettingType = "secret"
+)
+
+// Setting is one field of the plugin's settings form.
+type Setting struct {
+	Key         string        `json:"key"`
+	Label       string        `json:"label"`
+	Description string        `json:"description,omitempty"`
+	Type        SettingType   `json:"type"`
+	Required    bool          `json:"required,omitempty"`
+	Default     any           `json:"default,omitempty"`
+	Placeholder string        `json:"placeholder,omitempty"`
+	Options     []Option      `json:"options,omitempty"`
+	Inject      *SecretInject `json:"inject,omitempty"`
+	// Exposed secrets are readable by plugin code in ctx.settings; other secrets
+	// never enter the isolate.
+	Exposed bool `json:"exposed,omitempty"`
+}
+
+// VisibleToPlugin reports whether the setting's value is put into ctx.settings.
+func (s Setting) VisibleToPlugin() bool { return s.Type != SettingSecret || s.Exposed }
+
+// Option is one choice of a select setting.
+type Option struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// SecretInject binds a secret setting to a host: the egress client adds the header
+// to requests whose URL matches Host, so plugin code never handles the secret.
+type SecretInject struct {
+	// Host is a host pattern covered by network.allowedHosts.
+	Host string `json:"host"`
+	// Header is "Name: template", the template containing {value} at least once.
+	Header string `json:"header"`
+}
+
+// HeaderName returns the header's name, e.g. "Authorization".
+func (s SecretInject) HeaderName() string {
+	name, _, _ := strings.Cut(s.Header, ":")
+	return strings.TrimSpace(name)
+}
+
+// HeaderValue returns the header value with the secret substituted for {value}.
+func (s SecretInject) HeaderValue(secret string) string {
+	_, tmpl, _ := strings.Cut(s.Header, ":")
+	return strings.ReplaceAll(strings.TrimSpace(tmpl), "{value}", secret)
+}
+
+// Pattern returns the parsed host pattern of the binding.
+func (s SecretInject) Pattern() (HostPattern, error) { return ParseHostPattern(s.Host) }
+
+// Schedule is one named cron schedule; the cron hook receives its name.
+type Schedule struct {
+	Name string `json:"name"`
+	// Schedule is a standard 5-field cron expression, evaluated in UTC.
+	Schedule string `json:"schedule"`
+}
+
+// Grants reports whether the manifest grants c, directly or by implication
+// (content:write implies content:read, media:write implies media:read).
+func (m *Manifest) Grants(c Capability) bool {
+	if m == nil {
+		return false
+	}
+	for _, have := range m.Capabilities {
+		if have == c || implied[have] == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Hook returns the declared hook with the given name.
+func (m *Manifest) Hook(name HookName) (Hook, bool) {
+	for _, h := range m.Hooks {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return Hook{}, false
+}
+
+// Route returns the declared route with the given name.
+func (m *Manifest) Route(name string) (Route, bool) {
+	for _, r := range m.Routes {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// AllowedHosts returns the raw host patterns (nil when the manifest has none).
+func (m *Manifest) AllowedHosts() []string {
+	if m == nil || m.Network == nil {
+		return nil
+	}
+	return m.Network.AllowedHosts
+}
+
+// Hosts returns the parsed network.allowedHosts. Patterns that do not parse are
+// skipped, which cannot happen for a manifest that came from Parse.
+func (m *Manifest) Hosts() HostSet {
+	var set HostSet
+	for _, h := range m.AllowedHosts() {
+		if p, err := ParseHostPattern(h); err == nil {
+			set = append(set, p)
+		}
+	}
+	return set
+}
+
+// StorageCollections returns the storage collection names, sorted.
+func (m *Manifest) StorageCollections() []string {
+	names := make([]string, 0, len(m.Storage))
+	for n := range m.Storage {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// String returns "id@version".
+func (m *Manifest) String() string { return fmt.Sprintf("%s@%s", m.ID, m.Version) }

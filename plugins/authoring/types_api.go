@@ -1,0 +1,268 @@
+package authoring
+
+// The fixed parts of pilcrow.d.ts. They describe the sandbox's bindings and
+// the hook events (SPEC §5); docs/plugins.md documents the same API, so keep
+// the two in step.
+
+// typesCommon is always present: JSON values, logging, KV and storage.
+const typesCommon = `  /**
+   * Data crosses the sandbox boundary as JSON: functions, symbols and cycles do
+   * not survive, and properties whose value is undefined are dropped.
+   */
+  type JSONValue = string | number | boolean | null | JSONValue[] | JSONObject;
+  type JSONObject = { [key: string]: JSONValue | undefined };
+  type MaybePromise<T> = T | Promise<T>;
+
+  /** An entry's field values, keyed by field name. */
+  type EntryData = JSONObject;
+
+  /** A page of results; nextCursor is absent on the last page. */
+  interface Page<T> {
+    readonly items: T[];
+    readonly nextCursor?: string;
+  }
+
+  interface ListOptions {
+    /** Page size; the host clamps it. */
+    limit?: number;
+    /** The nextCursor of the previous page. */
+    cursor?: string;
+  }
+
+  /** Log lines are kept with the invocation in the plugin's logs. */
+  interface Log {
+    debug(message: string, data?: JSONValue): void;
+    info(message: string, data?: JSONValue): void;
+    warn(message: string, data?: JSONValue): void;
+    error(message: string, data?: JSONValue): void;
+  }
+
+  /** A key-value store private to this plugin. Values are JSON. */
+  interface KV {
+    get<T extends JSONValue = JSONValue>(key: string): Promise<T | null>;
+    set(key: string, value: JSONValue): Promise<void>;
+    delete(key: string): Promise<void>;
+    list(prefix?: string): Promise<Array<{ key: string; value: JSONValue }>>;
+  }
+
+  /** A document in one of the plugin's storage collections. */
+  interface StoredDocument<T extends JSONValue = JSONValue> {
+    readonly id: string;
+    readonly data: T;
+  }
+
+  interface StorageQuery extends ListOptions {
+    /** Equality filters; only fields covered by a declared index may be used. */
+    where?: { [field: string]: string | number | boolean | null };
+    /** A declared index field, optionally prefixed with "-" for descending order. */
+    orderBy?: string;
+  }
+
+  /** One storage collection, private to this plugin. */
+  interface StorageCollection {
+    get<T extends JSONValue = JSONValue>(id: string): Promise<T | null>;
+    put(id: string, data: JSONValue): Promise<void>;
+    delete(id: string): Promise<boolean>;
+    query<T extends JSONValue = JSONValue>(query?: StorageQuery): Promise<Page<StoredDocument<T>>>;
+    count(where?: StorageQuery["where"]): Promise<number>;
+  }
+`
+
+// capabilityTypes are the API interfaces, emitted only when granted.
+var capabilityTypes = map[string]string{
+	"content:read": typesEntry + `
+  /** ctx.content with content:read. */
+  interface ContentReader {
+    get(collection: string, id: string): Promise<Entry | null>;
+    list(collection: string, options?: ContentListOptions): Promise<Page<Entry>>;
+  }
+`,
+	"content:write": typesEntry + `
+  /** ctx.content with content:write (which includes reading). */
+  interface ContentWriter {
+    get(collection: string, id: string): Promise<Entry | null>;
+    list(collection: string, options?: ContentListOptions): Promise<Page<Entry>>;
+    create(collection: string, data: EntryData): Promise<Entry>;
+    update(collection: string, id: string, data: EntryData): Promise<Entry>;
+    delete(collection: string, id: string): Promise<void>;
+  }
+`,
+	"media:read": `
+  /** ctx.media with media:read. */
+  interface MediaReader {
+    get(id: string): Promise<MediaItem | null>;
+    list(options?: ListOptions): Promise<Page<MediaItem>>;
+  }
+`,
+	"media:write": `
+  interface MediaUpload {
+    filename: string;
+    mimeType: string;
+    /** The file's bytes, base64-encoded. */
+    data: string;
+    alt?: string;
+  }
+
+  /** ctx.media with media:write (which includes reading). */
+  interface MediaWriter {
+    get(id: string): Promise<MediaItem | null>;
+    list(options?: ListOptions): Promise<Page<MediaItem>>;
+    upload(file: MediaUpload): Promise<MediaItem>;
+    delete(id: string): Promise<void>;
+  }
+`,
+	"users:read": `
+  /** A user as plugins see it: never a password hash, token or session. */
+  interface User {
+    readonly id: string;
+    readonly email: string;
+    readonly name?: string;
+    readonly role: "admin" | "editor" | "author";
+    readonly createdAt: string;
+  }
+
+  /** ctx.users with users:read. */
+  interface Users {
+    get(id: string): Promise<User | null>;
+    list(options?: ListOptions): Promise<Page<User>>;
+  }
+`,
+	"network:request": `
+  interface FetchInit {
+    method?: string;
+    headers?: { [name: string]: string };
+    body?: string;
+  }
+
+  interface FetchResponse {
+    readonly status: number;
+    readonly ok: boolean;
+    readonly url: string;
+    readonly headers: { readonly [name: string]: string };
+    text(): Promise<string>;
+    json<T = JSONValue>(): Promise<T>;
+  }
+
+  /** ctx.http with network:request: only to the manifest's network.allowedHosts. */
+  interface Http {
+    fetch(url: string, init?: FetchInit): Promise<FetchResponse>;
+  }
+`,
+	"email:send": `
+  interface EmailMessage {
+    to: string | string[];
+    subject: string;
+    text?: string;
+    html?: string;
+    replyTo?: string;
+  }
+
+  /** ctx.email with email:send, through the site's configured transport. */
+  interface Email {
+    send(message: EmailMessage): Promise<void>;
+  }
+`,
+}
+
+// typesEntry is shared by both content capabilities; only one of them is ever
+// emitted because write supersedes read.
+const typesEntry = `
+  interface Entry {
+    readonly id: string;
+    readonly collection: string;
+    readonly slug: string;
+    readonly status: "draft" | "scheduled" | "published" | "trashed";
+    readonly version: number;
+    readonly data: EntryData;
+    readonly createdAt: string;
+    readonly updatedAt: string;
+    readonly publishedAt?: string;
+  }
+
+  interface ContentListOptions extends ListOptions {
+    status?: Entry["status"];
+  }
+`
+
+// typesEvents are the hook events and the route request and response. They
+// are always emitted: hooks may be declared without any capability, and
+// MediaItem is the media hooks' event even without media:read.
+const typesEvents = `
+  /** plugin:install, plugin:activate and plugin:deactivate carry no data of their own; ctx.plugin names the plugin. */
+  interface LifecycleEvent {
+    readonly [key: string]: JSONValue | undefined;
+  }
+
+  interface UninstallEvent extends LifecycleEvent {
+    /** Whether the admin asked for the plugin's data to be deleted. */
+    readonly deleteData: boolean;
+  }
+
+  /** The event of every content:* hook. */
+  interface ContentEvent {
+    readonly collection: string;
+    readonly id: string;
+    readonly isNew: boolean;
+    /** The entry's field values. content:beforeSave may return a changed copy. */
+    readonly data: EntryData;
+  }
+
+  interface MediaItem {
+    readonly id: string;
+    readonly url: string;
+    readonly filename: string;
+    readonly mimeType: string;
+    readonly size: number;
+    readonly width?: number;
+    readonly height?: number;
+    readonly alt?: string;
+  }
+
+  /** media:beforeUpload: throw to reject the upload. */
+  interface MediaUploadEvent {
+    readonly filename: string;
+    readonly mimeType: string;
+    readonly size: number;
+    readonly width?: number;
+    readonly height?: number;
+    readonly alt?: string;
+  }
+
+  /** page:metadata: the published entry a public page shows. */
+  interface PageMetadataEvent {
+    readonly collection: string;
+    readonly id: string;
+    readonly slug: string;
+    readonly data: EntryData;
+    readonly publishedAt: string;
+  }
+
+  /** What page:metadata contributes to the public page. */
+  interface PageMetadata {
+    meta?: Array<{ name?: string; property?: string; content: string }>;
+    /** rel must be on the host's allowlist (canonical, alternate, author, license, …). */
+    link?: Array<{ rel: string; href: string; hreflang?: string; type?: string }>;
+    jsonLd?: JSONObject[];
+  }
+
+  /** A request to one of the plugin's routes. */
+  interface RouteRequest {
+    readonly method: string;
+    /** The path after /api/p/<plugin id>/. */
+    readonly path: string;
+    readonly query: { readonly [name: string]: string };
+    /** Lower-case header names. */
+    readonly headers: { readonly [name: string]: string };
+    /** Parsed JSON for a JSON request, the text otherwise, null when empty. */
+    readonly body: JSONValue;
+  }
+
+  /** A full route response. Returning any other JSON value sends it as 200 JSON. */
+  interface RouteResponse {
+    status: number;
+    headers?: { [name: string]: string };
+    body?: JSONValue;
+  }
+
+  type RouteHandler = (request: RouteRequest, ctx: Context) => MaybePromise<RouteResponse | JSONValue>;
+`
