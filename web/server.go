@@ -38,6 +38,10 @@ type Services struct {
 	DB    *storage.DB
 	Users *cms.Users
 	Auth  *cms.Auth
+	// Content serves collections, entries and public delivery.
+	Content *cms.Content
+	// Media is the media library (uploads, metadata, file delivery).
+	Media *cms.MediaLibrary
 }
 
 // Server routes requests to handlers.
@@ -110,6 +114,16 @@ func (s *Server) routes() chi.Router {
 			r.Post("/", s.handleCreateToken)
 			r.Delete("/{id}", s.handleRevokeToken)
 		})
+		if s.svc.Content != nil {
+			r.Route("/collections", s.contentRoutes)
+			r.Route("/public", s.publicRoutes)
+		}
+		if s.svc.Media != nil {
+			r.Route("/media", s.mediaAPIRoutes)
+		}
 	})
+	if s.svc.Media != nil {
+		s.mediaFileRoutes(r)
+	}
 	return r
 }

@@ -27,6 +27,8 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	setupTTL        time.Duration
 	web             web.Config
+	media           cms.MediaConfig
+	mediaServe      string
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -42,6 +44,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&c.setupTTL, "setup-ttl", 24*time.Hour, "how long the first-admin setup link stays valid")
 	fs.Int64Var(&c.web.MaxBodyBytes, "max-body-bytes", c.web.MaxBodyBytes, "largest accepted JSON request body, in bytes")
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "trust X-Forwarded-For/-Proto from a reverse proxy")
+	fs.StringVar(&c.media.Location, "media", "", "media store: a folder, or 's3://BUCKET[/PREFIX]?endpoint=URL&region=R&path-style=true' with credentials from the AWS environment (default <data>/media)")
+	fs.Int64Var(&c.media.MaxBytes, "media-max-bytes", cms.DefaultMediaMaxBytes, "largest accepted media upload, in bytes")
+	fs.StringVar(&c.mediaServe, "media-serve", "redirect", "how S3 media files reach clients: redirect (to a presigned URL) or proxy (streamed through Pilcrow)")
+	fs.DurationVar(&c.media.PresignTTL, "media-presign-ttl", cms.DefaultPresignTTL, "how long presigned S3 media URLs stay valid")
 	fs.Usage = usageWithEnv(fs, `Usage: pilcrow serve [flags]
 
 Runs the CMS on an embedded SQLite database under --data. On an empty site it
@@ -56,6 +62,10 @@ Flags:
 	log, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+		return 2
+	}
+	if c.media.Delivery, err = cms.ParseMediaDelivery(c.mediaServe); err != nil {
+		fmt.Fprintf(stderr, "pilcrow serve: --media-serve: %v\n", err)
 		return 2
 	}
 	if err := serve(ctx, c, stdout, log); err != nil {
@@ -82,7 +92,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logger) error {
 	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log})
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,184 @@
+package cms
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Benchmarks. Plain `go test` runs none of this; reproduce with
+//
+//	go test ./cms -run '^$' -bench . -benchtime 2000x
+//
+// The 100k-entry benchmarks seed their database in one transaction first.
+
+var benchCollection = CollectionInput{Name: "articles", Label: "Articles", Fields: []*Field{
+	{Name: "title", Type: TypeString, Required: true},
+	{Name: "slug", Type: TypeSlug, From: "title"},
+	{Name: "body", Type: TypeMarkdown},
+	{Name: "category", Type: TypeSelect, Options: []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}},
+	{Name: "rating", Type: TypeInteger},
+	{Name: "published_on", Type: TypeDatetime},
+}}
+
+var benchWords = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"}
+
+// seedEntries writes n published entries with the rows the service writes
+// (working and published data, slugs, FTS rows), in one transaction.
+func seedEntries(tb testing.TB, c *Content, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	col, err := c.Collection(ctx, benchCollection.Name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug,
+			published_version, created_at, updated_at, published_at) VALUES (?, ?, ?, 'published', 2, ?, ?, ?, 2, ?, ?, ?) RETURNING seq`)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			at := base.Add(time.Duration(i) * time.Minute)
+			raw := map[string]any{
+				"title":        fmt.Sprintf("Entry %d %s", i, benchWords[i%len(benchWords)]),
+				"slug":         fmt.Sprintf("entry-%d", i),
+				"body":         fmt.Sprintf("Body of entry %d about %s and %s.", i, benchWords[(i*7)%len(benchWords)], benchWords[(i*3)%len(benchWords)]),
+				"category":     fmt.Sprintf("c%d", i%10),
+				"rating":       int64(mix(i) % 100),
+				"published_on": at.Format(DatetimeLayout),
+			}
+			data, _ := json.Marshal(raw)
+			var seq int64
+			if err := ins.QueryRowContext(ctx, uuid.Must(uuid.NewV7()).String(), col.Name, raw["slug"], string(data), string(data), raw["slug"],
+				at.UnixMilli(), at.UnixMilli(), at.UnixMilli()).Scan(&seq); err != nil {
+				return err
+			}
+			text := searchText(col, raw)
+			if err := indexText(ctx, tx, "entries_fts", seq, text); err != nil {
+				return err
+			}
+			if err := indexText(ctx, tx, "entries_pub_fts", seq, text); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `ANALYZE`)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mix scatters i so that ratings do not correlate with categories.
+func mix(i int) uint64 {
+	x := uint64(i)*0x9E3779B97F4A7C15 + 1
+	x ^= x >> 31
+	return x
+}
+
+func BenchmarkCreateEntry(b *testing.B) {
+	c, _ := newContentEnv(b)
+	mustCollection(b, c, benchCollection)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := c.CreateEntry(ctx, nil, "articles", map[string]any{"title": fmt.Sprintf("Bench %d", i),
+			"body": "Some *markdown* body text.", "category": "c3", "rating": json.Number("42")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkContent100k(b *testing.B) {
+	const n = 100_000
+	c, _ := newContentEnv(b)
+	mustCollection(b, c, benchCollection)
+	seedEntries(b, c, n)
+	ctx := context.Background()
+
+	b.Run("PublicEntryBySlug", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i = (i + 7919) % n
+			if _, err := c.PublicEntry(ctx, "articles", fmt.Sprintf("entry-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	lists := []struct{ name, query string }{
+		{"FilterEq", "filter[category]=c3&limit=20"},
+		{"FilterEqSortField", "filter[category]=c3&sort=-rating&limit=20"},
+		{"FilterEqSortTitle", "filter[category]=c3&sort=title&limit=20"},
+		{"FilterSelective", "filter[rating]=42&filter[category]=c3&limit=20"},
+		{"FilterRange", "filter[rating][gte]=90&limit=20"},
+		{"FilterRangeSortSame", "filter[rating][gte]=90&sort=rating&limit=20"},
+		{"FilterContains", "filter[title][contains]=juliet&limit=20"},
+		{"Search", "q=foxtrot&limit=20"},
+		{"SearchSortField", "q=foxtrot&sort=-rating&limit=20"},
+		{"SortTitlePage5", ""}, // filled below: page 5 via cursors
+	}
+	for _, l := range lists[:len(lists)-1] {
+		q := mustQuery(b, l.query)
+		b.Run("List"+l.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := c.ListEntries(ctx, nil, "articles", q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Items) == 0 {
+					b.Fatal("empty page")
+				}
+			}
+		})
+	}
+	q := mustQuery(b, "sort=title&limit=20")
+	for range 4 {
+		p, err := c.ListEntries(ctx, nil, "articles", q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.Cursor = p.NextCursor
+	}
+	b.Run("ListSortTitlePage5", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.ListEntries(ctx, nil, "articles", q); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	pq := mustQuery(b, "filter[category]=c3&limit=20")
+	b.Run("PublicListFilterEq", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.PublicList(ctx, "articles", pq); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func mustQuery(tb testing.TB, s string) ListQuery {
+	tb.Helper()
+	v, err := url.ParseQuery(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q, err := ParseListQuery(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return q
+}

@@ -1,0 +1,204 @@
+package cms
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EntryPage is one page of a list.
+type EntryPage struct {
+	Items      []*Entry `json:"items"`
+	NextCursor string   `json:"nextCursor,omitempty"`
+}
+
+var prefixedEntryColumns = "e." + strings.ReplaceAll(entryColumns, ", ", ", e.")
+
+// ListEntries lists a collection's entries (working data) for the admin API.
+func (c *Content) ListEntries(ctx context.Context, u *User, collection string, q ListQuery) (*EntryPage, error) {
+	if !canRead(u) {
+		return nil, ErrForbidden
+	}
+	col, err := c.Collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	b, err := buildList(col, q, false)
+	if err != nil {
+		return nil, err
+	}
+	page := &EntryPage{Items: []*Entry{}}
+	page.NextCursor, err = runList(ctx, c.db.Read(), b, prefixedEntryColumns, func(row scanner) error {
+		e, err := scanEntry(row)
+		if err != nil {
+			return err
+		}
+		page.Items = append(page.Items, e.present(col))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// PublicEntry is an entry as the public API shows it: published data only.
+type PublicEntry struct {
+	Slug        string         `json:"slug"`
+	Data        map[string]any `json:"data"`
+	PublishedAt time.Time      `json:"publishedAt"`
+	// Meta holds plugin contributions (page:metadata); empty until plugins add them.
+	Meta []any `json:"meta"`
+	// ID and Version identify the published copy (for caching); not serialised.
+	ID      string `json:"-"`
+	Version int64  `json:"-"`
+	size    int
+}
+
+// PublicPage is one page of a public list.
+type PublicPage struct {
+	Items      []*PublicEntry `json:"items"`
+	NextCursor string         `json:"nextCursor,omitempty"`
+}
+
+const publicColumns = `e.id, e.published_slug, e.published_data, e.published_at, e.published_version`
+
+func scanPublic(col *Collection, row scanner) (*PublicEntry, error) {
+	var p PublicEntry
+	var data string
+	var at int64
+	if err := row.Scan(&p.ID, &p.Slug, &data, &at, &p.Version); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	raw, err := decodeObject([]byte(data))
+	if err != nil {
+		return nil, fmt.Errorf("entry %s: stored published data: %w", p.ID, err)
+	}
+	p.Data = visible(col, raw)
+	p.size = len(data) + len(p.Slug) + len(p.ID) + 128
+	p.PublishedAt = time.UnixMilli(at).UTC()
+	p.Meta = []any{}
+	return &p, nil
+}
+
+// PublicEntry returns the published copy of the entry published under slug.
+// The result is shared with other callers and must not be modified.
+func (c *Content) PublicEntry(ctx context.Context, collection, slug string) (*PublicEntry, error) {
+	col, err := c.Collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey(col.Name, slug)
+	cached, gen := c.public.get(key)
+	if cached != nil {
+		return cached, nil
+	}
+	stmt, err := c.publicBySlugStmt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := scanPublic(col, stmt.QueryRowContext(ctx, col.Name, slug))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: no published entry %q in collection %q", ErrNotFound, slug, collection)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("public entry: %w", err)
+	}
+	c.public.put(key, p, gen, p.size)
+	return p, nil
+}
+
+// publicBySlugStmt is the hottest query of the site, prepared once: planning
+// it costs more than running it.
+func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
+	c.stmtMu.Lock()
+	defer c.stmtMu.Unlock()
+	if c.bySlug != nil {
+		return c.bySlug, nil
+	}
+	stmt, err := c.db.Read().PrepareContext(ctx, `SELECT `+publicColumns+` FROM entries e
+		WHERE e.collection = ? AND e.published_slug = ? AND e.status <> 'trashed'`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare public entry query: %w", err)
+	}
+	c.bySlug = stmt
+	return stmt, nil
+}
+
+// PublicList lists a collection's published entries (published data only).
+func (c *Content) PublicList(ctx context.Context, collection string, q ListQuery) (*PublicPage, error) {
+	col, err := c.Collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	b, err := buildList(col, q, true)
+	if err != nil {
+		return nil, err
+	}
+	page := &PublicPage{Items: []*PublicEntry{}}
+	page.NextCursor, err = runList(ctx, c.db.Read(), b, publicColumns, func(row scanner) error {
+		p, err := scanPublic(col, row)
+		if err != nil {
+			return err
+		}
+		page.Items = append(page.Items, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// EntryRef names an entry.
+type EntryRef struct {
+	Collection string `json:"collection"`
+	ID         string `json:"id"`
+	Slug       string `json:"slug"`
+}
+
+// MediaReferences lists the entries (any status, trashed included, working or
+// published data) whose media fields hold mediaID. The media service refuses
+// to delete a media item while this is not empty.
+func (c *Content) MediaReferences(ctx context.Context, mediaID string) ([]EntryRef, error) {
+	cols, err := c.ListCollections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := []EntryRef{}
+	seen := map[string]bool{}
+	for _, col := range cols {
+		for _, f := range append(append([]*Field{}, col.Fields...), col.hidden...) {
+			if f.Type != TypeMedia {
+				continue
+			}
+			rows, err := c.db.Read().QueryContext(ctx, mediaRefsQuery(col.Name, f.Name), mediaID)
+			if err != nil {
+				return nil, fmt.Errorf("media references: %w", err)
+			}
+			for rows.Next() {
+				r := EntryRef{Collection: col.Name}
+				if err := rows.Scan(&r.ID, &r.Slug); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("media references: %w", err)
+				}
+				if !seen[r.ID] {
+					seen[r.ID] = true
+					refs = append(refs, r)
+				}
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("media references: %w", err)
+			}
+		}
+	}
+	return refs, nil
+}

@@ -1,0 +1,210 @@
+package cms
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// mutate runs a status change on one entry in a write transaction, after the
+// permission and version checks every such change shares. expect 0 means any
+// version. The entry is reloaded after fn.
+func (c *Content) mutate(ctx context.Context, u *User, collection, id string, expect int64, needPublish bool,
+	fn func(tx *sql.Tx, col *Collection, e *Entry, now int64) error) (*Entry, error) {
+	col, err := c.Collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	var out *Entry
+	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
+		e, err := c.loadEntry(ctx, tx, col, id)
+		if err != nil {
+			return err
+		}
+		if !canEdit(u, e) {
+			return fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
+		}
+		if needPublish && u != nil && !u.Can(PermPublish) {
+			return fmt.Errorf("%w: your role may not publish", ErrForbidden)
+		}
+		if expect != 0 && e.Version != expect {
+			return &StaleVersionError{Current: e.Version}
+		}
+		if err := fn(tx, col, e, c.nowMs()); err != nil {
+			return err
+		}
+		out, err = c.loadEntry(ctx, tx, col, id)
+		if errors.Is(err, ErrNotFound) {
+			out = e // purged
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, c.wrapWriteErr("change entry", err)
+	}
+	c.public.invalidate()
+	return out.present(col), nil
+}
+
+// Publish makes the entry's working data public now, or schedules that for at
+// when at is in the future. Publishing clears any schedule.
+func (c *Content) Publish(ctx context.Context, u *User, collection, id string, at *time.Time, expect int64) (*Entry, error) {
+	return c.mutate(ctx, u, collection, id, expect, true, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
+		if e.Status == StatusTrashed {
+			return fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
+		}
+		if at != nil && at.UnixMilli() > now {
+			if !col.Options.Scheduling {
+				return &ValidationError{Errors: []FieldError{{"/at", fmt.Sprintf("collection %q does not allow scheduling", col.Name)}}}
+			}
+			status := StatusScheduled
+			if e.pubJSON.Valid {
+				status = StatusPublished // stays public; the draft goes live at `at`
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE entries SET scheduled_at = ?, status = ?, version = version + 1 WHERE id = ?`,
+				at.UnixMilli(), string(status), id); err != nil {
+				return err
+			}
+			c.nudge()
+			return nil
+		}
+		if err := c.publishTx(ctx, tx, col, id, now, true); err != nil {
+			return err
+		}
+		pub, err := c.loadEntry(ctx, tx, col, id)
+		if err != nil {
+			return err
+		}
+		return c.hooksImpl().AfterPublish(ctx, tx, EntryEvent{Entry: pub.present(col), UserID: userID(u)})
+	})
+}
+
+// publishTx copies the working data to the public copy. bump says whether this
+// is a write of its own (a new version) or part of a save that already bumped.
+func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id string, now int64, bump bool) error {
+	inc := 0
+	if bump {
+		inc = 1
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE entries SET published_data = data, published_slug = slug,
+		published_version = version + ?, published_at = ?, scheduled_at = NULL, status = 'published', version = version + ?
+		WHERE id = ?`, inc, now, inc, id); err != nil {
+		return err
+	}
+	e, err := c.loadEntry(ctx, tx, col, id)
+	if err != nil {
+		return err
+	}
+	return indexText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, e.raw))
+}
+
+// Unpublish withdraws the entry from the public and cancels any schedule.
+func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string, expect int64) (*Entry, error) {
+	return c.mutate(ctx, u, collection, id, expect, true, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
+		if e.Status == StatusTrashed {
+			return fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
+		}
+		if !e.pubJSON.Valid && e.ScheduledAt == nil {
+			return fmt.Errorf("%w: the entry is not published", ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET published_data = NULL, published_slug = NULL, published_version = NULL,
+			published_at = NULL, scheduled_at = NULL, status = 'draft', version = version + 1 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if err := indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+			return err
+		}
+		if !e.pubJSON.Valid {
+			return nil // only a schedule was cancelled
+		}
+		after, err := c.loadEntry(ctx, tx, col, id)
+		if err != nil {
+			return err
+		}
+		return c.hooksImpl().AfterUnpublish(ctx, tx, EntryEvent{Entry: after.present(col), UserID: userID(u)})
+	})
+}
+
+// beforeDelete asks the hooks whether the entry may be trashed or purged.
+func (c *Content) beforeDelete(ctx context.Context, u *User, collection, id string, purge bool) error {
+	e, err := c.GetEntry(ctx, nil, collection, id)
+	if err != nil {
+		return err
+	}
+	if !canEdit(u, e) {
+		return fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
+	}
+	err = c.hooksImpl().BeforeDelete(ctx, DeleteEvent{Entry: e, Purge: purge, UserID: userID(u)})
+	var hr *HookRejection
+	if err != nil && !errors.As(err, &hr) {
+		return fmt.Errorf("beforeDelete hook: %w", err)
+	}
+	return err
+}
+
+// Trash moves an entry to the trash: it leaves the public site and lists, and
+// keeps everything (data, revisions, slug) for Restore. Trashing a trashed
+// entry changes nothing.
+func (c *Content) Trash(ctx context.Context, u *User, collection, id string, expect int64) (*Entry, error) {
+	if err := c.beforeDelete(ctx, u, collection, id, false); err != nil {
+		return nil, err
+	}
+	return c.mutate(ctx, u, collection, id, expect, false, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
+		if e.Status == StatusTrashed {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET status = 'trashed', trashed_at = ?, version = version + 1 WHERE id = ?`, now, id); err != nil {
+			return err
+		}
+		after, err := c.loadEntry(ctx, tx, col, id)
+		if err != nil {
+			return err
+		}
+		return c.hooksImpl().AfterDelete(ctx, tx, DeleteEvent{Entry: after.present(col), UserID: userID(u)})
+	})
+}
+
+// Restore takes an entry out of the trash, back to the state it had: published
+// if it has a public copy, scheduled if it has a schedule, draft otherwise.
+func (c *Content) Restore(ctx context.Context, u *User, collection, id string, expect int64) (*Entry, error) {
+	return c.mutate(ctx, u, collection, id, expect, false, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
+		if e.Status != StatusTrashed {
+			return fmt.Errorf("%w: the entry is not in the trash", ErrConflict)
+		}
+		status := StatusDraft
+		switch {
+		case e.pubJSON.Valid:
+			status = StatusPublished
+		case e.ScheduledAt != nil:
+			status = StatusScheduled
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE entries SET status = ?, trashed_at = NULL, version = version + 1 WHERE id = ?`, string(status), id)
+		c.nudge()
+		return err
+	})
+}
+
+// Purge deletes an entry for good, with its revisions, from any state.
+// References to it from other entries are left as they are; those entries
+// must drop or change them at their next save.
+func (c *Content) Purge(ctx context.Context, u *User, collection, id string, expect int64) error {
+	if err := c.beforeDelete(ctx, u, collection, id, true); err != nil {
+		return err
+	}
+	_, err := c.mutate(ctx, u, collection, id, expect, false, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
+		if err := indexText(ctx, tx, "entries_fts", e.seq, ""); err != nil {
+			return err
+		}
+		if err := indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return c.hooksImpl().AfterDelete(ctx, tx, DeleteEvent{Entry: e.present(col), Purge: true, UserID: userID(u)})
+	})
+	return err
+}

@@ -1,0 +1,655 @@
+package cms
+
+// This file holds the content package's SQLite-specific SQL: json_extract and
+// the -> operator over the JSON data columns, partial expression indexes created
+// per collection field, and FTS5. A PostgreSQL port replaces this file (jsonb
+// expression indexes, tsvector).
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// sqlIdent double-checks a name before it is written into SQL text. Names come
+// from validated collection definitions, never straight from a request.
+func sqlIdent(name string) string {
+	if !nameRE.MatchString(name) {
+		panic(fmt.Sprintf("cms: unsafe identifier %q reached SQL", name))
+	}
+	return name
+}
+
+// fieldExpr is the SQL expression of a field's value in a data column. It must
+// match the expression of syncIndexes' indexes character for character.
+func fieldExpr(dataCol, field string) string {
+	return "json_extract(" + dataCol + ", '$." + sqlIdent(field) + "')"
+}
+
+func indexName(kind, collection, field string) string {
+	return fmt.Sprintf("ix_%s_%d_%s_%s", kind, len(collection), sqlIdent(collection), sqlIdent(field))
+}
+
+// syncIndexes keeps one partial expression index per indexed field for the
+// working data (value, then rowid = seq, the admin lists' order) and one for
+// the published data (value, published_at, seq: the public lists' order). An
+// equality filter with the default order then reads only the rows it returns,
+// and other filters read index entries, not rows.
+func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, newFields []*Field) error {
+	for _, f := range oldFields {
+		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() {
+			continue
+		}
+		for _, kind := range []string{"d", "p"} {
+			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+indexName(kind, collection, f.Name)); err != nil {
+				return err
+			}
+		}
+	}
+	coll := sqlIdent(collection)
+	for _, f := range newFields {
+		if !f.Type.indexed() {
+			continue
+		}
+		// The partial WHERE terms repeat buildList's, word for word, so the
+		// planner can prove the index applies.
+		stmts := []string{
+			`CREATE INDEX IF NOT EXISTS ` + indexName("d", collection, f.Name) + ` ON entries(` + fieldExpr("data", f.Name) +
+				`) WHERE collection = '` + coll + `' AND status <> 'trashed'`,
+			`CREATE INDEX IF NOT EXISTS ` + indexName("p", collection, f.Name) + ` ON entries(` + fieldExpr("published_data", f.Name) +
+				`, published_at) WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed'`,
+		}
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+const valuesOfFieldSQL = `SELECT id, data -> ?2 FROM entries WHERE collection = ?1
+	UNION ALL SELECT id, published_data -> ?3 FROM entries WHERE collection = ?1 AND published_data IS NOT NULL`
+
+func duplicateValue(ctx context.Context, tx *sql.Tx, collection, field string) (string, error) {
+	expr := fieldExpr("data", field)
+	var v any
+	err := tx.QueryRowContext(ctx, `SELECT `+expr+` AS v FROM entries WHERE collection = '`+sqlIdent(collection)+`' AND v IS NOT NULL
+		GROUP BY v HAVING COUNT(*) > 1 LIMIT 1`).Scan(&v)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(v)
+	return string(b), nil
+}
+
+// uniqueHolder finds another entry holding val in field. Live entries are
+// found through the field's partial index, trashed ones through the status index.
+func uniqueHolder(ctx context.Context, tx querier, collection, field, id string, val any) (string, error) {
+	var other string
+	coll, expr := sqlIdent(collection), fieldExpr("data", field)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM entries WHERE collection = '`+coll+`' AND status <> 'trashed' AND `+expr+` = ?1 AND id <> ?2
+		UNION ALL SELECT id FROM entries WHERE collection = '`+coll+`' AND status = 'trashed' AND `+expr+` = ?1 AND id <> ?2 LIMIT 1`, val, id).Scan(&other)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return other, err
+}
+
+// indexText replaces an entry's row in an FTS5 table (rowid = entries.seq).
+func indexText(ctx context.Context, tx *sql.Tx, table string, seq int64, text string) error {
+	if table != "entries_fts" && table != "entries_pub_fts" {
+		panic("cms: unknown FTS table " + table)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid = ?`, seq); err != nil {
+		return err
+	}
+	if text == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (rowid, body) VALUES (?, ?)`, seq, text)
+	return err
+}
+
+func deleteFTSForCollection(ctx context.Context, tx *sql.Tx, collection string) error {
+	for _, t := range []string{"entries_fts", "entries_pub_fts"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE rowid IN (SELECT seq FROM entries WHERE collection = ?)`, collection); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func searchText(col *Collection, raw map[string]any) string {
+	var b strings.Builder
+	for _, f := range col.Fields {
+		if !f.Type.searchable() {
+			continue
+		}
+		if s, ok := raw[f.Name].(string); ok && s != "" {
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+// column is something a list can sort or filter on.
+type column struct {
+	expr     string
+	kind     FieldType // value type; TypeDatetime with ms=true for system times
+	ms       bool      // an INTEGER unix-ms system column
+	nullable bool
+	field    *Field // nil for system columns
+}
+
+type listPlan struct {
+	public  bool
+	dataCol string
+	col     *Collection
+}
+
+func (p listPlan) resolve(name string) (column, bool) {
+	switch name {
+	case "createdAt":
+		return column{expr: "e.created_at", kind: TypeDatetime, ms: true}, true
+	case "publishedAt":
+		return column{expr: "e.published_at", kind: TypeDatetime, ms: true, nullable: !p.public}, true
+	case "id":
+		return column{expr: "e.id", kind: TypeString}, true
+	case "slug":
+		if p.public {
+			return column{expr: "e.published_slug", kind: TypeString}, true
+		}
+		return column{expr: "e.slug", kind: TypeString}, true
+	case "updatedAt":
+		if !p.public {
+			return column{expr: "e.updated_at", kind: TypeDatetime, ms: true}, true
+		}
+	}
+	if f := p.col.Field(name); f != nil {
+		return column{expr: fieldExpr(p.dataCol, f.Name), kind: f.Type, nullable: true, field: f}, true
+	}
+	return column{}, false
+}
+
+type sortCol struct {
+	column
+	desc bool
+}
+
+type builtList struct {
+	where []string
+	args  []any
+	sort  []sortCol
+	spec  string // canonical sort text, bound into cursors
+	limit int
+	// sortIndex is the index that yields the first sort key's order, when one
+	// exists and applies; filtered says other conditions narrow the rows.
+	sortIndex string
+	filtered  bool
+	// forceIndex makes the page query walk sortIndex (see choosePlan).
+	forceIndex string
+	// ftsTable and ftsWhere locate a full-text condition, for query to let
+	// the FTS table drive the page when results are ordered by seq.
+	ftsTable string
+	ftsWhere int
+}
+
+// buildList checks q against the collection and turns it into SQL fragments.
+func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
+	p := listPlan{public: public, col: col, dataCol: "e.data"}
+	if public {
+		p.dataCol = "e.published_data"
+	}
+	b := &builtList{limit: q.Limit}
+	if b.limit <= 0 {
+		b.limit = DefaultLimit
+	}
+	var v ValidationError
+	b.where = append(b.where, "e.collection = '"+sqlIdent(col.Name)+"'")
+	switch {
+	case public:
+		if len(q.Status) > 0 {
+			v.Add("/query/status", "is not available on the public API: it lists published entries only")
+		}
+		b.where = append(b.where, "e.published_data IS NOT NULL", "e.status <> 'trashed'")
+	case len(q.Status) > 0:
+		ph := make([]string, len(q.Status))
+		for i, s := range q.Status {
+			ph[i] = "?"
+			b.args = append(b.args, string(s))
+		}
+		b.where = append(b.where, "e.status IN ("+strings.Join(ph, ", ")+")")
+	default:
+		b.where = append(b.where, "e.status <> 'trashed'")
+	}
+	for _, f := range q.Filters {
+		p.addFilter(&v, b, f)
+	}
+	if q.Q != "" {
+		fq := ftsQuery(q.Q)
+		if fq == "" {
+			v.Add("/query/q", "has no words to search for")
+		} else {
+			table := "entries_fts"
+			if public {
+				table = "entries_pub_fts"
+			}
+			b.ftsWhere = len(b.where)
+			b.ftsTable = table
+			b.where = append(b.where, "e.seq IN (SELECT rowid FROM "+table+" WHERE "+table+" MATCH ?)")
+			b.args = append(b.args, fq)
+		}
+	}
+	p.buildSort(&v, b, q.Sort)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	b.filtered = len(q.Filters) > 0 || q.Q != ""
+	if first := b.sort[0]; first.field != nil && first.field.Type.indexed() && (public || len(q.Status) == 0) {
+		kind := "d"
+		if public {
+			kind = "p"
+		}
+		b.sortIndex = indexName(kind, col.Name, first.field.Name)
+	}
+	if q.Cursor != "" {
+		if err := b.applyCursor(q.Cursor); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (p listPlan) buildSort(v *ValidationError, b *builtList, keys []SortKey) {
+	if len(keys) == 0 {
+		if p.public {
+			keys = []SortKey{{Field: "publishedAt", Desc: true}}
+		} else {
+			keys = []SortKey{{Field: "createdAt", Desc: true}}
+		}
+	}
+	var spec []string
+	seen := map[string]bool{}
+	for _, k := range keys {
+		c, ok := p.resolve(k.Field)
+		if k.Field == "createdAt" {
+			// seq follows creation order and is what every index ends with.
+			c = column{expr: "e.seq", kind: TypeInteger}
+		}
+		if !ok {
+			v.Add("/query/sort", fmt.Sprintf("%q is not a sortable field of collection %q", k.Field, p.col.Name))
+			continue
+		}
+		if c.kind == TypeJSON || c.kind == TypeMultiselect || c.kind == TypeText || c.kind == TypeMarkdown {
+			v.Add("/query/sort", fmt.Sprintf("cannot sort by %q: %s fields are not sortable", k.Field, c.kind))
+			continue
+		}
+		b.sort = append(b.sort, sortCol{c, k.Desc})
+		seen[c.expr] = true
+		if k.Desc {
+			spec = append(spec, "-"+k.Field)
+		} else {
+			spec = append(spec, k.Field)
+		}
+	}
+	if len(b.sort) == 0 {
+		return
+	}
+	// Tie-breakers in the last key's direction, matching the per-field indexes
+	// (value, seq) and (value, published_at, seq), so keyset pages are stable.
+	desc := b.sort[len(b.sort)-1].desc
+	ties := []column{{expr: "e.seq", kind: TypeInteger}}
+	if p.public {
+		pa, _ := p.resolve("publishedAt")
+		ties = append([]column{pa}, ties...)
+	}
+	for _, c := range ties {
+		if !seen[c.expr] {
+			seen[c.expr] = true
+			b.sort = append(b.sort, sortCol{c, desc})
+		}
+	}
+	b.spec = strings.Join(spec, ",")
+}
+
+func (p listPlan) addFilter(v *ValidationError, b *builtList, f Filter) {
+	path := "/query/" + f.Param
+	c, ok := p.resolve(f.Field)
+	if !ok {
+		v.Add(path, fmt.Sprintf("%q is not a field of collection %q", f.Field, p.col.Name))
+		return
+	}
+	allowed := map[string]bool{"eq": true, "ne": true, "in": true}
+	switch c.kind {
+	case TypeNumber, TypeInteger, TypeDatetime:
+		allowed["lt"], allowed["lte"], allowed["gt"], allowed["gte"] = true, true, true, true
+	case TypeString, TypeText, TypeMarkdown, TypeSlug:
+		allowed["lt"], allowed["lte"], allowed["gt"], allowed["gte"], allowed["contains"] = true, true, true, true, true
+	case TypeBoolean:
+		delete(allowed, "in")
+	case TypeMultiselect:
+		allowed["contains"] = true
+	case TypeJSON:
+		allowed = map[string]bool{}
+	}
+	if !allowed[f.Op] {
+		v.Add(path, fmt.Sprintf("operator %q does not apply to %s fields", f.Op, c.kind))
+		return
+	}
+	raw := []string{f.Value}
+	if f.Op == "in" {
+		raw = strings.Split(f.Value, ",")
+		if len(raw) > maxInValues {
+			v.Add(path, fmt.Sprintf("takes at most %d values", maxInValues))
+			return
+		}
+	}
+	vals := make([]any, 0, len(raw))
+	for _, s := range raw {
+		if f.Op == "contains" {
+			vals = append(vals, s)
+			continue
+		}
+		x, err := filterValue(c, s)
+		if err != nil {
+			v.Add(path, err.Error())
+			return
+		}
+		vals = append(vals, x)
+	}
+	if c.kind == TypeMultiselect {
+		sub := "SELECT 1 FROM json_each(" + p.dataCol + ", '$." + sqlIdent(c.field.Name) + "') WHERE value "
+		switch f.Op {
+		case "eq", "contains":
+			b.where = append(b.where, "EXISTS ("+sub+"= ?)")
+		case "ne":
+			b.where = append(b.where, "NOT EXISTS ("+sub+"= ?)")
+		case "in":
+			b.where = append(b.where, "EXISTS ("+sub+"IN ("+placeholders(len(vals))+"))")
+		}
+		b.args = append(b.args, vals...)
+		return
+	}
+	switch f.Op {
+	case "eq":
+		b.where = append(b.where, c.expr+" = ?")
+	case "ne":
+		b.where = append(b.where, c.expr+" IS NOT ?")
+	case "lt":
+		b.where = append(b.where, c.expr+" < ?")
+	case "lte":
+		b.where = append(b.where, c.expr+" <= ?")
+	case "gt":
+		b.where = append(b.where, c.expr+" > ?")
+	case "gte":
+		b.where = append(b.where, c.expr+" >= ?")
+	case "in":
+		b.where = append(b.where, c.expr+" IN ("+placeholders(len(vals))+")")
+	case "contains":
+		b.where = append(b.where, c.expr+` LIKE ? ESCAPE '\'`)
+		vals[0] = "%" + contentLikeEscape(f.Value) + "%"
+	}
+	b.args = append(b.args, vals...)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func contentLikeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// filterValue converts query text to the SQL value a column holds.
+func filterValue(c column, s string) (any, error) {
+	switch c.kind {
+	case TypeNumber, TypeInteger:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, fmt.Errorf("%q is not a number", s)
+		}
+		if x == math.Trunc(x) && math.Abs(x) <= maxSafeInteger {
+			return int64(x), nil
+		}
+		return x, nil
+	case TypeBoolean:
+		switch s {
+		case "true":
+			return int64(1), nil
+		case "false":
+			return int64(0), nil
+		}
+		return nil, fmt.Errorf("%q is not true or false", s)
+	case TypeDatetime:
+		t, err := parseTime(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an RFC 3339 date-time", s)
+		}
+		if c.ms {
+			return t.UnixMilli(), nil
+		}
+		return t.UTC().Format(DatetimeLayout), nil
+	}
+	return s, nil
+}
+
+// cursorDoc is what a cursor encodes: the sort it belongs to and the last row's
+// sort values.
+type cursorDoc struct {
+	Sort   string `json:"s"`
+	Values []any  `json:"v"`
+}
+
+func encodeCursor(spec string, vals []any) string {
+	b, _ := json.Marshal(cursorDoc{Sort: spec, Values: vals})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errBadCursor = &ValidationError{Errors: []FieldError{{"/query/cursor", "is not a cursor this server issued for this sort"}}}
+
+// applyCursor adds the keyset condition "after the cursor row" in sort order.
+// SQLite orders NULL before every value, so NULL is the smallest.
+func (b *builtList) applyCursor(cur string) error {
+	raw, err := base64.RawURLEncoding.DecodeString(cur)
+	if err != nil {
+		return errBadCursor
+	}
+	var doc cursorDoc
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil || doc.Sort != b.spec || len(doc.Values) != len(b.sort) {
+		return errBadCursor
+	}
+	vals := make([]any, len(doc.Values))
+	for i, x := range doc.Values {
+		switch n := x.(type) {
+		case json.Number:
+			if iv, err := n.Int64(); err == nil {
+				vals[i] = iv
+			} else if fv, err := n.Float64(); err == nil {
+				vals[i] = fv
+			} else {
+				return errBadCursor
+			}
+		case string, nil:
+			vals[i] = n
+		default:
+			return errBadCursor
+		}
+		if vals[i] == nil && !b.sort[i].nullable {
+			return errBadCursor
+		}
+	}
+	var ors []string
+	var args []any
+	for i, s := range b.sort {
+		var and []string
+		for j := 0; j < i; j++ {
+			and = append(and, b.sort[j].expr+" IS ?")
+			args = append(args, vals[j])
+		}
+		switch {
+		case !s.desc && vals[i] == nil:
+			and = append(and, s.expr+" IS NOT NULL")
+		case !s.desc:
+			and = append(and, s.expr+" > ?")
+			args = append(args, vals[i])
+		case vals[i] == nil:
+			and = append(and, "0")
+		case s.nullable:
+			and = append(and, "("+s.expr+" < ? OR "+s.expr+" IS NULL)")
+			args = append(args, vals[i])
+		default:
+			and = append(and, s.expr+" < ?")
+			args = append(args, vals[i])
+		}
+		ors = append(ors, "("+strings.Join(and, " AND ")+")")
+	}
+	// A bound on the first key lets SQLite seek into the index instead of
+	// walking it from the start, when NULLs cannot be skipped by it.
+	first := b.sort[0]
+	if vals[0] != nil && (!first.desc || !first.nullable) {
+		op := ">="
+		if first.desc {
+			op = "<="
+		}
+		b.where = append(b.where, first.expr+" "+op+" ?")
+		b.args = append(b.args, vals[0])
+	}
+	b.where = append(b.where, "("+strings.Join(ors, " OR ")+")")
+	b.args = append(b.args, args...)
+	return nil
+}
+
+// query renders the statement: selectCols, then one column per sort key.
+// The page is chosen by an inner query that selects only seq, so when SQLite
+// has to sort, it sorts small keys rather than whole rows; the outer query
+// then reads just the rows of the page.
+func (b *builtList) query(selectCols string) string {
+	var sel, order []string
+	for _, s := range b.sort {
+		sel = append(sel, s.expr)
+		dir := "ASC"
+		if s.desc {
+			dir = "DESC"
+		}
+		order = append(order, s.expr+" "+dir)
+	}
+	orderBy := " ORDER BY " + strings.Join(order, ", ")
+	from := "entries e"
+	if b.forceIndex != "" {
+		from += " INDEXED BY " + b.forceIndex
+	}
+	where := strings.Join(b.where, " AND ")
+	innerOrder := orderBy
+	if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
+		// Newest-first search: walk the FTS matches in rowid (= seq) order and
+		// stop when the page is full, instead of collecting every match. The
+		// MATCH condition keeps its place, so the bound arguments line up.
+		w := slices.Clone(b.where)
+		w[b.ftsWhere] = b.ftsTable + " MATCH ?"
+		from = b.ftsTable + " CROSS JOIN entries e"
+		where = "e.seq = " + b.ftsTable + ".rowid AND " + strings.ReplaceAll(strings.Join(w, " AND "), "e.seq", b.ftsTable+".rowid")
+		innerOrder = strings.ReplaceAll(orderBy, "e.seq", b.ftsTable+".rowid")
+	}
+	inner := "SELECT e.seq FROM " + from + " WHERE " + where + innerOrder + " LIMIT " + strconv.Itoa(b.limit+1)
+	return "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN (" + inner + ")" + orderBy
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// keyedRow scans a list row: the caller's columns, then the sort keys.
+type keyedRow struct {
+	rows *sql.Rows
+	keys []any
+}
+
+func (r *keyedRow) Scan(dest ...any) error {
+	for i := range r.keys {
+		dest = append(dest, &r.keys[i])
+	}
+	return r.rows.Scan(dest...)
+}
+
+// walkThreshold is how many matching rows make walking the sort index (and
+// testing each row against the filters) cheaper than sorting every match.
+const walkThreshold = 1000
+
+// choosePlan decides between SQLite's usual plan for a filtered list sorted
+// by a field (find every match through the filter's index, then sort them all)
+// and walking the sort field's index, testing rows until the page is full.
+// SQLite's planner does not weigh LIMIT, so with many matches it sorts
+// thousands of rows for a 20-row page. A capped count of the matches decides:
+// with at least walkThreshold of them, a page is found within about
+// limit × total/matches rows of the walk.
+func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
+	if b.sortIndex == "" || !b.filtered {
+		return nil
+	}
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE "+strings.Join(b.where, " AND ")+
+		" LIMIT "+strconv.Itoa(walkThreshold)+")", b.args...).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("list entries: %w", err)
+	}
+	if n >= walkThreshold {
+		b.forceIndex = b.sortIndex
+	}
+	return nil
+}
+
+// runList executes the list, handing each row to scan, and returns the cursor
+// of the last row when there is a next page.
+func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+	if err := choosePlan(ctx, db, b); err != nil {
+		return "", err
+	}
+	rows, err := db.QueryContext(ctx, b.query(selectCols), b.args...)
+	if err != nil && b.forceIndex != "" {
+		// The index hint is an optimisation; should SQLite refuse it, the
+		// planner's own plan still gives the right page.
+		b.forceIndex = ""
+		rows, err = db.QueryContext(ctx, b.query(selectCols), b.args...)
+	}
+	if err != nil {
+		return "", fmt.Errorf("list entries: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var last []any
+	for rows.Next() {
+		n++
+		if n > b.limit {
+			return encodeCursor(b.spec, last), rows.Err()
+		}
+		row := &keyedRow{rows: rows, keys: make([]any, len(b.sort))}
+		if err := scan(row); err != nil {
+			return "", fmt.Errorf("list entries: %w", err)
+		}
+		last = row.keys
+	}
+	return "", rows.Err()
+}
+
+// mediaRefsQuery finds entries whose working or published data names a media id
+// in field, each branch shaped to use an index (the field's partial indexes
+// for live entries, the status index for the trash).
+func mediaRefsQuery(collection, field string) string {
+	coll, d, p := sqlIdent(collection), fieldExpr("data", field), fieldExpr("published_data", field)
+	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed' AND ` + p + ` = ?1
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
+}

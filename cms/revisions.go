@@ -1,0 +1,196 @@
+package cms
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Revision is an entry's data as one save left it.
+type Revision struct {
+	Rev          int            `json:"rev"`
+	EntryID      string         `json:"entryId"`
+	EntryVersion int64          `json:"entryVersion"`
+	Slug         string         `json:"slug"`
+	Data         map[string]any `json:"data,omitempty"`
+	AuthorID     string         `json:"authorId,omitempty"`
+	// Note says what made the revision: create, update, or restore of rev N.
+	Note      string    `json:"note"`
+	CreatedAt time.Time `json:"createdAt"`
+	raw       map[string]any
+}
+
+// Revisions lists an entry's revisions, newest first, without their data.
+func (c *Content) Revisions(ctx context.Context, u *User, collection, id string) ([]*Revision, error) {
+	if _, err := c.GetEntry(ctx, u, collection, id); err != nil {
+		return nil, err
+	}
+	rows, err := c.db.Read().QueryContext(ctx, `SELECT rev, entry_id, entry_version, slug, author_id, note, created_at
+		FROM revisions WHERE entry_id = ? ORDER BY rev DESC`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list revisions: %w", err)
+	}
+	defer rows.Close()
+	out := []*Revision{}
+	for rows.Next() {
+		var r Revision
+		var author sql.NullString
+		var at int64
+		if err := rows.Scan(&r.Rev, &r.EntryID, &r.EntryVersion, &r.Slug, &author, &r.Note, &at); err != nil {
+			return nil, fmt.Errorf("list revisions: %w", err)
+		}
+		r.AuthorID, r.CreatedAt = author.String, time.UnixMilli(at).UTC()
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// Revision returns one revision with its data (fields the collection no
+// longer has are left out, as for entries).
+func (c *Content) Revision(ctx context.Context, u *User, collection, id string, rev int) (*Revision, error) {
+	if _, err := c.GetEntry(ctx, u, collection, id); err != nil {
+		return nil, err
+	}
+	col, err := c.Collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	var r Revision
+	var author sql.NullString
+	var data string
+	var at int64
+	err = c.db.Read().QueryRowContext(ctx, `SELECT rev, entry_id, entry_version, slug, data, author_id, note, created_at
+		FROM revisions WHERE entry_id = ? AND rev = ?`, id, rev).Scan(&r.Rev, &r.EntryID, &r.EntryVersion, &r.Slug, &data, &author, &r.Note, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: revision %d of entry %q", ErrNotFound, rev, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get revision: %w", err)
+	}
+	if r.raw, err = decodeObject([]byte(data)); err != nil {
+		return nil, fmt.Errorf("revision %d of %s: stored data: %w", rev, id, err)
+	}
+	r.Data = visible(col, r.raw)
+	r.AuthorID, r.CreatedAt = author.String, time.UnixMilli(at).UTC()
+	return &r, nil
+}
+
+// Change is one difference between two revisions, at a JSON path.
+type Change struct {
+	Path string `json:"path"`
+	// Op is "add", "remove" or "replace".
+	Op   string `json:"op"`
+	From any    `json:"from,omitempty"`
+	To   any    `json:"to,omitempty"`
+}
+
+// RevisionDiff is what changed from one revision to another.
+type RevisionDiff struct {
+	From    int      `json:"from"`
+	To      int      `json:"to"`
+	Changes []Change `json:"changes"`
+}
+
+// DiffRevisions compares two revisions field by field (and the slug).
+func (c *Content) DiffRevisions(ctx context.Context, u *User, collection, id string, from, to int) (*RevisionDiff, error) {
+	a, err := c.Revision(ctx, u, collection, id, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.Revision(ctx, u, collection, id, to)
+	if err != nil {
+		return nil, err
+	}
+	d := &RevisionDiff{From: from, To: to, Changes: []Change{}}
+	if a.Slug != b.Slug {
+		d.Changes = append(d.Changes, Change{Path: "/slug", Op: "replace", From: a.Slug, To: b.Slug})
+	}
+	keys := slices.Sorted(maps.Keys(a.Data))
+	for k := range b.Data {
+		if _, ok := a.Data[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		av, inA := a.Data[k]
+		bv, inB := b.Data[k]
+		path := "/data/" + jsonPointerEscape(k)
+		switch {
+		case !inA:
+			d.Changes = append(d.Changes, Change{Path: path, Op: "add", To: bv})
+		case !inB:
+			d.Changes = append(d.Changes, Change{Path: path, Op: "remove", From: av})
+		case !sameJSON(av, bv):
+			d.Changes = append(d.Changes, Change{Path: path, Op: "replace", From: av, To: bv})
+		}
+	}
+	return d, nil
+}
+
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	if err1 != nil || err2 != nil {
+		return reflect.DeepEqual(a, b)
+	}
+	return string(ja) == string(jb)
+}
+
+// RestoreRevision saves an old revision's data as the entry's new working data
+// (a new revision; nothing is rewritten). The data is validated against the
+// collection as it is now, and goes through the beforeSave hook like any save.
+func (c *Content) RestoreRevision(ctx context.Context, u *User, collection, id string, rev int, expect int64) (*Entry, error) {
+	r, err := c.Revision(ctx, u, collection, id, rev)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		col, err := c.Collection(ctx, collection)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := c.loadEntry(ctx, c.db.Read(), col, id)
+		if err != nil {
+			return nil, err
+		}
+		if !canEdit(u, cur) {
+			return nil, fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
+		}
+		if expect != 0 && cur.Version != expect {
+			return nil, &StaleVersionError{Current: cur.Version}
+		}
+		if cur.Status == StatusTrashed {
+			return nil, fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
+		}
+		// The revision's values replace the active fields; hidden values stay.
+		raw := map[string]any{}
+		for k, v := range cur.raw {
+			if col.Field(k) == nil {
+				raw[k] = v
+			}
+		}
+		var v ValidationError
+		applyInput(&v, col, raw, visible(col, r.raw), fmt.Sprintf("revision %d: ", rev))
+		checkRequired(&v, col, raw, fmt.Sprintf("revision %d: ", rev))
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+		raw, err = c.beforeSave(ctx, col, id, false, raw, u)
+		if err != nil {
+			return nil, err
+		}
+		e, err := c.writeUpdate(ctx, col, cur, raw, u, expect, fmt.Sprintf("restore of revision %d", rev))
+		if errors.Is(err, errRetry) && attempt < maxRetries {
+			c.forget(collection)
+			continue
+		}
+		return e, err
+	}
+}
