@@ -84,3 +84,12 @@ func pointer(base string, tokens ...any) string {
 var tokenEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 func escapeToken(s string) string { return tokenEscaper.Replace(s) }
+
+// ProblemAt returns a problem about the value at the JSON pointer path of the
+// manifest.json source data, located at its line and column (or at its nearest
+// enclosing value that exists), for checks made outside this package.
+func ProblemAt(data []byte, path, msg string) Problem {
+	sm := newSourceMap(data)
+	sm.scan()
+	return sm.problem(path, false, msg)
+}

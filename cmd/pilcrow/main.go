@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pilcrow-cms/pilcrow/sandbox"
 )
 
 const usage = `pilcrow — a CMS whose plugins are untrusted by design
@@ -33,6 +35,9 @@ func commands() map[string]command {
 }
 
 func main() {
+	// The sandbox re-executes this binary as its worker process; in that
+	// mode this call never returns.
+	sandbox.MaybeRunWorker()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

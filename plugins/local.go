@@ -1,0 +1,170 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/manifest"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
+	"github.com/pilcrow-cms/pilcrow/storage"
+)
+
+// LocalRun describes one `pilcrow plugin run`: a hook or route invoked through
+// the same sandbox and limits as the server, against a throwaway site.
+type LocalRun struct {
+	Manifest *manifest.Manifest
+	Script   []byte
+	// Kind is sandbox.KindHook or sandbox.KindRoute; Name the hook or route.
+	Kind  string
+	Name  string
+	Event json.RawMessage
+	// Deny removes capabilities from what the manifest declares, to try how
+	// the plugin behaves without them.
+	Deny     []manifest.Capability
+	Settings map[string]any
+	Secrets  map[string]string
+	// UnsafeAllowLoopback lets ctx.http.fetch reach servers on this machine's
+	// loopback, for trying a plugin against a local mock. Never on a server.
+	UnsafeAllowLoopback bool
+	Log                 *slog.Logger
+}
+
+// ErrUnknownExport means the hook or route is not declared in the manifest.
+var ErrUnknownExport = errors.New("not declared in the manifest")
+
+// RunLocal runs r in pool against a fresh site in a temporary folder that is
+// removed afterwards. Mail is written to the log instead of being sent.
+func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Result, error) {
+	var hook *manifest.Hook
+	switch r.Kind {
+	case sandbox.KindHook:
+		h, ok := r.Manifest.Hook(manifest.HookName(r.Name))
+		if !ok {
+			return nil, fmt.Errorf("hook %q: %w (declared: %s)", r.Name, ErrUnknownExport, hookNames(r.Manifest))
+		}
+		hook = &h
+	case sandbox.KindRoute:
+		if _, ok := r.Manifest.Route(r.Name); !ok {
+			return nil, fmt.Errorf("route %q: %w", r.Name, ErrUnknownExport)
+		}
+	default:
+		return nil, fmt.Errorf("unknown invocation kind %q", r.Kind)
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := os.MkdirTemp("", "pilcrow-run-*")
+	if err != nil {
+		return nil, fmt.Errorf("throwaway site: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
+	if err != nil {
+		return nil, fmt.Errorf("throwaway site: %w", err)
+	}
+	defer db.Close()
+
+	host := &Host{
+		Plugins: staticDirectory{id: r.Manifest.ID, p: &Plugin{Manifest: r.Manifest, Secrets: r.Secrets}},
+		Data:    storage.NewPluginData(db),
+		Egress:  egress.New(egress.Options{UnsafeAllowLoopback: r.UnsafeAllowLoopback, Logger: r.Log}),
+		Users:   UserDirectory{Users: cms.NewUsers(db, nil)},
+		Mail:    LogMailer{Log: r.Log},
+		Log:     r.Log,
+	}
+	inv := &sandbox.Invocation{
+		PluginID: r.Manifest.ID,
+		Version:  r.Manifest.Version,
+		Script:   r.Script,
+		Kind:     r.Kind,
+		Name:     r.Name,
+		Event:    r.Event,
+		Grants:   Grants(r.Manifest, r.Settings, r.Deny),
+		Limits:   Limits(r.Manifest, sandbox.DefaultLimits, hook),
+	}
+	return pool.Invoke(ctx, inv, host)
+}
+
+func hookNames(m *manifest.Manifest) string {
+	var names []string
+	for _, h := range m.Hooks {
+		names = append(names, string(h.Name))
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+type staticDirectory struct {
+	id string
+	p  *Plugin
+}
+
+func (d staticDirectory) Plugin(_ context.Context, id string) (*Plugin, error) {
+	if id != d.id {
+		return nil, fmt.Errorf("unknown plugin %q", id)
+	}
+	return d.p, nil
+}
+
+// LogMailer "sends" email by logging it: the transport of `plugin run` and of
+// sites with no mail server configured.
+type LogMailer struct{ Log *slog.Logger }
+
+// Send logs the message's envelope and subject.
+func (m LogMailer) Send(ctx context.Context, pluginID string, msg Email) error {
+	m.Log.InfoContext(ctx, "email (not sent: no transport configured)", "plugin", pluginID, "to", msg.To, "subject", msg.Subject)
+	return nil
+}
+
+// UserDirectory exposes public user profiles to ctx.users.
+type UserDirectory struct{ Users *cms.Users }
+
+// publicUser is a user as plugins with users:read see them: never a password
+// hash, token or session.
+type publicUser struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name,omitempty"`
+	Role      cms.Role  `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func toPublicUser(u *cms.User) publicUser {
+	return publicUser{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt}
+}
+
+// Get returns one user's profile, or null.
+func (d UserDirectory) Get(ctx context.Context, id string) (any, error) {
+	u, err := d.Users.Get(ctx, id)
+	if err != nil {
+		if errors.Is(err, cms.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return toPublicUser(u), nil
+}
+
+// List returns public profiles of all users.
+func (d UserDirectory) List(ctx context.Context, _ ListOptions) (any, error) {
+	users, err := d.Users.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]publicUser, len(users))
+	for i, u := range users {
+		out[i] = toPublicUser(u)
+	}
+	return map[string]any{"items": out}, nil
+}

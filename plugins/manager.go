@@ -1,0 +1,671 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
+	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage"
+)
+
+// Sentinel errors of the plugin lifecycle; the web layer maps them to statuses.
+var (
+	ErrNotFound       = errors.New("plugin not found")
+	ErrConsent        = errors.New("the grant does not match what the plugin asks for")
+	ErrVersionExists  = errors.New("this version is already installed with different contents")
+	ErrDowngrade      = errors.New("downgrade refused")
+	ErrNothingPending = errors.New("nothing to activate")
+	ErrLifecycle      = errors.New("lifecycle hook failed")
+)
+
+// Status is where a plugin stands with the admin.
+type Status string
+
+const (
+	// StatusInstalled: uploaded, awaiting the admin's consent. A consented
+	// older version may still be running while an upgrade waits here.
+	StatusInstalled Status = "installed"
+	// StatusActive: consented and enabled; its hooks and routes run.
+	StatusActive Status = "active"
+	// StatusInactive: consented but deactivated; nothing of it runs.
+	StatusInactive Status = "inactive"
+)
+
+// Runner runs sandbox work; *sandbox.Pool implements it.
+type Runner interface {
+	Invoke(ctx context.Context, inv *sandbox.Invocation, host sandbox.Host) (*sandbox.Result, error)
+	Inspect(ctx context.Context, script []byte) (*sandbox.Exports, error)
+}
+
+// Grant is what an admin consents to: exactly the capabilities and hosts the
+// consent screen showed.
+type Grant struct {
+	Capabilities []string `json:"capabilities"`
+	AllowedHosts []string `json:"allowedHosts"`
+}
+
+// Info describes an installed plugin for the API and the admin UI.
+type Info struct {
+	ID          string           `json:"id"`
+	Name        string           `json:"name"`
+	Description string           `json:"description,omitempty"`
+	Author      string           `json:"author,omitempty"`
+	Homepage    string           `json:"homepage,omitempty"`
+	Version     string           `json:"version"`
+	Status      Status           `json:"status"`
+	Consent     manifest.Summary `json:"consent"`
+	// Running is the consented version that runs while enabled; empty before
+	// the first activation.
+	Running     string     `json:"running,omitempty"`
+	ConsentedBy string     `json:"consentedBy,omitempty"`
+	ConsentedAt *time.Time `json:"consentedAt,omitempty"`
+	// Upgrade is set while an uploaded version awaits consent.
+	Upgrade   *Upgrade           `json:"upgrade,omitempty"`
+	Manifest  *manifest.Manifest `json:"manifest"`
+	SHA256    string             `json:"sha256"`
+	CreatedAt time.Time          `json:"createdAt"`
+	UpdatedAt time.Time          `json:"updatedAt"`
+}
+
+// Upgrade is an uploaded version awaiting consent, with what it changes.
+type Upgrade struct {
+	From       string            `json:"from"`
+	To         string            `json:"to"`
+	Changes    []manifest.Change `json:"changes"`
+	Escalation bool              `json:"escalation"`
+}
+
+// ActivePlugin is an enabled plugin's running version, for hook dispatch.
+type ActivePlugin struct {
+	ID         string
+	InstallSeq int64
+	Manifest   *manifest.Manifest
+	SHA256     string
+}
+
+// Config tunes a Manager.
+type Config struct {
+	// Limits are the site's sandbox limits; manifests may only lower them.
+	Limits sandbox.Limits
+	Log    *slog.Logger
+}
+
+// Manager owns installed plugins: their bundles, consent, settings and the
+// invocations of their code.
+type Manager struct {
+	db     *storage.DB
+	blobs  storage.BlobStore
+	runner Runner
+	sealer *Sealer
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	// Host answers binding calls; its Plugins directory is this manager.
+	Host *Host
+
+	mu      sync.Mutex
+	scripts map[string][]byte // bundle SHA-256 → plugin.js, read once per version
+
+	// logs, when set (SetLogs), records every invocation off the request path.
+	logs atomic.Pointer[Logs]
+}
+
+// NewManager returns a manager. host.Plugins is set to the manager.
+func NewManager(db *storage.DB, blobs storage.BlobStore, runner Runner, sealer *Sealer, host *Host, cfg Config) *Manager {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	m := &Manager{db: db, blobs: blobs, runner: runner, sealer: sealer, cfg: cfg, log: cfg.Log, now: time.Now,
+		Host: host, scripts: map[string][]byte{}}
+	host.Plugins = m
+	return m
+}
+
+// Install validates and stores a bundle exactly as `pilcrow plugin validate`
+// checks it. A new plugin, or an upgrade asking for more than was consented,
+// waits for consent; an upgrade asking for nothing new replaces the running
+// version at once. Nothing of the plugin runs here.
+func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, force bool) (*Info, error) {
+	b, err := bundle.Read(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	ex, err := m.runner.Inspect(ctx, b.Script)
+	if err != nil {
+		if isScriptFault(err) {
+			return nil, &bundle.Error{Problems: []manifest.Problem{{File: "plugin.js", Path: "bundle:/plugin.js",
+				Message: "the script does not evaluate in the sandbox: " + err.Error()}}}
+		}
+		return nil, fmt.Errorf("inspect plugin script: %w", err)
+	}
+	if ps := CheckExports(b.Manifest, b.ManifestJSON, ex); len(ps) > 0 {
+		return nil, &bundle.Error{Problems: ps}
+	}
+	id, version := b.Manifest.ID, b.Manifest.Version
+
+	// Versions are immutable: the same version with other bytes is refused,
+	// the same bytes again are a harmless repeat.
+	var existingSHA string
+	err = m.db.Read().QueryRowContext(ctx, `SELECT sha256 FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, version).Scan(&existingSHA)
+	switch {
+	case err == nil && existingSHA != b.SHA256:
+		return nil, fmt.Errorf("%w: %s@%s", ErrVersionExists, id, version)
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("install: %w", err)
+	}
+	key := "plugins/" + b.SHA256 + ".zip"
+	if existingSHA == "" {
+		if _, err := m.blobs.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{ContentType: "application/zip", Size: int64(len(data))}); err != nil {
+			return nil, fmt.Errorf("store bundle: %w", err)
+		}
+	}
+	now := m.now().UnixMilli()
+	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
+		if existingSHA == "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO plugin_versions (plugin_id, version, sha256, manifest, bundle_key, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				id, version, b.SHA256, string(b.ManifestJSON), key, uploadedBy, now); err != nil {
+				return err
+			}
+		}
+		row, err := loadRow(ctx, tx, id)
+		if errors.Is(err, ErrNotFound) {
+			_, err = tx.ExecContext(ctx, `INSERT INTO plugins (id, install_seq, pending_version, pending_sha256, created_at, updated_at)
+				VALUES (?, (SELECT COALESCE(MAX(install_seq), 0) + 1 FROM plugins), ?, ?, ?, ?)`, id, version, b.SHA256, now, now)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if row.version.Valid && row.version.String == version && row.sha.String == b.SHA256 {
+			return nil // re-upload of the running version
+		}
+		base := row.version.String
+		if row.pending.Valid {
+			base = row.pending.String
+		}
+		if err := checkNewer(base, version, force); err != nil {
+			return err
+		}
+		// An upgrade of a consented plugin that asks for nothing new needs no
+		// new consent: it replaces the running version directly.
+		if row.version.Valid {
+			old, err := versionManifest(ctx, tx, id, row.version.String)
+			if err != nil {
+				return err
+			}
+			if !manifest.Escalates(manifest.Diff(old, b.Manifest)) {
+				_, err = tx.ExecContext(ctx, `UPDATE plugins SET version = ?, sha256 = ?, pending_version = NULL, pending_sha256 = NULL, updated_at = ? WHERE id = ?`,
+					version, b.SHA256, now, id)
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE plugins SET pending_version = ?, pending_sha256 = ?, updated_at = ? WHERE id = ?`, version, b.SHA256, now, id)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrDowngrade) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("install: %w", err)
+	}
+	m.log.InfoContext(ctx, "plugin uploaded", "plugin", id, "version", version, "sha256", b.SHA256)
+	return m.Get(ctx, id)
+}
+
+func checkNewer(current, next string, force bool) error {
+	if current == "" || force {
+		return nil
+	}
+	cv, err1 := semver.StrictNewVersion(current)
+	nv, err2 := semver.StrictNewVersion(next)
+	if err1 != nil || err2 != nil {
+		return nil // Parse enforces strict semver; nothing to compare otherwise
+	}
+	if nv.LessThan(cv) {
+		return fmt.Errorf("%w: %s is older than the installed %s (upload with force to downgrade)", ErrDowngrade, next, current)
+	}
+	return nil
+}
+
+func isScriptFault(err error) bool {
+	var limit *sandbox.LimitError
+	var script *sandbox.ScriptError
+	return errors.As(err, &limit) || errors.As(err, &script) ||
+		errors.Is(err, sandbox.ErrBadScript) || errors.Is(err, sandbox.ErrBadValue) || errors.Is(err, sandbox.ErrUnsettled)
+}
+
+type pluginRow struct {
+	id          string
+	seq         int64
+	enabled     bool
+	version     sql.NullString
+	sha         sql.NullString
+	grant       sql.NullString
+	consentedBy sql.NullString
+	consentedAt sql.NullInt64
+	pending     sql.NullString
+	pendingSHA  sql.NullString
+	installRan  bool
+	created     int64
+	updated     int64
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func loadRow(ctx context.Context, q queryer, id string) (*pluginRow, error) {
+	var r pluginRow
+	err := q.QueryRowContext(ctx, `SELECT id, install_seq, enabled, version, sha256, grant_json, consented_by, consented_at,
+		pending_version, pending_sha256, install_hook_ran, created_at, updated_at FROM plugins WHERE id = ?`, id).Scan(
+		&r.id, &r.seq, &r.enabled, &r.version, &r.sha, &r.grant, &r.consentedBy, &r.consentedAt,
+		&r.pending, &r.pendingSHA, &r.installRan, &r.created, &r.updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &r, err
+}
+
+func versionManifest(ctx context.Context, q queryer, id, version string) (*manifest.Manifest, error) {
+	var src string
+	if err := q.QueryRowContext(ctx, `SELECT manifest FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, version).Scan(&src); err != nil {
+		return nil, fmt.Errorf("manifest of %s@%s: %w", id, version, err)
+	}
+	mf, problems := manifest.Parse([]byte(src))
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("stored manifest of %s@%s no longer parses: %w", id, version, problems)
+	}
+	return mf, nil
+}
+
+func (r *pluginRow) status() Status {
+	switch {
+	case r.pending.Valid:
+		return StatusInstalled
+	case r.enabled:
+		return StatusActive
+	case r.version.Valid:
+		return StatusInactive
+	}
+	return StatusInstalled
+}
+
+// Get describes one plugin.
+func (m *Manager) Get(ctx context.Context, id string) (*Info, error) {
+	r, err := loadRow(ctx, m.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	return m.info(ctx, r)
+}
+
+func (m *Manager) info(ctx context.Context, r *pluginRow) (*Info, error) {
+	shown := r.version.String
+	sha := r.sha.String
+	if r.pending.Valid {
+		shown, sha = r.pending.String, r.pendingSHA.String
+	}
+	mf, err := versionManifest(ctx, m.db.Read(), r.id, shown)
+	if err != nil {
+		return nil, err
+	}
+	in := &Info{
+		ID: r.id, Name: mf.Name, Description: mf.Description, Author: mf.Author, Homepage: mf.Homepage,
+		Version: shown, Status: r.status(), Consent: manifest.Consent(mf), Manifest: mf, SHA256: sha,
+		CreatedAt: time.UnixMilli(r.created).UTC(), UpdatedAt: time.UnixMilli(r.updated).UTC(),
+	}
+	if r.version.Valid {
+		in.Running = r.version.String
+		in.ConsentedBy = r.consentedBy.String
+		if r.consentedAt.Valid {
+			t := time.UnixMilli(r.consentedAt.Int64).UTC()
+			in.ConsentedAt = &t
+		}
+	}
+	if r.pending.Valid && r.version.Valid {
+		old, err := versionManifest(ctx, m.db.Read(), r.id, r.version.String)
+		if err != nil {
+			return nil, err
+		}
+		changes := manifest.Diff(old, mf)
+		in.Upgrade = &Upgrade{From: r.version.String, To: r.pending.String, Changes: changes, Escalation: manifest.Escalates(changes)}
+	}
+	return in, nil
+}
+
+// List describes every installed plugin in install order.
+func (m *Manager) List(ctx context.Context) ([]*Info, error) {
+	rows, err := m.db.Read().QueryContext(ctx, `SELECT id FROM plugins ORDER BY install_seq`)
+	if err != nil {
+		return nil, fmt.Errorf("list plugins: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := []*Info{}
+	for _, id := range ids {
+		in, err := m.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Activate records the admin's consent and enables the plugin. The grant must
+// equal, as sets, what the consent screen showed for the version being
+// activated (the upgrade awaiting consent, if any); anything else is
+// ErrConsent. plugin:install runs the first time a plugin is activated and
+// plugin:activate every time; if either throws, nothing changes.
+func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (*Info, error) {
+	r, err := loadRow(ctx, m.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	version, sha := r.version.String, r.sha.String
+	if r.pending.Valid {
+		version, sha = r.pending.String, r.pendingSHA.String
+	}
+	if version == "" {
+		return nil, ErrNothingPending
+	}
+	mf, err := versionManifest(ctx, m.db.Read(), id, version)
+	if err != nil {
+		return nil, err
+	}
+	want := manifest.Consent(mf)
+	if err := matchGrant(want, g); err != nil {
+		return nil, err
+	}
+	ap := &ActivePlugin{ID: id, InstallSeq: r.seq, Manifest: mf, SHA256: sha}
+	if !r.installRan {
+		if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:install"), map[string]any{}); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:activate"), map[string]any{}); err != nil {
+		return nil, err
+	}
+	grantJSON, _ := json.Marshal(Grant{Capabilities: want.Capabilities, AllowedHosts: want.AllowedHosts})
+	now := m.now().UnixMilli()
+	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE plugins SET enabled = 1, version = ?, sha256 = ?, grant_json = ?, consented_by = ?, consented_at = ?,
+			pending_version = NULL, pending_sha256 = NULL, install_hook_ran = 1, updated_at = ? WHERE id = ?`,
+			version, sha, string(grantJSON), by, now, now, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("activate: %w", err)
+	}
+	m.log.InfoContext(ctx, "plugin activated", "plugin", id, "version", version, "by", by)
+	return m.Get(ctx, id)
+}
+
+func matchGrant(want manifest.Summary, g Grant) error {
+	wantCaps := make([]string, len(want.Capabilities))
+	for i, c := range want.Capabilities {
+		wantCaps[i] = string(c)
+	}
+	if !sameSet(wantCaps, g.Capabilities) {
+		return fmt.Errorf("%w: capabilities %v were granted, the plugin asks for %v", ErrConsent, g.Capabilities, wantCaps)
+	}
+	if !sameSet(want.AllowedHosts, g.AllowedHosts) {
+		return fmt.Errorf("%w: hosts %v were granted, the plugin asks for %v", ErrConsent, g.AllowedHosts, want.AllowedHosts)
+	}
+	return nil
+}
+
+// sameSet reports whether a and b hold the same strings; a repeated entry in
+// the grant b is a mismatch, not a harmless duplicate.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), y)
+}
+
+// Deactivate stops a plugin's hooks and routes. plugin:deactivate runs first;
+// its failure is logged but does not keep the plugin running: an admin must
+// always be able to switch a misbehaving plugin off.
+func (m *Manager) Deactivate(ctx context.Context, id string) (*Info, error) {
+	r, err := loadRow(ctx, m.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	if r.enabled {
+		if ap, err := m.active(ctx, r); err == nil {
+			if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:deactivate"), map[string]any{}); err != nil {
+				m.log.WarnContext(ctx, "plugin:deactivate failed; deactivating anyway", "plugin", id, "err", err)
+			}
+		}
+	}
+	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE plugins SET enabled = 0, updated_at = ? WHERE id = ?`, m.now().UnixMilli(), id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deactivate: %w", err)
+	}
+	return m.Get(ctx, id)
+}
+
+// Uninstall removes a plugin. plugin:uninstall runs first (with
+// {deleteData}) when the plugin was ever consented; its failure is logged.
+// The plugin's storage, KV, settings and logs are deleted only when deleteData
+// is set; otherwise they wait for a reinstall of the same id.
+func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) error {
+	r, err := loadRow(ctx, m.db.Read(), id)
+	if err != nil {
+		return err
+	}
+	if r.version.Valid {
+		if ap, err := m.active(ctx, r); err == nil {
+			if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:uninstall"), map[string]any{"deleteData": deleteData}); err != nil {
+				m.log.WarnContext(ctx, "plugin:uninstall failed; uninstalling anyway", "plugin", id, "err", err)
+			}
+		}
+	}
+	var keys []string
+	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT bundle_key FROM plugin_versions WHERE plugin_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		for _, q := range []string{`DELETE FROM plugins WHERE id = ?`, `DELETE FROM plugin_versions WHERE plugin_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		if deleteData {
+			for _, q := range []string{`DELETE FROM plugin_settings WHERE plugin_id = ?`, `DELETE FROM plugin_kv WHERE plugin_id = ?`, `DELETE FROM plugin_docs WHERE plugin_id = ?`} {
+				if _, err := tx.ExecContext(ctx, q, id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("uninstall: %w", err)
+	}
+	if deleteData {
+		if logs := m.Logs(); logs != nil {
+			if err := logs.DeleteAll(ctx, id); err != nil {
+				return fmt.Errorf("uninstall: delete logs: %w", err)
+			}
+		}
+	}
+	for _, k := range keys {
+		if err := m.blobs.Delete(ctx, k); err != nil {
+			// Bundles are content-addressed; a leftover costs disk, not correctness.
+			m.log.WarnContext(ctx, "could not delete plugin bundle", "key", k, "err", err)
+		}
+	}
+	m.log.InfoContext(ctx, "plugin uninstalled", "plugin", id, "deleteData", deleteData)
+	return nil
+}
+
+func (m *Manager) active(ctx context.Context, r *pluginRow) (*ActivePlugin, error) {
+	mf, err := versionManifest(ctx, m.db.Read(), r.id, r.version.String)
+	if err != nil {
+		return nil, err
+	}
+	return &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha.String}, nil
+}
+
+// Active lists the enabled plugins' running versions in install order.
+func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
+	rows, err := m.db.Read().QueryContext(ctx, `SELECT id FROM plugins WHERE enabled = 1 AND version IS NOT NULL ORDER BY install_seq`)
+	if err != nil {
+		return nil, fmt.Errorf("active plugins: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := make([]*ActivePlugin, 0, len(ids))
+	for _, id := range ids {
+		r, err := loadRow(ctx, m.db.Read(), id)
+		if err != nil {
+			return nil, err
+		}
+		ap, err := m.active(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+// Plugin implements Directory for the Host: the running version's manifest
+// and its secrets, for enabled plugins only.
+func (m *Manager) Plugin(ctx context.Context, id string) (*Plugin, error) {
+	r, err := loadRow(ctx, m.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !r.version.Valid {
+		return nil, fmt.Errorf("%w: %s has not been activated", ErrNotFound, id)
+	}
+	ap, err := m.active(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	_, secrets, err := m.settingValues(ctx, id, ap.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	return &Plugin{Manifest: ap.Manifest, Secrets: secrets}, nil
+}
+
+// script returns a version's plugin.js, reading its bundle once.
+func (m *Manager) script(ctx context.Context, id, sha string) ([]byte, error) {
+	m.mu.Lock()
+	s, ok := m.scripts[sha]
+	m.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	rd, err := m.blobs.Open(ctx, "plugins/"+sha+".zip")
+	if err != nil {
+		return nil, fmt.Errorf("bundle of %s: %w", id, err)
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(io.LimitReader(rd, bundle.MaxCompressed+1))
+	if err != nil {
+		return nil, fmt.Errorf("bundle of %s: %w", id, err)
+	}
+	b, err := bundle.Read(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("stored bundle of %s no longer reads: %w", id, err)
+	}
+	if b.SHA256 != sha {
+		return nil, fmt.Errorf("stored bundle of %s does not match its recorded SHA-256", id)
+	}
+	m.mu.Lock()
+	m.scripts[sha] = b.Script
+	m.mu.Unlock()
+	return b.Script, nil
+}
+
+// Invoke runs one hook or route of a plugin's running version under its
+// grants and limits.
+func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name string, event any) (*sandbox.Result, error) {
+	script, err := m.script(ctx, ap.ID, ap.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := json.Marshal(event)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	visible, secrets, err := m.settingValues(ctx, ap.ID, ap.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	var hook *manifest.Hook
+	if kind == sandbox.KindHook {
+		if h, ok := ap.Manifest.Hook(manifest.HookName(name)); ok {
+			hook = &h
+		}
+	}
+	inv := &sandbox.Invocation{
+		PluginID: ap.ID, Version: ap.Manifest.Version, ScriptHash: ap.SHA256, Script: script,
+		Kind: kind, Name: name, Event: ev,
+		Grants: Grants(ap.Manifest, visible, nil),
+		Limits: Limits(ap.Manifest, m.cfg.Limits, hook),
+	}
+	start := m.now()
+	res, err := m.runner.Invoke(ctx, inv, m.Host)
+	m.recordInvocation(ap, kind, name, start, res, err, secrets)
+	return res, err
+}
+
+// lifecycle runs a plugin:* hook if the plugin declares it.
+func (m *Manager) lifecycle(ctx context.Context, ap *ActivePlugin, hook manifest.HookName, event any) error {
+	if _, ok := ap.Manifest.Hook(hook); !ok {
+		return nil
+	}
+	if _, err := m.Invoke(ctx, ap, sandbox.KindHook, string(hook), event); err != nil {
+		return fmt.Errorf("%w: %s of %s: %w", ErrLifecycle, hook, ap.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package plugins
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/manifest"
+)
+
+// maxSettingLength bounds one text setting.
+const maxSettingLength = 10_000
+
+// SettingsView is a plugin's settings form and current values. Secret values
+// never appear: SecretsSet only says which secrets have a value.
+type SettingsView struct {
+	Fields     []manifest.Setting `json:"fields"`
+	Values     map[string]any     `json:"values"`
+	SecretsSet []string           `json:"secretsSet"`
+}
+
+func sealContext(id, key string) string { return id + "\x00" + key }
+
+// settingValues returns the plugin-visible values (with defaults) and the
+// opened secrets, keyed by setting key.
+func (m *Manager) settingValues(ctx context.Context, id string, mf *manifest.Manifest) (map[string]any, map[string]string, error) {
+	rows, err := m.db.Read().QueryContext(ctx, `SELECT key, value, secret FROM plugin_settings WHERE plugin_id = ?`, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("settings of %s: %w", id, err)
+	}
+	defer rows.Close()
+	visible, secrets := map[string]any{}, map[string]string{}
+	for rows.Next() {
+		var key, value string
+		var secret bool
+		if err := rows.Scan(&key, &value, &secret); err != nil {
+			return nil, nil, fmt.Errorf("settings of %s: %w", id, err)
+		}
+		if secret {
+			v, err := m.sealer.Open(sealContext(id, key), value)
+			if err != nil {
+				return nil, nil, fmt.Errorf("secret setting %q of %s: %w", key, id, err)
+			}
+			secrets[key] = v
+			continue
+		}
+		var v any
+		if err := json.Unmarshal([]byte(value), &v); err == nil {
+			visible[key] = v
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, s := range mf.Settings {
+		if s.Type == manifest.SettingSecret && s.Exposed {
+			if v, ok := secrets[s.Key]; ok {
+				visible[s.Key] = v
+			}
+		}
+		if _, ok := visible[s.Key]; !ok && s.Default != nil && s.Type != manifest.SettingSecret {
+			visible[s.Key] = s.Default
+		}
+	}
+	// Keys no longer in the manifest (an upgrade removed them) stay stored but
+	// are not shown to the plugin.
+	for k := range visible {
+		if !slices.ContainsFunc(mf.Settings, func(s manifest.Setting) bool { return s.Key == k }) {
+			delete(visible, k)
+		}
+	}
+	return visible, secrets, nil
+}
+
+// displayedManifest is the manifest whose form the admin sees: the version
+// awaiting consent if any, else the running one.
+func (m *Manager) displayedManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
+	r, err := loadRow(ctx, m.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	v := r.version.String
+	if r.pending.Valid {
+		v = r.pending.String
+	}
+	return versionManifest(ctx, m.db.Read(), id, v)
+}
+
+// Settings returns the settings form and values of a plugin.
+func (m *Manager) Settings(ctx context.Context, id string) (*SettingsView, error) {
+	mf, err := m.displayedManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	visible, secrets, err := m.settingValues(ctx, id, mf)
+	if err != nil {
+		return nil, err
+	}
+	view := &SettingsView{Fields: mf.Settings, Values: map[string]any{}, SecretsSet: []string{}}
+	if view.Fields == nil {
+		view.Fields = []manifest.Setting{}
+	}
+	for _, s := range mf.Settings {
+		if s.Type == manifest.SettingSecret {
+			if _, ok := secrets[s.Key]; ok {
+				view.SecretsSet = append(view.SecretsSet, s.Key)
+			}
+			continue
+		}
+		if v, ok := visible[s.Key]; ok {
+			view.Values[s.Key] = v
+		}
+	}
+	return view, nil
+}
+
+// UpdateSettings changes some settings. A null value clears a setting (a
+// required one cannot be cleared). Every problem is reported at once, and
+// nothing is written unless all values are valid.
+func (m *Manager) UpdateSettings(ctx context.Context, id string, values map[string]json.RawMessage) (*SettingsView, error) {
+	mf, err := m.displayedManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	type write struct {
+		key, value string
+		secret     bool
+		clear      bool
+	}
+	var writes []write
+	var v cms.ValidationError
+	for key, raw := range values {
+		path := "/" + key
+		i := slices.IndexFunc(mf.Settings, func(s manifest.Setting) bool { return s.Key == key })
+		if i < 0 {
+			v.Add(path, "is not a setting of this plugin")
+			continue
+		}
+		s := mf.Settings[i]
+		if string(raw) == "null" {
+			if s.Required {
+				v.Add(path, "is required")
+				continue
+			}
+			writes = append(writes, write{key: key, clear: true})
+			continue
+		}
+		val, msg := checkSetting(s, raw)
+		if msg != "" {
+			v.Add(path, msg)
+			continue
+		}
+		if s.Type == manifest.SettingSecret {
+			writes = append(writes, write{key: key, value: m.sealer.Seal(sealContext(id, key), val.(string)), secret: true})
+			continue
+		}
+		b, _ := json.Marshal(val)
+		writes = append(writes, write{key: key, value: string(b)})
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, w := range writes {
+			var err error
+			if w.clear {
+				_, err = tx.ExecContext(ctx, `DELETE FROM plugin_settings WHERE plugin_id = ? AND key = ?`, id, w.key)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO plugin_settings (plugin_id, key, value, secret) VALUES (?, ?, ?, ?)
+					ON CONFLICT (plugin_id, key) DO UPDATE SET value = excluded.value, secret = excluded.secret`, id, w.key, w.value, w.secret)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update settings: %w", err)
+	}
+	return m.Settings(ctx, id)
+}
+
+// checkSetting validates one value against its field and returns it as stored.
+func checkSetting(s manifest.Setting, raw json.RawMessage) (any, string) {
+	switch s.Type {
+	case manifest.SettingNumber:
+		var n float64
+		if json.Unmarshal(raw, &n) != nil {
+			return nil, "must be a number"
+		}
+		return n, ""
+	case manifest.SettingBoolean:
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return nil, "must be true or false"
+		}
+		return b, ""
+	}
+	var str string
+	if json.Unmarshal(raw, &str) != nil {
+		return nil, "must be a string"
+	}
+	if utf8.RuneCountInString(str) > maxSettingLength {
+		return nil, fmt.Sprintf("must be at most %d characters", maxSettingLength)
+	}
+	if s.Required && str == "" {
+		return nil, "is required"
+	}
+	switch s.Type {
+	case manifest.SettingSelect:
+		if !slices.ContainsFunc(s.Options, func(o manifest.Option) bool { return o.Value == str }) {
+			return nil, "must be one of the field's options"
+		}
+	case manifest.SettingURL:
+		u, err := url.Parse(str)
+		if str != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return nil, "must be an http or https URL"
+		}
+	case manifest.SettingEmail:
+		if a, err := mail.ParseAddress(str); str != "" && (err != nil || a.Address != str) {
+			return nil, "must be an email address"
+		}
+	}
+	return str, ""
+}

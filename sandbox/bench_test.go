@@ -1,0 +1,166 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// plugin200Event is a content:beforeSave event with a ~1 KB Markdown body
+// (a short post). goja's regular expressions cost 100-500 µs per replace
+// over a few KB of non-ASCII text, so the plugin's cost grows fast with the
+// body; the isolate's own overhead does not.
+func plugin200Event() json.RawMessage {
+	var body strings.Builder
+	body.WriteString("# Getting started with Pilcrow\n\nPilcrow is a self-hostable CMS whose plugins are untrusted by design. ")
+	for i := 0; i < 3; i++ {
+		body.WriteString("\n\n## Section " + string(rune('A'+i)) + ": Deja vu & more\n\n")
+		body.WriteString("Every plugin hook runs in a *fresh* isolate with **only** the bindings its manifest grants. ")
+		body.WriteString("Read the [manual](https://docs.example.com/manual \"Manual\") or the [FAQ](/faq). ")
+		body.WriteString("Editors never think about plugins; authors use `pilcrow plugin` to build them.\n\n")
+		body.WriteString("- storage is scoped\n- egress is checked\n- limits are enforced\n")
+	}
+	ev, _ := json.Marshal(map[string]any{
+		"collection": "posts", "id": "e1", "isNew": true,
+		"data": map[string]any{"title": "getting started with the pilcrow cms", "body": body.String(), "tags": "CMS, Go, plugins, go"},
+	})
+	return ev
+}
+
+func plugin200Invocation(tb testing.TB) *Invocation {
+	script, err := os.ReadFile("testdata/plugin200.js")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &Invocation{
+		PluginID: "text-tools", Version: "1.2.3", ScriptHash: hashScript(script), Script: script,
+		Kind: KindHook, Name: "content:beforeSave", Event: plugin200Event(),
+		Limits: Limits{CPU: testCPU},
+	}
+}
+
+func TestPlugin200(t *testing.T) {
+	t.Parallel()
+	res, err := invokeBoth(t, plugin200Invocation(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Title, Slug, Excerpt string
+		Tags                 []string
+		ExternalHosts        []string
+		Stats                struct{ Words int }
+		Toc                  []struct{ ID string }
+	}
+	if err := json.Unmarshal(res.Value, &data); err != nil {
+		t.Fatal(err)
+	}
+	if data.Title != "Getting Started With the Pilcrow Cms" || data.Slug != "getting-started-with-the-pilcrow-cms" ||
+		strings.Join(data.Tags, ",") != "cms,go,plugins" || strings.Join(data.ExternalHosts, ",") != "docs.example.com" ||
+		data.Stats.Words < 100 || len(data.Toc) != 4 || data.Toc[1].ID != "section-a-deja-vu-and-more" || !strings.HasPrefix(data.Excerpt, "Getting started") {
+		t.Fatalf("unexpected output: %s", res.Value)
+	}
+}
+
+func trivialInvocation() *Invocation {
+	return &Invocation{
+		PluginID: "trivial", Version: "1.0.0",
+		Script: pluginScript(`"content:beforeSave": (event, ctx) => { return undefined }`, ""),
+		Kind:   KindHook, Name: "content:beforeSave", Event: []byte(`{"collection":"posts","id":"e1","isNew":true,"data":{"title":"Hello"}}`),
+	}
+}
+
+func benchPool(b *testing.B, size int) *Pool {
+	p, err := NewPool(context.Background(), PoolOptions{Logger: quietLog, Size: size, Executable: os.Args[0]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// benchLimits: benchmarks measure speed, not enforcement; a generous CPU
+// limit keeps a descheduled worker on a loaded machine from failing a run.
+func benchLimits(inv *Invocation) *Invocation {
+	inv.Limits.CPU = time.Second
+	inv.ScriptHash = hashScript(inv.Script)
+	return inv
+}
+
+func benchInvoke(b *testing.B, p *Pool, inv *Invocation) {
+	benchLimits(inv)
+	ctx := context.Background()
+	if _, err := p.Invoke(ctx, inv, nil); err != nil { // warm: worker started, program cached
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.Invoke(ctx, inv, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInvokeTrivial: a fresh isolate and a trivial hook, end to end
+// through a warm worker. Allocations are the parent's only.
+func BenchmarkInvokeTrivial(b *testing.B) { benchInvoke(b, benchPool(b, 1), trivialInvocation()) }
+
+// BenchmarkInvokePlugin200: the ~200-line text-processing plugin through a
+// warm worker.
+func BenchmarkInvokePlugin200(b *testing.B) { benchInvoke(b, benchPool(b, 1), plugin200Invocation(b)) }
+
+// BenchmarkInvokeInProcess: the isolate alone (no worker), to show the
+// worker overhead.
+func BenchmarkInvokeInProcess(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		inv  *Invocation
+	}{{"trivial", trivialInvocation()}, {"plugin200", plugin200Invocation(b)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchLimits(bc.inv)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := RunInProcess(ctx, bc.inv, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInvokeParallel: invocations per second with a 2-worker pool and
+// both cores busy (ns/op is the inverse of the throughput).
+func BenchmarkInvokeParallel(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		inv  *Invocation
+	}{{"trivial", trivialInvocation()}, {"plugin200", plugin200Invocation(b)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := benchPool(b, 2)
+			inv := benchLimits(bc.inv)
+			ctx := context.Background()
+			for range 4 {
+				if _, err := p.Invoke(ctx, inv, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.SetParallelism(2)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := p.Invoke(ctx, inv, nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invocations/s")
+		})
+	}
+}

@@ -1,0 +1,38 @@
+// Package sandbox runs untrusted plugin JavaScript.
+//
+// Every hook call or route request gets a fresh goja runtime holding only the
+// bindings its grants allow (SPEC §5, §6). Runtimes live in supervised worker
+// processes — the same binary re-executed in a hidden mode (see
+// MaybeRunWorker) — because goja cannot bound memory and its builtins ignore
+// Interrupt: a single `"x".repeat(2**40)` kills a Go process, and a
+// backtracking regex runs for seconds past any deadline.
+//
+// # Layers
+//
+//   - The isolate (isolate.go, bindings.go, harden.go): a fresh runtime with
+//     eval, Function and the async/generator function constructors removed,
+//     a small call-stack cap, and a ctx built from the grants. Values cross
+//     the boundary as JSON (jsonvalue.go out, jsondecode.go in) with size and
+//     depth caps; reading a returned or thrown value runs under the limits.
+//   - The watchdog (guard.go): interrupts the runtime at the CPU, wall and
+//     memory limits; if a builtin ignores the interrupt, the worker reports
+//     the limit and exits.
+//   - The worker process (worker.go, confine_linux.go, seccomp_linux.go):
+//     empty environment, no inherited files, own process group, hard
+//     rlimits, no_new_privs, a seccomp filter (no exec, fork, open, sockets,
+//     signals to other processes), killed with the server.
+//   - The parent (pool.go, process.go, host.go): keeps all capability I/O.
+//     Every host call a worker forwards is checked against the invocation's
+//     grants (and counted: subrequests, host calls) before the Host sees
+//     it; the parent also kills a worker that overruns its wall time or
+//     burns CPU past its limit, and replaces dead workers with backoff.
+//
+// # Worker protocol
+//
+// Length-prefixed frames over the worker's stdin/stdout (protocol.go): the
+// parent sends a task (JSON); the worker asks for the script once per hash
+// and caches the compiled program; host calls and their answers travel as
+// binary frames while the hook awaits them; the worker ends with a done
+// frame (value, logs, usage, error) or, when it must die, a fatal frame
+// naming the limit.
+package sandbox

@@ -1,0 +1,316 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PoolOptions configures a Pool. Zero values take the documented defaults.
+type PoolOptions struct {
+	// Size is the number of worker processes (default GOMAXPROCS). Each runs
+	// one invocation at a time.
+	Size int
+	// Executable is the binary to start as a worker (default os.Executable()).
+	// Its main (or TestMain) must call MaybeRunWorker first.
+	Executable string
+	// Args are the worker's arguments (default: the hidden worker argument).
+	Args []string
+	// MaxMemoryBytes sizes the workers' address-space limits; an invocation
+	// whose memory limit is higher is lowered to it (default
+	// DefaultLimits.MemoryBytes).
+	MaxMemoryBytes int64
+	// StartTimeout bounds a worker's start-up (default 10 s).
+	StartTimeout time.Duration
+	// MaxTasksPerWorker retires a worker after this many tasks (default
+	// 10000), bounding whatever state a long-lived process accumulates —
+	// heap fragmentation, or anything a plugin might have left behind in
+	// the worker despite the fresh isolates.
+	MaxTasksPerWorker int
+	Logger            *slog.Logger
+}
+
+// PoolStats counts what a pool's workers did.
+type PoolStats struct {
+	Started     int64 // worker processes started
+	Invocations int64 // tasks run (hooks, routes and inspections)
+	Killed      int64 // workers killed or self-terminated over a limit or cancellation
+	Crashed     int64 // workers that died for another reason
+}
+
+// Pool runs invocations in supervised worker processes.
+type Pool struct {
+	opts   PoolOptions
+	log    *slog.Logger
+	slots  chan *slot
+	closed chan struct{}
+	once   sync.Once
+
+	started, invocations, killed, crashed atomic.Int64
+}
+
+// slot is one worker position: its process (nil until started or after a
+// death) and its restart backoff.
+type slot struct {
+	w        *workerProc
+	tasks    int // run by w
+	failures int
+	notUntil time.Time
+}
+
+// NewPool creates a pool and starts its workers in the background, so it
+// returns at once; an Invoke that arrives first starts its worker itself.
+// ctx bounds the background start-up only.
+func NewPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
+	if opts.Size <= 0 {
+		opts.Size = runtime.GOMAXPROCS(0)
+	}
+	if opts.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: locate the worker executable: %w", err)
+		}
+		opts.Executable = exe
+	}
+	if opts.Args == nil {
+		opts.Args = []string{workerArg}
+	}
+	if opts.MaxMemoryBytes <= 0 {
+		opts.MaxMemoryBytes = DefaultLimits.MemoryBytes
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	if opts.MaxTasksPerWorker <= 0 {
+		opts.MaxTasksPerWorker = 10000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Pool{
+		opts: opts, log: opts.Logger.With("component", "sandbox"),
+		slots: make(chan *slot, opts.Size), closed: make(chan struct{}),
+	}
+	for range opts.Size {
+		p.slots <- &slot{}
+	}
+	go p.warm(ctx)
+	return p, nil
+}
+
+// warm starts every idle worker that is not running yet.
+func (p *Pool) warm(ctx context.Context) {
+	for range p.opts.Size {
+		s, err := p.acquire(ctx)
+		if err != nil {
+			return
+		}
+		if err := p.ensure(ctx, s); err != nil {
+			p.log.Warn("sandbox worker did not start", "err", err)
+		}
+		p.release(s)
+	}
+}
+
+// Invoke runs one hook or route call in a fresh isolate on a worker. On
+// failure the Result, when non-nil, still carries the logs and usage of
+// the attempt; errors are *LimitError, *ScriptError or match the package's
+// sentinels.
+func (p *Pool) Invoke(ctx context.Context, inv *Invocation, host Host) (*Result, error) {
+	if err := inv.validate(); err != nil {
+		return nil, err
+	}
+	limits := inv.Limits.withDefaults()
+	limits.MemoryBytes = min(limits.MemoryBytes, p.opts.MaxMemoryBytes)
+	t := newTask(inv, limits)
+	g := newGate(inv.Grants, limits)
+	start := time.Now()
+	out, err := p.do(ctx, t, inv.Script, host, g)
+	subrequests, tripped := g.state()
+	if err != nil {
+		if tripped != nil {
+			err = tripped
+		}
+		// The worker died before it could report; the wall time is ours.
+		return &Result{Usage: Usage{Wall: time.Since(start), Subrequests: subrequests}}, err
+	}
+	out.Usage.Subrequests = subrequests
+	res := &Result{Value: out.Value, Logs: out.Logs, Usage: out.Usage}
+	if tripped != nil {
+		return res, tripped
+	}
+	return res, out.Err
+}
+
+// Inspect evaluates a plugin script's top level in a worker, under the
+// default limits, and lists the functions its default export provides.
+// Parsing hostile source can exhaust the Go stack, so this is the only safe
+// way to look inside an uploaded bundle.
+func (p *Pool) Inspect(ctx context.Context, script []byte) (*Exports, error) {
+	if len(script) == 0 {
+		return nil, fmt.Errorf("%w: empty script", ErrInvalidInvocation)
+	}
+	limits := DefaultLimits
+	limits.MemoryBytes = min(limits.MemoryBytes, p.opts.MaxMemoryBytes)
+	t := &task{Hash: hashScript(script), Kind: kindInspect, Limits: limits}
+	out, err := p.do(ctx, t, script, nil, newGate(Grants{}, limits))
+	if err != nil {
+		return nil, err
+	}
+	if out.Err != nil {
+		return nil, out.Err
+	}
+	if out.Exports == nil {
+		return nil, fmt.Errorf("%w: no exports reported", ErrWorkerCrashed)
+	}
+	return out.Exports, nil
+}
+
+// do runs a task on an idle worker. A worker that died is dropped from its
+// slot and replaced by the next task that takes the slot.
+func (p *Pool) do(ctx context.Context, t *task, script []byte, host Host, g *gate) (outcome, error) {
+	s, err := p.acquire(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer p.release(s)
+	if err := p.ensure(ctx, s); err != nil {
+		return outcome{}, err
+	}
+	p.invocations.Add(1)
+	s.tasks++
+	out, err := s.w.run(ctx, t, script, host, g)
+	if ctx.Err() != nil {
+		// The caller gave up: whatever the worker reported (host calls
+		// failing with the context's error, say) is moot.
+		err = ctx.Err()
+	}
+	switch {
+	case s.w.dead.Load():
+		p.retire(s, err)
+	case s.tasks >= p.opts.MaxTasksPerWorker:
+		s.w.close()
+		s.w = nil
+	case err == nil:
+		s.failures = 0
+	}
+	return out, err
+}
+
+// retire drops a dead worker from its slot, counting why it died; crashes
+// (not limits) make the slot back off before the next start.
+func (p *Pool) retire(s *slot, cause error) {
+	w := s.w
+	s.w = nil
+	w.kill(nil)
+	var le *LimitError
+	switch {
+	case errors.As(cause, &le), errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
+		p.killed.Add(1)
+		p.log.Info("sandbox worker killed", "pid", w.pid, "reason", cause)
+	default:
+		p.crashed.Add(1)
+		s.failures++
+		s.notUntil = time.Now().Add(backoff(s.failures))
+		p.log.Warn("sandbox worker crashed", "pid", w.pid, "err", cause)
+	}
+}
+
+// backoff is the restart delay after n consecutive crashes.
+func backoff(n int) time.Duration {
+	d := 10 * time.Millisecond << min(n-1, 8)
+	return min(d, 2*time.Second)
+}
+
+// ensure starts the slot's worker if it has none, after its backoff.
+func (p *Pool) ensure(ctx context.Context, s *slot) error {
+	if s.w != nil && !s.w.dead.Load() {
+		return nil
+	}
+	if s.w != nil {
+		p.retire(s, fmt.Errorf("%w: exited while idle%s", ErrWorkerCrashed, s.w.stderrDetail()))
+	}
+	if wait := time.Until(s.notUntil); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-p.closed:
+			t.Stop()
+			return ErrPoolClosed
+		}
+	}
+	w, err := startWorker(ctx, p.opts.Executable, p.opts.Args, p.opts.MaxMemoryBytes, p.opts.StartTimeout)
+	if err != nil {
+		s.failures++
+		s.notUntil = time.Now().Add(backoff(s.failures))
+		return err
+	}
+	p.started.Add(1)
+	s.w, s.tasks = w, 0
+	return nil
+}
+
+func (p *Pool) acquire(ctx context.Context) (*slot, error) {
+	select {
+	case <-p.closed:
+		return nil, ErrPoolClosed
+	default:
+	}
+	select {
+	case s := <-p.slots:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.closed:
+		return nil, ErrPoolClosed
+	}
+}
+
+func (p *Pool) release(s *slot) {
+	select {
+	case <-p.closed:
+		if s.w != nil {
+			s.w.close()
+			s.w = nil
+		}
+	default:
+	}
+	p.slots <- s
+}
+
+// Stats reports counters since the pool started.
+func (p *Pool) Stats() PoolStats {
+	return PoolStats{
+		Started: p.started.Load(), Invocations: p.invocations.Load(),
+		Killed: p.killed.Load(), Crashed: p.crashed.Load(),
+	}
+}
+
+// Close stops the idle workers; busy ones stop when their invocation ends.
+func (p *Pool) Close() error {
+	p.once.Do(func() {
+		close(p.closed)
+		for {
+			select {
+			case s := <-p.slots:
+				if s.w != nil {
+					s.w.close()
+					s.w = nil
+				}
+				defer func() { p.slots <- s }()
+			default:
+				return
+			}
+		}
+	})
+	return nil
+}

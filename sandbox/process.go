@@ -1,0 +1,367 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// parentGrace is how far past a limit the parent lets a worker run before
+// killing it. The worker polices itself first (Interrupt, then exit after
+// overrunGrace); this catches a worker that cannot.
+const parentGrace = 250 * time.Millisecond
+
+// cpuPoll is how often the parent samples the CPU time of a worker whose
+// invocation has outlived its CPU limit.
+const cpuPoll = 50 * time.Millisecond
+
+// workerProc is the parent's handle on one worker process.
+type workerProc struct {
+	cmd    *exec.Cmd
+	pid    int
+	fw     *frameWriter
+	stdin  io.Closer
+	out    *bufio.Reader
+	stderr *headBuffer
+	// cpu reads the worker's CPU time from /proc; nil where unsupported.
+	cpu   *cpuReader
+	cpuMu sync.Mutex
+
+	exited  chan struct{}
+	waitErr error
+	// killedFor is why the parent killed the worker (a *LimitError or a
+	// context error); nil when the worker died by itself.
+	killedFor atomic.Pointer[error]
+	// dead is set once the worker must not be reused.
+	dead atomic.Bool
+}
+
+// startWorker execs a worker: empty environment but the worker marker and
+// its memory size, no inherited files beyond the protocol pipes, its own
+// process group; it waits for the worker's hello.
+func startWorker(ctx context.Context, exe string, args []string, memory int64, timeout time.Duration) (*workerProc, error) {
+	cmd := exec.Command(exe, args...)
+	cmd.Env = []string{workerEnv + "=1", workerMemEnv + "=" + strconv.FormatInt(memory, 10)}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = workerSysProcAttr()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: worker stdin: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: worker stdout: %w", err)
+	}
+	w := &workerProc{cmd: cmd, stdin: stdin, stderr: &headBuffer{max: 4 << 10}, exited: make(chan struct{})}
+	cmd.Stderr = w.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("sandbox: start worker %s: %w", exe, err)
+	}
+	w.pid = cmd.Process.Pid
+	w.fw = &frameWriter{w: stdin}
+	w.out = bufio.NewReaderSize(stdout, 64<<10)
+	w.cpu, _ = newCPUReader(w.pid)
+	go func() {
+		w.waitErr = cmd.Wait()
+		w.cpuMu.Lock()
+		if w.cpu != nil {
+			w.cpu.close()
+			w.cpu = nil
+		}
+		w.cpuMu.Unlock()
+		w.dead.Store(true)
+		close(w.exited)
+	}()
+
+	hello := make(chan error, 1)
+	go func() {
+		typ, _, err := readFrame(w.out, 16)
+		if err == nil && typ != frameHello {
+			err = fmt.Errorf("unexpected frame %q", typ)
+		}
+		hello <- err
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err = <-hello:
+	case <-timer.C:
+		err = fmt.Errorf("no hello within %v", timeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		w.kill(nil)
+		<-w.exited
+		return nil, fmt.Errorf("%w: worker did not start: %v%s", ErrWorkerCrashed, err, w.stderrDetail())
+	}
+	return w, nil
+}
+
+// kill SIGKILLs the worker's process group, recording why.
+func (w *workerProc) kill(reason error) {
+	if reason != nil {
+		w.killedFor.CompareAndSwap(nil, &reason)
+	}
+	w.dead.Store(true)
+	killGroup(w.pid)
+}
+
+// close ends an idle worker: closing stdin makes it exit; kill makes sure.
+func (w *workerProc) close() {
+	w.dead.Store(true)
+	_ = w.stdin.Close()
+	select {
+	case <-w.exited:
+	case <-time.After(100 * time.Millisecond):
+		w.kill(nil)
+	}
+}
+
+// run performs one task on the worker. The error is the task's outcome
+// error when the worker reported one, or the reason the worker died.
+func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host, g *gate) (outcome, error) {
+	payload, err := json.Marshal(t)
+	if err != nil {
+		return outcome{}, fmt.Errorf("sandbox: encode task: %w", err)
+	}
+	l := t.Limits
+	maxFrame := l.ResultBytes + 8*l.LogBytes + l.RequestBytes + 1<<20
+
+	// Outside enforcement: the wall limit, and the worker's CPU time once the
+	// invocation has outlived its CPU limit (builtins ignore Interrupt).
+	wall := time.AfterFunc(l.Wall+parentGrace, func() { w.kill(wallLimit(l.Wall)) })
+	defer wall.Stop()
+	cpu := w.watchCPU(l.CPU)
+	defer cpu.stop()
+	stopCtx := context.AfterFunc(ctx, func() { w.kill(ctx.Err()) })
+	defer stopCtx()
+
+	// Host calls run concurrently and are cancelled when the task ends. A
+	// worker drains its calls before reporting, so calls are left over only
+	// when it failed; their late answers are dropped here (and a worker
+	// ignores answers to calls it no longer waits for). Not waiting for
+	// them keeps a Host that ignores cancellation from holding the worker.
+	callCtx, cancelCalls := context.WithCancel(ctx)
+	var finished atomic.Bool
+	defer func() {
+		finished.Store(true)
+		cancelCalls()
+	}()
+	// An honest worker has at most maxPendingCalls calls in flight; one
+	// that floods the parent is broken or compromised.
+	var inflight atomic.Int64
+
+	if err := w.fw.write(frameInvoke, payload); err != nil {
+		return outcome{}, w.died(err, l.MemoryBytes)
+	}
+	for {
+		typ, p, err := readFrame(w.out, maxFrame)
+		if err != nil {
+			return outcome{}, w.died(err, l.MemoryBytes)
+		}
+		switch typ {
+		case frameNeed:
+			if string(p) != t.Hash {
+				return outcome{}, w.misbehaved("asked for an unknown script")
+			}
+			cpu.allow(compileAllowance)
+			if err := w.fw.write(frameScript, []byte(t.Hash), []byte{'\n'}, script); err != nil {
+				return outcome{}, w.died(err, l.MemoryBytes)
+			}
+		case frameCall:
+			id, method, args, err := decodeCall(p)
+			if err != nil {
+				return outcome{}, w.misbehaved(err.Error())
+			}
+			if inflight.Add(1) > maxPendingCalls {
+				return outcome{}, w.misbehaved("too many host calls in flight")
+			}
+			go func() {
+				defer inflight.Add(-1)
+				a := answerCall(callCtx, g, host, t.PluginID, id, method, args)
+				if finished.Load() {
+					return
+				}
+				_ = w.fw.write(frameAnswer, encodeAnswer(a)...)
+			}()
+		case frameDone:
+			out, err := decodeDone(p)
+			if err != nil {
+				return outcome{}, w.misbehaved(err.Error())
+			}
+			return out, nil
+		case frameFatal:
+			var le LimitError
+			if err := json.Unmarshal(p, &le); err != nil || le.Limit == "" {
+				return outcome{}, w.misbehaved("malformed fatal frame")
+			}
+			w.kill(&le)
+			return outcome{}, &le
+		default:
+			return outcome{}, w.misbehaved(fmt.Sprintf("unexpected frame %q", typ))
+		}
+	}
+}
+
+// cpuWatch is the parent's CPU backstop for one invocation. It reads the
+// worker's CPU time only once the invocation has outlived its CPU limit
+// plus the grace period (no /proc read on the fast path), and kills the
+// worker once the CPU it burned *since that first reading* exceeds the
+// limit plus grace: a lower bound of its usage, so a worker that mostly
+// waited on host calls is never killed by mistake.
+type cpuWatch struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+	first   time.Duration
+	started bool
+	extra   time.Duration // allowance for compiling a script first
+}
+
+// compileAllowance is extra CPU the parent tolerates when the worker must
+// compile the script first (a 4 MiB bundle takes a few hundred ms).
+const compileAllowance = 2 * time.Second
+
+// allow raises the CPU the worker may burn before the backstop kills it.
+func (c *cpuWatch) allow(d time.Duration) {
+	c.mu.Lock()
+	c.extra += d
+	c.mu.Unlock()
+}
+
+func (w *workerProc) watchCPU(limit time.Duration) *cpuWatch {
+	c := &cpuWatch{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer = time.AfterFunc(limit+parentGrace, func() {
+		used, err := w.readCPU()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil || c.stopped {
+			return
+		}
+		if !c.started {
+			c.first, c.started = used, true
+		} else if used-c.first > limit+parentGrace+c.extra {
+			w.kill(cpuLimit(limit))
+			return
+		}
+		c.timer.Reset(cpuPoll)
+	})
+	return c
+}
+
+func (c *cpuWatch) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	c.timer.Stop()
+}
+
+// readCPU samples the worker's CPU time; the reader is shared by the
+// invocation and its watchdog timer.
+func (w *workerProc) readCPU() (time.Duration, error) {
+	w.cpuMu.Lock()
+	defer w.cpuMu.Unlock()
+	if w.cpu == nil {
+		return 0, errors.ErrUnsupported
+	}
+	return w.cpu.read()
+}
+
+// misbehaved kills a worker that broke the protocol.
+func (w *workerProc) misbehaved(what string) error {
+	w.kill(nil)
+	return fmt.Errorf("%w: protocol violation: %s", ErrWorkerCrashed, what)
+}
+
+// died explains why the pipe to the worker broke: the parent's own kill
+// reason, else what the Go runtime printed when it died.
+func (w *workerProc) died(ioErr error, memory int64) error {
+	if errors.Is(ioErr, errFrameTooLarge) {
+		w.kill(nil)
+		return fmt.Errorf("%w: %v", ErrWorkerCrashed, ioErr)
+	}
+	w.dead.Store(true)
+	select {
+	case <-w.exited:
+	case <-time.After(2 * time.Second):
+		w.kill(nil)
+		<-w.exited
+	}
+	if reason := w.killedFor.Load(); reason != nil {
+		return *reason
+	}
+	return crashReason(w.stderr.String(), w.waitErr, memory)
+}
+
+// crashReason classifies a worker's death from the Go runtime's last words.
+func crashReason(stderr string, waitErr error, memory int64) error {
+	switch {
+	case strings.Contains(stderr, "out of memory"),
+		strings.Contains(stderr, "cannot allocate memory"),
+		strings.Contains(stderr, "failed to reserve page summary memory"):
+		return memoryLimit(memory)
+	case strings.Contains(stderr, "stack exceeds"),
+		strings.Contains(stderr, "stack overflow"):
+		return &LimitError{Limit: LimitStack, Value: fmtBytes(workerMaxStack) + " Go stack"}
+	}
+	detail := firstLine(stderr)
+	if detail == "" && waitErr != nil {
+		detail = waitErr.Error()
+	}
+	if detail == "" {
+		detail = "exited"
+	}
+	return fmt.Errorf("%w: %s", ErrWorkerCrashed, detail)
+}
+
+func (w *workerProc) stderrDetail() string {
+	if s := firstLine(w.stderr.String()); s != "" {
+		return ": " + s
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return truncate(line, 200)
+		}
+	}
+	return ""
+}
+
+// headBuffer keeps the first max bytes written to it (the Go runtime's
+// fatal error line comes first; the goroutine dump after it is noise).
+type headBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf bytes.Buffer
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if room := h.max - h.buf.Len(); room > 0 {
+		h.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (h *headBuffer) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.buf.String()
+}

@@ -1,0 +1,192 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The worker is this same binary started with workerArg as its only
+// argument and workerEnv=1 in an otherwise empty environment. Both are
+// needed so that no user command line can enter worker mode by accident.
+const (
+	workerArg    = "__pilcrow-sandbox-worker"
+	workerEnv    = "PILCROW_SANDBOX_WORKER"
+	workerMemEnv = "PILCROW_SANDBOX_MEMORY"
+)
+
+// workerMaxStack caps goroutine stacks in workers: a parser bomb then dies
+// quickly with "stack exceeds limit" (reported as the stack limit) instead of
+// growing a gigabyte first.
+const workerMaxStack = 256 << 20
+
+// compileLimit bounds compiling one script in a worker; a legitimate 4 MiB
+// bundle compiles in a fraction of it.
+const compileLimit = time.Second
+
+// maxParentFrame bounds what a worker accepts from its (trusted) parent.
+const maxParentFrame = 1 << 30
+
+// workerPrograms is the worker's compiled-program cache.
+var workerPrograms = newProgramCache(64)
+
+// MaybeRunWorker turns this process into a sandbox worker when it was
+// started as one by a Pool, and then never returns. main() and every
+// TestMain of a package that starts a Pool must call it first.
+func MaybeRunWorker() {
+	if len(os.Args) != 2 || os.Args[1] != workerArg || os.Getenv(workerEnv) != "1" {
+		return
+	}
+	memory, _ := strconv.ParseInt(os.Getenv(workerMemEnv), 10, 64)
+	if memory <= 0 {
+		memory = DefaultLimits.MemoryBytes
+	}
+	if err := confineWorker(memory); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox worker: confine: %v\n", err)
+		os.Exit(2)
+	}
+	// A pollable stdin lets the watchdog interrupt a read blocked on the
+	// parent with a deadline.
+	fd := int(os.Stdin.Fd())
+	_ = syscall.SetNonblock(fd, true)
+	os.Exit(serveWorker(os.NewFile(uintptr(fd), "parent"), os.Stdout, memory))
+}
+
+// serveWorker runs the worker protocol until the parent closes the pipe.
+// All reading happens on this goroutine: an extra reader goroutine would
+// cost a wake-up per frame.
+func serveWorker(in *os.File, out io.Writer, memory int64) int {
+	debug.SetMaxStack(workerMaxStack)
+	// The Go heap holds the worker's own few MiB plus one invocation. Fresh
+	// isolates make garbage, not live data: collect less often (a quarter
+	// of the GC work at GOGC=100, measured at −25% wall time for a
+	// text-processing hook); the memory limit still bounds the heap.
+	debug.SetMemoryLimit(memory + 64<<20)
+	debug.SetGCPercent(400)
+
+	fw := &frameWriter{w: out}
+	link := &pipeLink{fw: fw, in: in, fr: &frameReader{r: bufio.NewReaderSize(in, 64<<10), max: maxParentFrame}}
+	if err := fw.write(frameHello); err != nil {
+		return 1
+	}
+	overrun := func(le *LimitError) {
+		// A builtin ignores the interrupt: report the limit and die; the
+		// parent replaces this worker.
+		b, _ := json.Marshal(le)
+		_ = fw.write(frameFatal, b)
+		os.Exit(3)
+	}
+	for {
+		typ, payload, err := link.fr.next()
+		if err != nil {
+			return 0 // the parent closed the pipe
+		}
+		switch typ {
+		case frameAnswer:
+			continue // to a call of an invocation that already ended
+		case frameInvoke:
+		default:
+			fmt.Fprintf(os.Stderr, "sandbox worker: unexpected frame %q\n", typ)
+			return 1
+		}
+		var t task
+		if err := json.Unmarshal(payload, &t); err != nil {
+			fmt.Fprintf(os.Stderr, "sandbox worker: bad task: %v\n", err)
+			return 1
+		}
+		t.Limits = t.Limits.withDefaults()
+		res, ok := link.run(&t, overrun)
+		if !ok {
+			return 1
+		}
+		parts, err := encodeDone(res)
+		if err != nil {
+			parts, _ = encodeDone(outcome{Usage: res.Usage, Err: fmt.Errorf("sandbox worker: encode result: %w", err)})
+		}
+		if err := fw.write(frameDone, parts...); err != nil {
+			return 1
+		}
+		// Leave the next invocation a small heap to measure against, and
+		// return the memory now rather than have the background scavenger
+		// charge the next invocation's CPU for it.
+		if heap, _ := heapSample(); heap > 32<<20 {
+			debug.FreeOSMemory()
+		}
+	}
+}
+
+// run fetches the task's script if needed and runs the task; false means
+// the protocol broke.
+func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
+	s := workerPrograms.get(t.Hash)
+	if s == nil {
+		if err := l.fw.write(frameNeed, []byte(t.Hash)); err != nil {
+			return outcome{}, false
+		}
+		typ, payload, err := l.fr.next()
+		if err != nil {
+			return outcome{}, false
+		}
+		hash, src, found := bytes.Cut(payload, []byte{'\n'})
+		if typ != frameScript || !found || string(hash) != t.Hash {
+			fmt.Fprintf(os.Stderr, "sandbox worker: expected the script for %s\n", t.Hash)
+			return outcome{}, false
+		}
+		// Parsing cannot be interrupted: past compileLimit the worker gives
+		// up and dies (the parent's backstop would kill it a bit later).
+		watchdog := time.AfterFunc(compileLimit, func() {
+			overrun(&LimitError{Limit: LimitCPU, Value: fmtDuration(compileLimit) + " to compile the script"})
+		})
+		s, err = workerPrograms.compiled(t.Hash, src)
+		watchdog.Stop()
+		if err != nil {
+			return outcome{Err: err}, true
+		}
+	}
+	out := runTask(t, s, l, overrun)
+	if l.woken.Swap(false) {
+		// The watchdog interrupted a read; clear the deadline for the next
+		// invocation (the frame reader kept any partial frame).
+		_ = l.in.SetReadDeadline(time.Time{})
+	}
+	return out, true
+}
+
+// pipeLink sends host calls to the parent and reads its answers.
+type pipeLink struct {
+	fw    *frameWriter
+	in    *os.File
+	fr    *frameReader
+	woken atomic.Bool
+}
+
+func (l *pipeLink) send(id uint64, method string, args []byte) error {
+	return l.fw.write(frameCall, encodeCall(id, method, args)...)
+}
+
+func (l *pipeLink) recv(<-chan struct{}) (hostAnswer, error) {
+	for {
+		typ, p, err := l.fr.next()
+		if err != nil {
+			return hostAnswer{}, err
+		}
+		if typ != frameAnswer {
+			return hostAnswer{}, fmt.Errorf("sandbox worker: unexpected frame %q while waiting for an answer", typ)
+		}
+		return decodeAnswer(p)
+	}
+}
+
+// wake runs on the watchdog's goroutine.
+func (l *pipeLink) wake() {
+	l.woken.Store(true)
+	_ = l.in.SetReadDeadline(time.Now())
+}
