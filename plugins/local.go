@@ -32,6 +32,9 @@ type LocalRun struct {
 	Deny     []manifest.Capability
 	Settings map[string]any
 	Secrets  map[string]string
+	// Limits are the site limits the run starts from (zero fields: the
+	// sandbox defaults, which is what servers use); the manifest may lower them.
+	Limits sandbox.Limits
 	// UnsafeAllowLoopback lets ctx.http.fetch reach servers on this machine's
 	// loopback, for trying a plugin against a local mock. Never on a server.
 	UnsafeAllowLoopback bool
@@ -89,7 +92,7 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 		Name:     r.Name,
 		Event:    r.Event,
 		Grants:   Grants(r.Manifest, r.Settings, r.Deny),
-		Limits:   Limits(r.Manifest, sandbox.DefaultLimits, hook),
+		Limits:   Limits(r.Manifest, r.Limits, hook),
 	}
 	return pool.Invoke(ctx, inv, host)
 }

@@ -120,6 +120,9 @@ type Manager struct {
 	mu      sync.Mutex
 	scripts map[string][]byte // bundle SHA-256 → plugin.js, read once per version
 
+	settingsMu    sync.Mutex
+	settingsCache map[string]cachedSettings
+
 	// logs, when set (SetLogs), records every invocation off the request path.
 	logs atomic.Pointer[Logs]
 }
@@ -285,10 +288,39 @@ func versionManifest(ctx context.Context, q queryer, id, version string) (*manif
 	if err := q.QueryRowContext(ctx, `SELECT manifest FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, version).Scan(&src); err != nil {
 		return nil, fmt.Errorf("manifest of %s@%s: %w", id, version, err)
 	}
+	return parseStored(src, id, version)
+}
+
+// parsedManifests caches stored manifests by their exact text. Parsing with
+// full schema validation costs most of a millisecond and the host needs the
+// manifest on every binding call; the text is immutable per version, and
+// keying by content stays right even if a version is uninstalled and
+// re-uploaded with other bytes.
+var parsedManifests struct {
+	sync.Mutex
+	m map[string]*manifest.Manifest
+}
+
+// maxParsedManifests bounds the cache; a site has tens of plugin versions.
+const maxParsedManifests = 1024
+
+func parseStored(src, id, version string) (*manifest.Manifest, error) {
+	parsedManifests.Lock()
+	mf, ok := parsedManifests.m[src]
+	parsedManifests.Unlock()
+	if ok {
+		return mf, nil
+	}
 	mf, problems := manifest.Parse([]byte(src))
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("stored manifest of %s@%s no longer parses: %w", id, version, problems)
 	}
+	parsedManifests.Lock()
+	if parsedManifests.m == nil || len(parsedManifests.m) >= maxParsedManifests {
+		parsedManifests.m = map[string]*manifest.Manifest{}
+	}
+	parsedManifests.m[src] = mf
+	parsedManifests.Unlock()
 	return mf, nil
 }
 
@@ -516,6 +548,7 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 		}
 		return nil
 	})
+	m.forgetSettings(id)
 	if err != nil {
 		return fmt.Errorf("uninstall: %w", err)
 	}

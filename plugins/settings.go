@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
@@ -27,21 +28,70 @@ type SettingsView struct {
 
 func sealContext(id, key string) string { return id + "\x00" + key }
 
+// settingsTTL bounds how long another process's settings change can go
+// unseen; in this process UpdateSettings and Uninstall drop the entry at once.
+const settingsTTL = 2 * time.Second
+
+type cachedSettings struct {
+	rows []settingRow
+	at   time.Time
+}
+
+type settingRow struct {
+	key, value string
+	secret     bool
+}
+
+func (m *Manager) forgetSettings(id string) {
+	m.settingsMu.Lock()
+	delete(m.settingsCache, id)
+	m.settingsMu.Unlock()
+}
+
+// settingRows reads a plugin's stored settings, from a short-lived cache: every
+// invocation and binding call needs them, and they rarely change.
+func (m *Manager) settingRows(ctx context.Context, id string) ([]settingRow, error) {
+	m.settingsMu.Lock()
+	c, ok := m.settingsCache[id]
+	m.settingsMu.Unlock()
+	if ok && m.now().Sub(c.at) < settingsTTL {
+		return c.rows, nil
+	}
+	rows, err := m.db.Read().QueryContext(ctx, `SELECT key, value, secret FROM plugin_settings WHERE plugin_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("settings of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []settingRow
+	for rows.Next() {
+		var r settingRow
+		if err := rows.Scan(&r.key, &r.value, &r.secret); err != nil {
+			return nil, fmt.Errorf("settings of %s: %w", id, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	m.settingsMu.Lock()
+	if m.settingsCache == nil {
+		m.settingsCache = map[string]cachedSettings{}
+	}
+	m.settingsCache[id] = cachedSettings{rows: out, at: m.now()}
+	m.settingsMu.Unlock()
+	return out, nil
+}
+
 // settingValues returns the plugin-visible values (with defaults) and the
 // opened secrets, keyed by setting key.
 func (m *Manager) settingValues(ctx context.Context, id string, mf *manifest.Manifest) (map[string]any, map[string]string, error) {
-	rows, err := m.db.Read().QueryContext(ctx, `SELECT key, value, secret FROM plugin_settings WHERE plugin_id = ?`, id)
+	stored, err := m.settingRows(ctx, id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("settings of %s: %w", id, err)
+		return nil, nil, err
 	}
-	defer rows.Close()
 	visible, secrets := map[string]any{}, map[string]string{}
-	for rows.Next() {
-		var key, value string
-		var secret bool
-		if err := rows.Scan(&key, &value, &secret); err != nil {
-			return nil, nil, fmt.Errorf("settings of %s: %w", id, err)
-		}
+	for _, r := range stored {
+		key, value, secret := r.key, r.value, r.secret
 		if secret {
 			v, err := m.sealer.Open(sealContext(id, key), value)
 			if err != nil {
@@ -54,9 +104,6 @@ func (m *Manager) settingValues(ctx context.Context, id string, mf *manifest.Man
 		if err := json.Unmarshal([]byte(value), &v); err == nil {
 			visible[key] = v
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
 	}
 	for _, s := range mf.Settings {
 		if s.Type == manifest.SettingSecret && s.Exposed {
@@ -181,6 +228,7 @@ func (m *Manager) UpdateSettings(ctx context.Context, id string, values map[stri
 		}
 		return nil
 	})
+	m.forgetSettings(id)
 	if err != nil {
 		return nil, fmt.Errorf("update settings: %w", err)
 	}

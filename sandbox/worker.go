@@ -72,6 +72,8 @@ func serveWorker(in *os.File, out io.Writer, memory int64) int {
 	debug.SetMemoryLimit(memory + 64<<20)
 	debug.SetGCPercent(400)
 
+	warmUp()
+
 	fw := &frameWriter{w: out}
 	link := &pipeLink{fw: fw, in: in, fr: &frameReader{r: bufio.NewReaderSize(in, 64<<10), max: maxParentFrame}}
 	if err := fw.write(frameHello); err != nil {

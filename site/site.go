@@ -6,6 +6,7 @@ package site
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,9 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/plugins"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
@@ -29,9 +33,30 @@ type Config struct {
 	PasswordParams *argon2id.Params
 	// Media chooses the blob store (--media; empty: <DataDir>/media), the
 	// upload cap and how S3 files are delivered.
-	Media  cms.MediaConfig
-	Logger *slog.Logger
+	Media cms.MediaConfig
+	// Plugins tunes the sandbox plugins run in.
+	Plugins PluginConfig
+	Logger  *slog.Logger
 }
+
+// PluginConfig tunes the sandbox and the plugin runtime.
+type PluginConfig struct {
+	// PoolSize is the number of sandbox worker processes (default 2). Each
+	// runs one invocation at a time.
+	PoolSize int
+	// WorkerExecutable is the binary started as a worker (default: this
+	// one). Its main must call sandbox.MaybeRunWorker first.
+	WorkerExecutable string
+	// Limits are the site's per-invocation limits; a manifest may only lower
+	// them. Zero fields take sandbox.DefaultLimits.
+	Limits sandbox.Limits
+	// UnsafeAllowLoopbackEgress lets ctx.http.fetch reach servers on this
+	// machine's loopback. For development and tests only; never on a server.
+	UnsafeAllowLoopbackEgress bool
+}
+
+// DefaultPoolSize is the number of sandbox workers when none is configured.
+const DefaultPoolSize = 2
 
 // Site is an open Pilcrow site.
 type Site struct {
@@ -44,6 +69,14 @@ type Site struct {
 	Content *cms.Content
 	// Media is the media library; its blob-deletion janitor runs in Run.
 	Media *cms.MediaLibrary
+	// Plugins is the plugin lifecycle manager.
+	Plugins *plugins.Manager
+	// Hooks dispatches content and media hooks to active plugins; it is the
+	// content service's and the media library's hook implementation.
+	Hooks *plugins.Dispatcher
+
+	pool    *lazyPool
+	runtime *plugins.Runtime
 }
 
 // Open opens (creating if needed) the site in cfg.DataDir and applies migrations.
@@ -67,29 +100,104 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	// delete items that entries use.
 	s.Content = cms.NewContent(db, cms.WithLogger(cfg.Logger), cms.WithMediaChecker(media))
 	media.SetReferenceFinder(s.Content)
+	if err := s.openPlugins(cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// openPlugins wires the plugin runtime: the sandbox pool (started lazily),
+// the host that answers plugins' binding calls, and the lifecycle manager
+// whose bundles live in the media blob store under plugins/.
+func (s *Site) openPlugins(cfg Config) error {
+	key, err := plugins.LoadSecretKey(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("plugin secrets: %w", err)
+	}
+	sealer, err := plugins.NewSealer(key)
+	if err != nil {
+		return fmt.Errorf("plugin secrets: %w", err)
+	}
+	size := cfg.Plugins.PoolSize
+	if size <= 0 {
+		size = DefaultPoolSize
+	}
+	s.pool = &lazyPool{opts: sandbox.PoolOptions{Size: size, Executable: cfg.Plugins.WorkerExecutable, Logger: cfg.Logger}}
+	if cfg.Plugins.UnsafeAllowLoopbackEgress {
+		cfg.Logger.Warn("plugins may fetch loopback addresses (--unsafe-allow-loopback-egress): never use this on a server")
+	}
+	host := &plugins.Host{
+		Data:    storage.NewPluginData(s.DB),
+		Egress:  egress.New(egress.Options{UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, Logger: cfg.Logger}),
+		Content: pluginContent{s.Content},
+		Users:   plugins.UserDirectory{Users: s.Users},
+		Media:   pluginMedia{s.Media},
+		Mail:    plugins.LogMailer{Log: cfg.Logger},
+		Log:     cfg.Logger,
+	}
+	s.Plugins = plugins.NewManager(s.DB, s.Media.Store(), s.pool, sealer, host, plugins.Config{Limits: cfg.Plugins.Limits, Log: cfg.Logger})
+	// The runtime: invocation logs written off the request path, after hooks
+	// in a durable queue (enqueued inside the write's transaction), cron
+	// schedules; all three run in Run. Its dispatcher is the content and
+	// media hook implementation.
+	s.runtime = plugins.NewRuntime(s.DB, s.Plugins, plugins.RuntimeConfig{Log: cfg.Logger})
+	s.Hooks = s.runtime.Dispatcher
+	s.Content.SetHooks(s.Hooks)
+	s.Media.SetHooks(s.Hooks)
+	return nil
 }
 
 // Handler is the site's HTTP handler.
 func (s *Site) Handler() http.Handler {
-	return web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media}, s.log)
+	return web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
+		Plugins: s.Plugins, Metadata: s.Hooks}, s.log)
 }
 
 // Run runs the site's background work (scheduled publishing, queues) until ctx
 // ends.
 func (s *Site) Run(ctx context.Context) error {
-	// Both loops stop with ctx; Run waits for them so Close never pulls the
-	// database out from under a running job. Overdue schedules (due while the
-	// site was down) are published first, then each as it comes due.
+	// Every loop stops with ctx; Run waits for them so Close never pulls the
+	// database out from under a running job.
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.Media.RunJanitor(ctx, 10*time.Minute) }()
+	wg.Go(func() { s.Media.RunJanitor(ctx, 10*time.Minute) })
+	wg.Go(func() { s.warmSandbox(ctx) })
+	wg.Go(func() { s.background(ctx, "plugin runtime (queue, cron, logs)", s.runtime.Run) })
+	// Scheduled publishing: overdue schedules (due while the site was down)
+	// are published first, then each as it comes due.
 	err := cms.NewScheduler(s.Content, s.log).Run(ctx)
 	wg.Wait()
 	return err
 }
 
+// background runs one loop, logging its failure: one loop stopping must not
+// stop the others (or the site).
+func (s *Site) background(ctx context.Context, what string, run func(context.Context) error) {
+	if err := run(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error(what+" stopped", "err", err)
+	}
+}
+
+// warmSandbox starts the worker processes in the background when plugins
+// are active, so the first hook after start-up does not wait for them.
+func (s *Site) warmSandbox(ctx context.Context) {
+	active, err := s.Plugins.Active(ctx)
+	if err != nil || len(active) == 0 {
+		return
+	}
+	if _, err := s.pool.get(); err != nil {
+		s.log.Warn("sandbox pool did not start", "err", err)
+	}
+}
+
+// SandboxStats reports what the sandbox workers did.
+func (s *Site) SandboxStats() sandbox.PoolStats { return s.pool.Stats() }
+
 // Close releases everything the site holds open.
 func (s *Site) Close() error {
-	return errors.Join(s.Media.Close(), s.DB.Close())
+	var errs []error
+	if s.pool != nil {
+		errs = append(errs, s.pool.Close())
+	}
+	return errors.Join(append(errs, s.Media.Close(), s.DB.Close())...)
 }

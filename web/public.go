@@ -29,8 +29,8 @@ func (s *Server) handlePublicEntry(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-
-	writeCacheable(w, r, e)
+	// page:metadata contributions are part of the body, so the ETag covers them.
+	writeCacheable(w, r, s.withMetadata(r, collection, e))
 }
 
 func (s *Server) handlePublicList(w http.ResponseWriter, r *http.Request) {

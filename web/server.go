@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
@@ -26,11 +27,17 @@ type Config struct {
 	// account: Burst attempts at once, then one every LoginRate.
 	LoginRate  time.Duration
 	LoginBurst int
+	// PublicRouteRate and PublicRouteBurst bound requests to plugins' public
+	// routes per client address and plugin: Burst at once, then one every
+	// Rate.
+	PublicRouteRate  time.Duration
+	PublicRouteBurst int
 }
 
 // DefaultConfig is what `pilcrow serve` uses unless told otherwise.
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, LoginRate: 6 * time.Second, LoginBurst: 10}
+	return Config{MaxBodyBytes: 1 << 20, LoginRate: 6 * time.Second, LoginBurst: 10,
+		PublicRouteRate: 50 * time.Millisecond, PublicRouteBurst: 100}
 }
 
 // Services are the domain services the handlers call.
@@ -42,6 +49,10 @@ type Services struct {
 	Content *cms.Content
 	// Media is the media library (uploads, metadata, file delivery).
 	Media *cms.MediaLibrary
+	// Plugins manages installed plugins and runs their routes.
+	Plugins *plugins.Manager
+	// Metadata adds plugins' page:metadata to public entries; nil adds none.
+	Metadata MetadataSource
 }
 
 // Server routes requests to handlers.
@@ -92,6 +103,7 @@ func (s *Server) routes() chi.Router {
 	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
 	r.Get("/setup", s.handleSetupPage)
 	r.Post("/setup", s.handleSetupForm)
+	r.Route("/admin", s.adminRoutes)
 
 	r.Route("/api", func(r chi.Router) {
 		r.Post("/setup", s.handleSetupAPI)
@@ -120,6 +132,10 @@ func (s *Server) routes() chi.Router {
 		}
 		if s.svc.Media != nil {
 			r.Route("/media", s.mediaAPIRoutes)
+		}
+		if s.svc.Plugins != nil {
+			r.Route("/plugins", s.pluginAdminRoutes)
+			r.Handle("/p/{pluginId}/*", s.pluginRouteHandler())
 		}
 	})
 	if s.svc.Media != nil {

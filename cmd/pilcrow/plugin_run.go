@@ -128,7 +128,7 @@ func runPluginRun(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	res, runErr := plugins.RunLocal(ctx, pool, plugins.LocalRun{
 		Manifest: l.manifest, Script: l.script, Kind: kind, Name: name, Event: event,
 		Deny: deny, Settings: settings, Secrets: secrets,
-		UnsafeAllowLoopback: o.allowLoopback, Log: hostLog,
+		UnsafeAllowLoopback: o.allowLoopback, Log: hostLog, Limits: runSiteLimits,
 	})
 	out := newRunOutcome(kind, name, eventFile, res, runErr)
 	if out.Error != nil && out.Error.Kind == "" {
@@ -180,3 +180,8 @@ func parseDeny(values []string) ([]manifest.Capability, error) {
 	}
 	return out, nil
 }
+
+// runSiteLimits are the limits `plugin run` starts from: the server's
+// defaults (the zero value). Tests built with the race detector, which slows
+// goja about tenfold, stretch them (see race_test.go).
+var runSiteLimits sandbox.Limits

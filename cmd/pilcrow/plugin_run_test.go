@@ -15,7 +15,8 @@ const runTestManifest = `{
   "name": "Run test",
   "capabilities": ["content:write"],
   "hooks": ["content:beforeSave", "content:afterSave", "content:afterDelete", "content:afterPublish"],
-  "settings": [{"key": "greeting", "label": "Greeting", "type": "string"}]
+  "settings": [{"key": "greeting", "label": "Greeting", "type": "string"}],
+  "limits": {"cpuMs": 50}
 }
 `
 

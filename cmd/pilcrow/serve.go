@@ -29,6 +29,7 @@ type serveConfig struct {
 	web             web.Config
 	media           cms.MediaConfig
 	mediaServe      string
+	plugins         site.PluginConfig
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -48,6 +49,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.Int64Var(&c.media.MaxBytes, "media-max-bytes", cms.DefaultMediaMaxBytes, "largest accepted media upload, in bytes")
 	fs.StringVar(&c.mediaServe, "media-serve", "redirect", "how S3 media files reach clients: redirect (to a presigned URL) or proxy (streamed through Pilcrow)")
 	fs.DurationVar(&c.media.PresignTTL, "media-presign-ttl", cms.DefaultPresignTTL, "how long presigned S3 media URLs stay valid")
+	fs.IntVar(&c.plugins.PoolSize, "plugin-workers", site.DefaultPoolSize, "number of sandbox worker processes that run plugin code (each runs one invocation at a time)")
+	fs.BoolVar(&c.plugins.UnsafeAllowLoopbackEgress, "unsafe-allow-loopback-egress", false, "let plugins fetch servers on this machine's loopback (development and tests only; never on a server)")
 	fs.Usage = usageWithEnv(fs, `Usage: pilcrow serve [flags]
 
 Runs the CMS on an embedded SQLite database under --data. On an empty site it
@@ -62,6 +65,10 @@ Flags:
 	log, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+		return 2
+	}
+	if c.plugins.PoolSize < 1 || c.plugins.PoolSize > 64 {
+		fmt.Fprintf(stderr, "pilcrow serve: --plugin-workers must be from 1 to 64, got %d\n", c.plugins.PoolSize)
 		return 2
 	}
 	if c.media.Delivery, err = cms.ParseMediaDelivery(c.mediaServe); err != nil {
@@ -92,7 +99,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logger) error {
 	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media})
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins})
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,7 @@ func (ex *example) run(t *testing.T, r plugins.LocalRun) (*sandbox.Result, error
 	if r.Kind == "" {
 		r.Kind = sandbox.KindHook
 	}
+	r.Limits = testSiteLimits
 	return plugins.RunLocal(context.Background(), testPool(t), r)
 }
 

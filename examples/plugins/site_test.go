@@ -63,7 +63,7 @@ func (s *site) run(t *testing.T, ex *example, m *manifest.Manifest, kind, name s
 		PluginID: m.ID, Version: m.Version, Script: ex.script,
 		Kind: kind, Name: name, Event: event,
 		Grants: plugins.Grants(m, settings, nil),
-		Limits: plugins.Limits(m, sandbox.DefaultLimits, hook),
+		Limits: plugins.Limits(m, testSiteLimits, hook),
 	}
 	return testPool(t).Invoke(context.Background(), inv, host)
 }

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pilcrow-cms/pilcrow/cms"
+)
+
+// The admin UI lives at /admin: server-rendered html/template pages that call
+// the domain services directly, with a little plain JavaScript (embedded, never
+// inline) for drag-and-drop uploads, upload progress and the Markdown preview.
+// Every page works with plain form posts except uploads, which need the script
+// (the CSRF check only reads csrf_token from url-encoded forms).
+
+// adminCSP forbids inline script and anything not served by this origin. Media
+// images may redirect to a presigned S3/R2 URL, hence https: for img-src.
+const adminCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// adminRoutes mounts the UI; server.go calls it for /admin.
+func (s *Server) adminRoutes(r chi.Router) {
+	r.Use(adminHeaders)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.adminError(w, r, http.StatusNotFound, "There is no admin page at "+r.URL.Path+".")
+	})
+	r.Get("/static/*", adminStatic().ServeHTTP)
+	r.Get("/login", s.handleAdminLoginPage)
+	r.Post("/login", s.handleAdminLogin)
+	r.Group(func(r chi.Router) {
+		r.Use(s.adminSignedIn)
+		r.Post("/logout", s.handleAdminLogout)
+		r.Get("/", s.handleAdminDashboard)
+		r.Get("/tokens", s.handleAdminTokens)
+		r.Post("/tokens", s.handleAdminCreateToken)
+		r.Post("/tokens/{id}/revoke", s.handleAdminRevokeToken)
+		r.Group(func(r chi.Router) {
+			r.Use(s.adminRequire(cms.PermManageUsers))
+			r.Get("/users", s.handleAdminUsers)
+			r.Post("/users", s.handleAdminCreateUser)
+			r.Post("/users/{id}/role", s.handleAdminUserRole)
+		})
+		if s.svc.Content != nil {
+			s.adminContentRoutes(r)
+		}
+		if s.svc.Media != nil {
+			s.adminMediaRoutes(r)
+		}
+		s.adminPluginRoutes(r)
+	})
+}
+
+func adminHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", adminCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// adminSignedIn sends visitors without a session to the login page, keeping
+// where they were going.
+func (s *Server) adminSignedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(r) == nil || currentSession(r) == nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.adminError(w, r, http.StatusUnauthorized, "Your session has ended. Sign in again.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) adminRequire(p cms.Permission) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !currentUser(r).Can(p) {
+				s.adminError(w, r, http.StatusForbidden, "Your role may not open this page.")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// safeNext keeps post-login redirects on this site's admin.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/admin") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/admin/"
+}
+
+// adminNotices are the messages a redirect may ask the next page to show. Only
+// keys travel in the URL, so nobody can put words on the page with a link.
+var adminNotices = map[string]string{
+	"created":       "Created.",
+	"saved":         "Saved.",
+	"published":     "Saved and published.",
+	"unpublished":   "Unpublished: the public no longer sees this entry.",
+	"scheduled":     "Saved and scheduled.",
+	"trashed":       "Moved to the trash.",
+	"restored":      "Restored.",
+	"purged":        "Deleted for good.",
+	"uploaded":      "Uploaded.",
+	"deleted":       "Deleted.",
+	"role":          "Role changed.",
+	"revoked":       "Token revoked.",
+	"activated":     "Plugin activated.",
+	"deactivated":   "Plugin deactivated.",
+	"uninstalled":   "Plugin uninstalled.",
+	"settings":      "Settings saved.",
+	"revrestored":   "Revision restored into the working copy.",
+	"loggedout":     "You are signed out.",
+	"collectionnew": "Collection created. Add its fields below.",
+}
+
+// redirectNotice answers a successful form post (Post/Redirect/Get).
+func redirectNotice(w http.ResponseWriter, r *http.Request, path, notice string) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, path+sep+"notice="+notice, http.StatusSeeOther)
+}
+
+// adminErrorStatus maps a domain error to a status and a sentence for people.
+func adminErrorStatus(err error) (int, string) {
+	var rej *cms.HookRejection
+	switch {
+	case errors.As(err, &rej):
+		return http.StatusUnprocessableEntity, "The plugin “" + rej.Plugin + "” refused: " + rej.Message
+	case errors.Is(err, cms.ErrNotFound):
+		return http.StatusNotFound, "Not found: " + err.Error()
+	case errors.Is(err, cms.ErrForbidden):
+		return http.StatusForbidden, "Not allowed: " + err.Error()
+	case errors.Is(err, cms.ErrConflict):
+		return http.StatusConflict, err.Error()
+	}
+	var ve *cms.ValidationError
+	if errors.As(err, &ve) {
+		return http.StatusUnprocessableEntity, ve.Error()
+	}
+	return http.StatusInternalServerError, "Something went wrong; the server log has details."
+}
+
+// adminFail renders err as an error page, logging what people are not shown.
+func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := adminErrorStatus(err)
+	if status == http.StatusInternalServerError {
+		s.log.ErrorContext(r.Context(), "admin request failed", "path", r.URL.Path, "err", err)
+	}
+	s.adminError(w, r, status, msg)
+}
+
+func (s *Server) adminError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.adminRender(w, r, status, "error", &adminPage{Title: http.StatusText(status), Error: msg})
+}
+
+// fieldErrors indexes validation problems by JSON path so each form control
+// can show its own, tied to it with aria-describedby.
+func errorsByPath(err error) (map[string][]string, []cms.FieldError) {
+	var ve *cms.ValidationError
+	if !errors.As(err, &ve) {
+		return nil, nil
+	}
+	m := map[string][]string{}
+	for _, fe := range ve.Errors {
+		m[fe.Path] = append(m[fe.Path], fe.Message)
+	}
+	return m, ve.Errors
+}
