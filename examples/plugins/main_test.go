@@ -25,7 +25,7 @@ var (
 )
 
 // testPool is one small worker pool shared by every test in the package.
-func testPool(t *testing.T) *sandbox.Pool {
+func testPool(t testing.TB) *sandbox.Pool {
 	t.Helper()
 	poolOnce.Do(func() {
 		pool, poolErr = sandbox.NewPool(context.Background(), sandbox.PoolOptions{Size: 2, Executable: os.Args[0]})

@@ -36,7 +36,7 @@ var (
 )
 
 // load parses and builds the example once per test binary.
-func load(t *testing.T, id string) *example {
+func load(t testing.TB, id string) *example {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -62,7 +62,7 @@ func load(t *testing.T, id string) *example {
 }
 
 // fixture reads one of the example's test/events files.
-func (ex *example) fixture(t *testing.T, name string) json.RawMessage {
+func (ex *example) fixture(t testing.TB, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(ex.dir, "test", "events", name))
 	if err != nil {

@@ -27,7 +27,7 @@ type site struct {
 	content plugins.ContentAPI
 }
 
-func newSite(t *testing.T, eg egress.Options, content plugins.ContentAPI) *site {
+func newSite(t testing.TB, eg egress.Options, content plugins.ContentAPI) *site {
 	t.Helper()
 	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
 	if err != nil {
@@ -39,7 +39,7 @@ func newSite(t *testing.T, eg egress.Options, content plugins.ContentAPI) *site 
 }
 
 // run invokes a hook or route of the plugin m (script built from ex) on s.
-func (s *site) run(t *testing.T, ex *example, m *manifest.Manifest, kind, name string, event []byte, settings map[string]any, secrets map[string]string) (*sandbox.Result, error) {
+func (s *site) run(t testing.TB, ex *example, m *manifest.Manifest, kind, name string, event []byte, settings map[string]any, secrets map[string]string) (*sandbox.Result, error) {
 	t.Helper()
 	if m == nil {
 		m = ex.manifest

@@ -171,9 +171,11 @@ func esbuildOptions(root, entry string, opts Options) api.BuildOptions {
 	}
 	o.Tsconfig, o.TsconfigRaw = tsconfigFor(root)
 	if !opts.OmitSourceMap {
-		// goja reads inline source maps, so runtime errors point at the
-		// author's TypeScript. Sources content is left out: positions are
-		// all the sandbox needs, and it halves the script.
+		// The inline map lets tools (and goja, when a tool runs the script
+		// with source maps enabled) point runtime errors at the author's
+		// TypeScript. The sandbox itself compiles with source maps disabled,
+		// so a hostile sourceMappingURL can never make it read a file.
+		// Sources content is left out: positions are all a map needs.
 		o.Sourcemap = api.SourceMapInline
 		o.SourcesContent = api.SourcesContentExclude
 	}
