@@ -381,20 +381,10 @@ func (m *Manager) info(ctx context.Context, r *pluginRow) (*Info, error) {
 
 // List describes every installed plugin in install order.
 func (m *Manager) List(ctx context.Context) ([]*Info, error) {
-	rows, err := m.db.Read().QueryContext(ctx, `SELECT id FROM plugins ORDER BY install_seq`)
+	ids, err := m.pluginIDs(ctx, `SELECT id FROM plugins ORDER BY install_seq`)
 	if err != nil {
 		return nil, fmt.Errorf("list plugins: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := []*Info{}
 	for _, id := range ids {
 		in, err := m.Get(ctx, id)
@@ -577,22 +567,31 @@ func (m *Manager) active(ctx context.Context, r *pluginRow) (*ActivePlugin, erro
 	return &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha.String}, nil
 }
 
-// Active lists the enabled plugins' running versions in install order.
-func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
-	rows, err := m.db.Read().QueryContext(ctx, `SELECT id FROM plugins WHERE enabled = 1 AND version IS NOT NULL ORDER BY install_seq`)
+// pluginIDs runs a query selecting plugin ids. The ids are read in full
+// before anything else queries, so no read connection is held across calls.
+func (m *Manager) pluginIDs(ctx context.Context, query string) ([]string, error) {
+	rows, err := m.db.Read().QueryContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("active plugins: %w", err)
+		return nil, err
 	}
+	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
 			return nil, err
 		}
 		ids = append(ids, id)
 	}
-	rows.Close()
+	return ids, rows.Err()
+}
+
+// Active lists the enabled plugins' running versions in install order.
+func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
+	ids, err := m.pluginIDs(ctx, `SELECT id FROM plugins WHERE enabled = 1 AND version IS NOT NULL ORDER BY install_seq`)
+	if err != nil {
+		return nil, fmt.Errorf("active plugins: %w", err)
+	}
 	out := make([]*ActivePlugin, 0, len(ids))
 	for _, id := range ids {
 		r, err := loadRow(ctx, m.db.Read(), id)
