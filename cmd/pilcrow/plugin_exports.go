@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/pilcrow-cms/pilcrow/manifest"
+	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 )
 
@@ -41,8 +41,11 @@ func checkExports(ctx context.Context, in inspector, l *loadedPlugin) error {
 	if !ok {
 		return nil
 	}
-	l.diags = append(l.diags, compareExports(l, "hook", "/hooks", hooks, ex.Hooks)...)
-	l.diags = append(l.diags, compareExports(l, "route", "/routes", routes, ex.Routes)...)
+	// The same comparison install makes, so both report the same problems.
+	for _, p := range plugins.ExportProblems(l.manifestJSON, l.entry, hooks, routes, ex) {
+		l.diags = append(l.diags, diagnostic{File: p.File, Path: p.Path, Line: p.Line, Column: p.Column,
+			Severity: severityError, Message: p.Message})
+	}
 	return nil
 }
 
@@ -97,35 +100,4 @@ func declaredExports(l *loadedPlugin) (hooks, routes []string, ok bool) {
 		routes = append(routes, r.Name)
 	}
 	return hooks, routes, true
-}
-
-// compareExports reports the differences between what the manifest declares
-// at pointer (kind "hook" or "route") and what the script exports. Both kinds
-// of problem point into manifest.json: that is where the author either adds a
-// declaration or sees which one to drop.
-func compareExports(l *loadedPlugin, kind, pointer string, declared, exported []string) []diagnostic {
-	var out []diagnostic
-	at := func(path, msg string) diagnostic {
-		line, col := locate(l.manifestJSON, path)
-		return diagnostic{File: "manifest.json", Path: path, Line: line, Column: col, Severity: severityError, Message: msg}
-	}
-	for i, name := range declared {
-		if name == "" || slices.Contains(exported, name) {
-			continue
-		}
-		out = append(out, at(fmt.Sprintf("%s/%d", pointer, i), fmt.Sprintf(
-			"%s %q is declared but %s does not export it: add it to the default export's %ss, or remove it here",
-			kind, name, l.entry, kind)))
-	}
-	for _, name := range exported {
-		if slices.Contains(declared, name) {
-			continue
-		}
-		msg := fmt.Sprintf("%s %q is exported by %s but not declared here: declare it, or remove it from the code", kind, name, l.entry)
-		if kind == "hook" && !manifest.HookName(name).Known() {
-			msg = fmt.Sprintf("%s exports hook %q, which is not a Pilcrow hook (see docs/plugins.md for the list)", l.entry, name)
-		}
-		out = append(out, at(pointer, msg))
-	}
-	return out
 }
