@@ -133,6 +133,7 @@ var setupPage = template.Must(template.New("setup").Parse(`<!doctype html>
 <body><main>
 <h1>Create the first admin</h1>
 {{if .Done}}<p role="status">Your admin account {{.Email}} is ready and you are signed in.</p>
+<p><a href="/admin/">Open the admin</a></p>
 {{else}}{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
 {{range .Errors}}<p role="alert">{{.Path}}: {{.Message}}</p>{{end}}
 <form method="post" action="/setup">

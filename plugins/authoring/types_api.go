@@ -136,6 +136,7 @@ var capabilityTypes = map[string]string{
 
   interface FetchResponse {
     readonly status: number;
+    readonly statusText: string;
     readonly ok: boolean;
     readonly url: string;
     readonly headers: { readonly [name: string]: string };
@@ -255,6 +256,12 @@ const typesEvents = `
     readonly headers: { readonly [name: string]: string };
     /** Parsed JSON for a JSON request, the text otherwise, null when empty. */
     readonly body: JSONValue;
+    /** Who called a private route (absent on public routes): never a credential. */
+    readonly user?: {
+      readonly id: string;
+      readonly name?: string;
+      readonly role: "admin" | "editor" | "author";
+    };
   }
 
   /** A full route response. Returning any other JSON value sends it as 200 JSON. */

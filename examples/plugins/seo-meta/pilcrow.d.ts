@@ -157,6 +157,12 @@ declare namespace Pilcrow {
     readonly headers: { readonly [name: string]: string };
     /** Parsed JSON for a JSON request, the text otherwise, null when empty. */
     readonly body: JSONValue;
+    /** Who called a private route (absent on public routes): never a credential. */
+    readonly user?: {
+      readonly id: string;
+      readonly name?: string;
+      readonly role: "admin" | "editor" | "author";
+    };
   }
 
   /** A full route response. Returning any other JSON value sends it as 200 JSON. */

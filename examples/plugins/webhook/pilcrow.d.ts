@@ -116,6 +116,7 @@ declare namespace Pilcrow {
 
   interface FetchResponse {
     readonly status: number;
+    readonly statusText: string;
     readonly ok: boolean;
     readonly url: string;
     readonly headers: { readonly [name: string]: string };
@@ -195,6 +196,12 @@ declare namespace Pilcrow {
     readonly headers: { readonly [name: string]: string };
     /** Parsed JSON for a JSON request, the text otherwise, null when empty. */
     readonly body: JSONValue;
+    /** Who called a private route (absent on public routes): never a credential. */
+    readonly user?: {
+      readonly id: string;
+      readonly name?: string;
+      readonly role: "admin" | "editor" | "author";
+    };
   }
 
   /** A full route response. Returning any other JSON value sends it as 200 JSON. */
