@@ -385,6 +385,25 @@ func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, e
 // version the caller last saw; 0 means "any" (system callers), in which case a
 // concurrent change makes the merge start over rather than overwrite it.
 func (c *Content) UpdateEntry(ctx context.Context, u *User, collection, id string, data map[string]any, expect int64) (*Entry, error) {
+	return c.update(ctx, u, collection, id, expect, "update", func(col *Collection, cur *Entry) (map[string]any, error) {
+		var v ValidationError
+		raw := maps.Clone(cur.raw)
+		applyInput(&v, col, raw, data, "")
+		checkRequired(&v, col, raw, "")
+		if err := c.staticErr(ctx, &v, col, id, raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	})
+}
+
+// update is the one path of every change to an existing entry's data: it
+// loads the entry, checks the caller may edit it and the version they saw,
+// lets build derive the new data from the current entry, runs the beforeSave
+// hooks and writes. When a concurrent change lands in between and the caller
+// gave no version, it starts over on the new state instead of overwriting it.
+func (c *Content) update(ctx context.Context, u *User, collection, id string, expect int64, note string,
+	build func(col *Collection, cur *Entry) (map[string]any, error)) (*Entry, error) {
 	for attempt := 0; ; attempt++ {
 		col, err := c.Collection(ctx, collection)
 		if err != nil {
@@ -403,18 +422,15 @@ func (c *Content) UpdateEntry(ctx context.Context, u *User, collection, id strin
 		if cur.Status == StatusTrashed {
 			return nil, fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
 		}
-		var v ValidationError
-		raw := maps.Clone(cur.raw)
-		applyInput(&v, col, raw, data, "")
-		checkRequired(&v, col, raw, "")
-		if err := c.staticErr(ctx, &v, col, id, raw); err != nil {
+		raw, err := build(col, cur)
+		if err != nil {
 			return nil, err
 		}
 		raw, err = c.beforeSave(ctx, col, id, false, raw, u)
 		if err != nil {
 			return nil, err
 		}
-		e, err := c.writeUpdate(ctx, col, cur, raw, u, expect, "update")
+		e, err := c.writeUpdate(ctx, col, cur, raw, u, expect, note)
 		if errors.Is(err, errRetry) && attempt < maxRetries {
 			c.forget(collection)
 			continue

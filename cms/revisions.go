@@ -151,24 +151,8 @@ func (c *Content) RestoreRevision(ctx context.Context, u *User, collection, id s
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		col, err := c.Collection(ctx, collection)
-		if err != nil {
-			return nil, err
-		}
-		cur, err := c.loadEntry(ctx, c.db.Read(), col, id)
-		if err != nil {
-			return nil, err
-		}
-		if !canEdit(u, cur) {
-			return nil, fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
-		}
-		if expect != 0 && cur.Version != expect {
-			return nil, &StaleVersionError{Current: cur.Version}
-		}
-		if cur.Status == StatusTrashed {
-			return nil, fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
-		}
+	prefix := fmt.Sprintf("revision %d: ", rev)
+	return c.update(ctx, u, collection, id, expect, fmt.Sprintf("restore of revision %d", rev), func(col *Collection, cur *Entry) (map[string]any, error) {
 		// The revision's values replace the active fields; hidden values stay.
 		raw := map[string]any{}
 		for k, v := range cur.raw {
@@ -177,20 +161,11 @@ func (c *Content) RestoreRevision(ctx context.Context, u *User, collection, id s
 			}
 		}
 		var v ValidationError
-		applyInput(&v, col, raw, visible(col, r.raw), fmt.Sprintf("revision %d: ", rev))
-		checkRequired(&v, col, raw, fmt.Sprintf("revision %d: ", rev))
+		applyInput(&v, col, raw, visible(col, r.raw), prefix)
+		checkRequired(&v, col, raw, prefix)
 		if err := v.Err(); err != nil {
 			return nil, err
 		}
-		raw, err = c.beforeSave(ctx, col, id, false, raw, u)
-		if err != nil {
-			return nil, err
-		}
-		e, err := c.writeUpdate(ctx, col, cur, raw, u, expect, fmt.Sprintf("restore of revision %d", rev))
-		if errors.Is(err, errRetry) && attempt < maxRetries {
-			c.forget(collection)
-			continue
-		}
-		return e, err
-	}
+		return raw, nil
+	})
 }
