@@ -117,8 +117,13 @@ type Manager struct {
 	// Host answers binding calls; its Plugins directory is this manager.
 	Host *Host
 
-	mu      sync.Mutex
-	scripts map[string][]byte // bundle SHA-256 → plugin.js, read once per version
+	mu        sync.Mutex
+	scripts   map[string][]byte             // bundle SHA-256 → plugin.js, read once per version
+	manifests map[string]*manifest.Manifest // bundle SHA-256 → its manifest
+
+	activeOnce    sync.Once
+	activeStmt    *sql.Stmt
+	activeStmtErr error
 
 	settingsMu    sync.Mutex
 	settingsCache map[string]cachedSettings
@@ -133,7 +138,7 @@ func NewManager(db *storage.DB, blobs storage.BlobStore, runner Runner, sealer *
 		cfg.Log = slog.Default()
 	}
 	m := &Manager{db: db, blobs: blobs, runner: runner, sealer: sealer, cfg: cfg, log: cfg.Log, now: time.Now,
-		Host: host, scripts: map[string][]byte{}}
+		Host: host, scripts: map[string][]byte{}, manifests: map[string]*manifest.Manifest{}}
 	host.Plugins = m
 	return m
 }
@@ -560,7 +565,7 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 }
 
 func (m *Manager) active(ctx context.Context, r *pluginRow) (*ActivePlugin, error) {
-	mf, err := versionManifest(ctx, m.db.Read(), r.id, r.version.String)
+	mf, err := m.runningManifest(ctx, r.id, r.version.String, r.sha.String)
 	if err != nil {
 		return nil, err
 	}
@@ -586,25 +591,74 @@ func (m *Manager) pluginIDs(ctx context.Context, query string) ([]string, error)
 	return ids, rows.Err()
 }
 
-// Active lists the enabled plugins' running versions in install order.
+// activeQuery selects the enabled plugins' running versions. It runs on every
+// hook dispatch, so it is prepared once.
+const activeQuery = `SELECT id, install_seq, version, sha256 FROM plugins WHERE enabled = 1 AND version IS NOT NULL ORDER BY install_seq`
+
+// Active lists the enabled plugins' running versions in install order. The
+// enabled set is read fresh on every call (a deactivated plugin stops at once,
+// in every process sharing the database); manifests come from a cache keyed by
+// bundle hash, since versions are immutable.
 func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
-	ids, err := m.pluginIDs(ctx, `SELECT id FROM plugins WHERE enabled = 1 AND version IS NOT NULL ORDER BY install_seq`)
+	m.activeOnce.Do(func() {
+		// Prepared without the caller's context: the statement outlives the call.
+		m.activeStmt, m.activeStmtErr = m.db.Read().PrepareContext(context.Background(), activeQuery)
+	})
+	var rows *sql.Rows
+	var err error
+	if m.activeStmtErr == nil {
+		rows, err = m.activeStmt.QueryContext(ctx)
+	} else {
+		rows, err = m.db.Read().QueryContext(ctx, activeQuery)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("active plugins: %w", err)
 	}
-	out := make([]*ActivePlugin, 0, len(ids))
-	for _, id := range ids {
-		r, err := loadRow(ctx, m.db.Read(), id)
+	type row struct {
+		id, version, sha string
+		seq              int64
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.seq, &r.version, &r.sha); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("active plugins: %w", err)
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("active plugins: %w", err)
+	}
+	out := make([]*ActivePlugin, 0, len(list))
+	for _, r := range list {
+		mf, err := m.runningManifest(ctx, r.id, r.version, r.sha)
 		if err != nil {
 			return nil, err
 		}
-		ap, err := m.active(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ap)
+		out = append(out, &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha})
 	}
 	return out, nil
+}
+
+// runningManifest returns the manifest of a consented version, cached by its
+// bundle hash so dispatch needs no query per plugin.
+func (m *Manager) runningManifest(ctx context.Context, id, version, sha string) (*manifest.Manifest, error) {
+	m.mu.Lock()
+	mf, ok := m.manifests[sha]
+	m.mu.Unlock()
+	if ok {
+		return mf, nil
+	}
+	mf, err := versionManifest(ctx, m.db.Read(), id, version)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.manifests[sha] = mf
+	m.mu.Unlock()
+	return mf, nil
 }
 
 // Plugin implements Directory for the Host: the running version's manifest
