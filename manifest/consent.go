@@ -24,34 +24,6 @@ type Summary struct {
 	Lines []string `json:"lines"`
 }
 
-var capabilityLines = map[Capability]string{
-	ContentRead:    "Read your content",
-	ContentWrite:   "Create, change and delete your content",
-	MediaRead:      "See your media library",
-	MediaWrite:     "Upload, change and delete your media files",
-	UsersRead:      "See your users' names, email addresses and roles (never their passwords or sessions)",
-	EmailSend:      "Send email through your site's mail settings",
-	PageMetadata:   "Add tags and structured data to your public pages",
-	NetworkRequest: "Send requests to the internet", // replaced by one line per host
-}
-
-var hookLines = map[HookName]string{
-	HookInstall:           "Runs when it is installed",
-	HookActivate:          "Runs when it is activated",
-	HookDeactivate:        "Runs when it is deactivated",
-	HookUninstall:         "Runs when it is uninstalled",
-	HookBeforeSave:        "Runs when an entry is about to be saved and may change or reject it",
-	HookAfterSave:         "Runs after an entry is saved",
-	HookBeforeDelete:      "Runs when an entry is about to be deleted and may prevent it",
-	HookAfterDelete:       "Runs after an entry is deleted",
-	HookAfterPublish:      "Runs after an entry is published",
-	HookAfterUnpublish:    "Runs after an entry is unpublished",
-	HookMediaBeforeUpload: "Runs when a file is about to be uploaded and may change or reject it",
-	HookMediaAfterUpload:  "Runs after a file is uploaded",
-	HookCron:              "Runs on a schedule",
-	HookPageMetadata:      "Runs when a public page is shown, to add its tags",
-}
-
 // grantedCapabilities returns every capability m grants, implied ones included,
 // in vocabulary order.
 func grantedCapabilities(m *Manifest) []Capability {
@@ -99,7 +71,7 @@ func Consent(m *Manifest) Summary {
 			}
 			continue
 		}
-		s.Lines = append(s.Lines, capabilityLines[c])
+		s.Lines = append(s.Lines, capabilityLine(c))
 	}
 	s.Lines = append(s.Lines, secretLines(m)...)
 	for _, name := range s.Storage {
@@ -149,15 +121,24 @@ func routeLine(id string, r Route) string {
 	return fmt.Sprintf("Adds a web address %s that %s can call", r.Path(id), who)
 }
 
+// capabilityLine is c's consent line from the capability table.
+func capabilityLine(c Capability) string {
+	s, _ := c.Spec()
+	return s.Consent
+}
+
+// hookLine is h's consent line from the hook table, naming the manifest's
+// schedules for cron.
 func hookLine(m *Manifest, h HookName) string {
+	s, _ := h.Spec()
 	if h != HookCron || len(m.Cron) == 0 {
-		return hookLines[h]
+		return s.Consent
 	}
 	parts := make([]string, len(m.Cron))
 	for i, s := range m.Cron {
 		parts[i] = fmt.Sprintf("%q (%s, UTC)", s.Name, s.Schedule)
 	}
-	return hookLines[h] + ": " + strings.Join(parts, ", ")
+	return s.Consent + ": " + strings.Join(parts, ", ")
 }
 
 func secretLines(m *Manifest) []string {

@@ -61,7 +61,7 @@ func TestConsentFull(t *testing.T) {
 			t.Errorf("missing line %q in\n%s", want, strings.Join(s.Lines, "\n"))
 		}
 	}
-	if slices.Contains(s.Lines, capabilityLines[NetworkRequest]) {
+	if slices.Contains(s.Lines, capabilityLine(NetworkRequest)) {
 		t.Error("network:request must be described host by host")
 	}
 	b, _ := json.Marshal(s)
@@ -74,12 +74,12 @@ func TestConsentFull(t *testing.T) {
 
 func TestConsentEveryCapabilityHasALine(t *testing.T) {
 	for _, c := range AllCapabilities() {
-		if capabilityLines[c] == "" {
+		if capabilityLine(c) == "" {
 			t.Errorf("no consent line for %s", c)
 		}
 	}
 	for _, h := range AllHooks() {
-		if hookLines[h] == "" {
+		if hookLine(&Manifest{}, h) == "" {
 			t.Errorf("no consent line for hook %s", h)
 		}
 		if !h.Known() {

@@ -88,9 +88,9 @@ func (d *differ) capabilities(old, new *Manifest) {
 		was, now := old.Grants(c), new.Grants(c)
 		switch {
 		case now && !was:
-			d.add(CapabilityAdded, string(c), "New: %s", capabilityLines[c])
+			d.add(CapabilityAdded, string(c), "New: %s", capabilityLine(c))
 		case was && !now:
-			d.add(CapabilityRemoved, string(c), "No longer: %s", capabilityLines[c])
+			d.add(CapabilityRemoved, string(c), "No longer: %s", capabilityLine(c))
 		}
 	}
 }
@@ -172,7 +172,7 @@ func (d *differ) hooks(old, new *Manifest) {
 		case now && !was:
 			d.add(HookAdded, string(h), "New: %s", hookLine(new, h))
 		case was && !now:
-			d.add(HookRemoved, string(h), "No longer: %s", hookLines[h])
+			d.add(HookRemoved, string(h), "No longer: %s", hookLine(&Manifest{}, h))
 		}
 	}
 }

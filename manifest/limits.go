@@ -49,6 +49,17 @@ var limitFields = []limitField{
 	{"logBytes", func(r *LimitRequest) *int { return r.LogBytes }, func(l *Limits) *int { return &l.LogBytes }},
 }
 
+// WithDefaults returns l with every field that is not positive set to its
+// SiteDefaults value.
+func (l Limits) WithDefaults() Limits {
+	for _, f := range limitFields {
+		if v := f.site(&l); *v <= 0 {
+			*v = *f.site(&SiteDefaults)
+		}
+	}
+	return l
+}
+
 // EffectiveLimits returns the limits an invocation of this plugin runs under: the
 // site's limits, lowered wherever the manifest asks for less. A manifest can never
 // raise a limit, even if a site's limits are lower than SiteDefaults.

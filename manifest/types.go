@@ -176,15 +176,7 @@ type Schedule struct {
 // Grants reports whether the manifest grants c, directly or by implication
 // (content:write implies content:read, media:write implies media:read).
 func (m *Manifest) Grants(c Capability) bool {
-	if m == nil {
-		return false
-	}
-	for _, have := range m.Capabilities {
-		if have == c || implied[have] == c {
-			return true
-		}
-	}
-	return false
+	return m != nil && GrantedBy(m.Capabilities, c)
 }
 
 // Hook returns the declared hook with the given name.

@@ -16,7 +16,7 @@ func Grants(m *manifest.Manifest, settings map[string]any, deny []manifest.Capab
 	var g sandbox.Grants
 	for _, c := range m.Capabilities {
 		if !slices.Contains(deny, c) {
-			g.Capabilities = append(g.Capabilities, string(c))
+			g.Capabilities = append(g.Capabilities, c)
 		}
 	}
 	g.StorageCollections = m.StorageCollections()

@@ -2,91 +2,96 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // logLineOverhead is charged per log line on top of its message so that a
 // flood of empty lines still meets the log volume limit.
 const logLineOverhead = 32
 
-// buildCtx creates the plugin's ctx from the task's grants only: an API the
-// grants do not allow is absent, not stubbed. Every function is a plain
-// native function on a fresh object (no reflected Go values), and every
-// host call is re-checked by the parent anyway. The API objects are built
-// on first access (most hooks touch one or two), which keeps a trivial
-// invocation cheap.
+// buildCtx creates the plugin's ctx from the task's grants only, as the
+// manifest's vocabulary describes it (manifest.CtxAPIs): an API the grants
+// do not allow is absent, not stubbed. Every function is a plain native
+// function on a fresh object (no reflected Go values), and every host call
+// is re-checked by the parent anyway. Values are built at once; the API
+// objects on first access (most hooks touch one or two), which keeps a
+// trivial invocation cheap.
 func (r *runner) buildCtx() (*goja.Object, error) {
-	rt, t := r.rt, r.t
-	ctx := rt.NewObject()
+	ctx := r.rt.NewObject()
+	for _, api := range manifest.CtxAPIs(r.t.Capabilities) {
+		switch api.Kind {
+		case manifest.ValueAPI:
+			build, ok := valueAPIs[api.Namespace]
+			if !ok {
+				return nil, fmt.Errorf("sandbox: no value for ctx.%s", api.Namespace)
+			}
+			v, err := build(r)
+			if err != nil {
+				return nil, err
+			}
+			_ = ctx.Set(api.Namespace, v)
+		case manifest.IsolateAPI:
+			impl, ok := isolateAPIs[api.Namespace]
+			if !ok {
+				return nil, fmt.Errorf("sandbox: no implementation of ctx.%s", api.Namespace)
+			}
+			r.lazy(ctx, api.Namespace, func() *goja.Object {
+				o := r.rt.NewObject()
+				for _, m := range api.Methods {
+					_ = o.Set(m.Name, impl(r, m.Name))
+				}
+				return o
+			})
+		case manifest.HostAPI:
+			r.lazy(ctx, api.Namespace, func() *goja.Object { return r.hostObject(api.Namespace, api.Namespace, api.Methods) })
+		case manifest.CollectionAPI:
+			r.lazy(ctx, api.Namespace, func() *goja.Object {
+				o := r.rt.NewObject()
+				for _, coll := range r.t.Collections {
+					if validCollectionName(coll) {
+						_ = o.Set(coll, r.hostObject(api.Namespace, api.Namespace+"."+coll, api.Methods))
+					}
+				}
+				return o
+			})
+		}
+	}
+	return ctx, nil
+}
 
-	plugin := rt.NewObject()
-	_ = plugin.Set("id", t.PluginID)
-	_ = plugin.Set("version", t.Version)
+// valueAPIs build the ctx members that are frozen values.
+var valueAPIs = map[string]func(*runner) (goja.Value, error){
+	"plugin":   (*runner).pluginValue,
+	"settings": (*runner).frozenSettings,
+}
+
+// isolateAPIs implement the ctx members answered inside the isolate: each
+// returns the function of one method.
+var isolateAPIs = map[string]func(r *runner, method string) goja.Value{
+	"log": (*runner).logFunc,
+}
+
+// resultWrappers decorate the answers of host methods whose result is more
+// than JSON, by manifest method key.
+var resultWrappers = map[string]func(*runner, goja.Value) goja.Value{
+	"http.fetch": (*runner).responseObject,
+}
+
+// pluginValue is ctx.plugin: the frozen {id, version}.
+func (r *runner) pluginValue() (goja.Value, error) {
+	plugin := r.rt.NewObject()
+	_ = plugin.Set("id", r.t.PluginID)
+	_ = plugin.Set("version", r.t.Version)
 	if _, err := r.n.freeze(goja.Undefined(), plugin); err != nil {
 		return nil, err
 	}
-	_ = ctx.Set("plugin", plugin)
-
-	settings, err := r.frozenSettings()
-	if err != nil {
-		return nil, err
-	}
-	_ = ctx.Set("settings", settings)
-
-	r.lazy(ctx, "log", func() *goja.Object {
-		log := rt.NewObject()
-		for _, level := range []string{"debug", "info", "warn", "error"} {
-			_ = log.Set(level, r.logFunc(level))
-		}
-		return log
-	})
-	r.lazy(ctx, "kv", func() *goja.Object { return r.hostObject("kv", "get", "set", "delete", "list") })
-	r.lazy(ctx, "storage", func() *goja.Object {
-		storage := rt.NewObject()
-		for _, coll := range t.Collections {
-			if validCollectionName(coll) {
-				_ = storage.Set(coll, r.hostObject("storage."+coll, storageOps...))
-			}
-		}
-		return storage
-	})
-
-	caps := t.Capabilities
-	if hasCap(caps, CapContentRead, CapContentWrite) {
-		r.lazy(ctx, "content", func() *goja.Object {
-			ops := []string{"get", "list"}
-			if hasCap(caps, CapContentWrite) {
-				ops = append(ops, "create", "update", "delete")
-			}
-			return r.hostObject("content", ops...)
-		})
-	}
-	if hasCap(caps, CapMediaRead, CapMediaWrite) {
-		r.lazy(ctx, "media", func() *goja.Object {
-			ops := []string{"get", "list"}
-			if hasCap(caps, CapMediaWrite) {
-				ops = append(ops, "upload", "delete")
-			}
-			return r.hostObject("media", ops...)
-		})
-	}
-	if hasCap(caps, CapUsersRead) {
-		r.lazy(ctx, "users", func() *goja.Object { return r.hostObject("users", "get", "list") })
-	}
-	if hasCap(caps, CapNetwork) {
-		r.lazy(ctx, "http", func() *goja.Object {
-			http := rt.NewObject()
-			_ = http.Set("fetch", r.hostFunc("http.fetch", r.responseObject))
-			return http
-		})
-	}
-	if hasCap(caps, CapEmail) {
-		r.lazy(ctx, "email", func() *goja.Object { return r.hostObject("email", "send") })
-	}
-	return ctx, nil
+	return plugin, nil
 }
 
 // lazy defines obj[name] as an enumerable accessor that builds the value on
@@ -100,17 +105,23 @@ func (r *runner) lazy(obj *goja.Object, name string, build func() *goja.Object) 
 	_ = obj.DefineAccessorProperty(name, getter, nil, goja.FLAG_TRUE, goja.FLAG_TRUE)
 }
 
-func (r *runner) hostObject(prefix string, ops ...string) *goja.Object {
+// hostObject is one object of the host methods of namespace ns; their calls
+// are named prefix.<method> (prefix is ns, or "storage.<collection>").
+func (r *runner) hostObject(ns, prefix string, methods []manifest.Method) *goja.Object {
 	o := r.rt.NewObject()
-	for _, op := range ops {
-		_ = o.Set(op, r.hostFunc(prefix+"."+op, nil))
+	for _, m := range methods {
+		var wrap func(goja.Value) goja.Value
+		if w, ok := resultWrappers[ns+"."+m.Name]; ok {
+			wrap = func(v goja.Value) goja.Value { return w(r, v) }
+		}
+		_ = o.Set(m.Name, r.hostFunc(prefix+"."+m.Name, wrap))
 	}
 	return o
 }
 
 // hostFunc returns a binding that copies its arguments out as JSON, sends the
 // call to the host and returns a promise of the answer.
-func (r *runner) hostFunc(method string, wrap func(goja.Value) (goja.Value, error)) goja.Value {
+func (r *runner) hostFunc(method string, wrap func(goja.Value) goja.Value) goja.Value {
 	return r.rt.ToValue(func(call goja.FunctionCall) goja.Value {
 		enc := newValueEncoder(r.rt, LimitRequest, r.limits.RequestBytes, r.limits.MaxDepth)
 		enc.buf = append(enc.buf, '[')
@@ -159,10 +170,10 @@ func (r *runner) throw(err error) {
 
 // responseObject decorates the host's fetch answer {status, statusText,
 // headers, body} like a small Response: ok, text(), json().
-func (r *runner) responseObject(v goja.Value) (goja.Value, error) {
+func (r *runner) responseObject(v goja.Value) goja.Value {
 	o, ok := v.(*goja.Object)
 	if !ok {
-		return v, nil
+		return v
 	}
 	status := o.Get("status").ToInteger()
 	body := o.Get("body")
@@ -184,7 +195,7 @@ func (r *runner) responseObject(v goja.Value) (goja.Value, error) {
 		}
 		return r.rt.ToValue(p)
 	})
-	return o, nil
+	return o
 }
 
 // frozenSettings is a deep-frozen copy of the granted settings.

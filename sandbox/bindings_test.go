@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // invokeBoth runs inv through the shared pool and in-process and requires
@@ -41,11 +43,11 @@ func TestCtxHasOnlyGrantedAPIs(t *testing.T) {
 	}{
 		{"nothing granted", Grants{},
 			`{"top":["kv","log","plugin","settings","storage"],"content":"undefined","media":"undefined","users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
-		{"read only", Grants{Capabilities: []string{CapContentRead, CapMediaRead}},
+		{"read only", Grants{Capabilities: []manifest.Capability{manifest.ContentRead, manifest.MediaRead}},
 			`{"top":["content","kv","log","media","plugin","settings","storage"],"content":["get","list"],"media":["get","list"],"users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
-		{"write implies read", Grants{Capabilities: []string{CapContentWrite, CapMediaWrite, CapUsersRead, CapNetwork, CapEmail}, StorageCollections: []string{"posts", "tags"}},
+		{"write implies read", Grants{Capabilities: []manifest.Capability{manifest.ContentWrite, manifest.MediaWrite, manifest.UsersRead, manifest.NetworkRequest, manifest.EmailSend}, StorageCollections: []string{"posts", "tags"}},
 			`{"top":["content","email","http","kv","log","media","plugin","settings","storage","users"],"content":["create","delete","get","list","update"],"media":["delete","get","list","upload"],"users":"object","http":"object","email":"object","storage":["posts","tags"],"posts":["count","delete","get","put","query"]}`},
-		{"page:metadata unlocks no API", Grants{Capabilities: []string{"page:metadata"}},
+		{"page:metadata unlocks no API", Grants{Capabilities: []manifest.Capability{"page:metadata"}},
 			`{"top":["kv","log","plugin","settings","storage"],"content":"undefined","media":"undefined","users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
 	}
 	for _, tc := range tests {
@@ -198,7 +200,7 @@ func TestHostCallsAndAnswers(t *testing.T) {
 		try { await ctx.content.get("posts", "e1") } catch (e) { denied = e.message }
 		ctx.kv.set("unawaited", true); // still completes before the invocation ends
 		return {a, missing, keys, status: r.status, ok: r.ok, body: await r.json(), text: typeof (await r.text()), doc}`)
-	inv.Grants = Grants{Capabilities: []string{CapNetwork}, StorageCollections: []string{"posts"}}
+	inv.Grants = Grants{Capabilities: []manifest.Capability{manifest.NetworkRequest}, StorageCollections: []string{"posts"}}
 	res, err := testPool(t).Invoke(context.Background(), inv, host)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +224,7 @@ func TestHostCallsAndAnswers(t *testing.T) {
 func TestHostErrorsRejectThePromise(t *testing.T) {
 	t.Parallel()
 	inv := hookInvocation(`try { await ctx.email.send({to: "a@b.c"}) } catch (e) { return e instanceof Error && e.message }`)
-	inv.Grants.Capabilities = []string{CapEmail}
+	inv.Grants.Capabilities = []manifest.Capability{manifest.EmailSend}
 	res, err := invokeBoth(t, inv, failingHost{})
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +243,7 @@ func (failingHost) Call(context.Context, string, string, json.RawMessage) (json.
 func TestSubrequestLimit(t *testing.T) {
 	t.Parallel()
 	inv := hookInvocation(`for (let i = 0; i < 20; i++) { try { await ctx.http.fetch("https://example.com/" + i) } catch (e) {} } return "done"`)
-	inv.Grants.Capabilities = []string{CapNetwork}
+	inv.Grants.Capabilities = []manifest.Capability{manifest.NetworkRequest}
 	inv.Limits.Subrequests = 3
 	res, err := invokeBoth(t, inv, newMemHost())
 	wantLimit(LimitSubrequests)(t, err)

@@ -5,68 +5,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // Host performs the capability I/O behind ctx.* in the server process.
-// The plugins package implements it (KV, storage, content, media, users,
-// http.fetch through the egress client, email). The sandbox calls it only
-// after the method passed the invocation's grants; Host still scopes every
-// call by pluginID (no key or collection name may reach another plugin).
+// The plugins package implements it. The sandbox calls it only after the
+// method passed the invocation's grants; Host still scopes every call by
+// pluginID (no key or collection name may reach another plugin).
 //
-// Methods and their JSON args (always an array of the JS arguments):
-//
-//	kv.get [key]  kv.set [key, value]  kv.delete [key]  kv.list [prefix]
-//	storage.<collection>.get [id]  .put [id, doc]  .delete [id]  .query [opts]  .count [where]
-//	content.get [collection, id]  content.list [collection, opts]
-//	content.create [collection, data]  content.update [collection, id, data]  content.delete [collection, id]
-//	media.get [id]  media.list [opts]  media.upload [opts]  media.delete [id]
-//	users.get [id]  users.list [opts]
-//	http.fetch [url, init] → {"status", "statusText", "headers", "body"} (body as text)
-//	email.send [message]
+// The methods are manifest.HostMethods: "<namespace>.<method>", and
+// "storage.<collection>.<method>" for the storage collections. args is
+// always the JSON array of the JS arguments. http.fetch answers
+// {"status", "statusText", "headers", "body"} (body as text), which the
+// isolate decorates like a Response.
 //
 // An error's message reaches the plugin as the rejection of its promise, so
 // it must not leak secrets.
 type Host interface {
 	Call(ctx context.Context, pluginID, method string, args json.RawMessage) (json.RawMessage, error)
 }
-
-// Capability names of the manifest vocabulary that gate host methods.
-const (
-	CapContentRead  = "content:read"
-	CapContentWrite = "content:write"
-	CapMediaRead    = "media:read"
-	CapMediaWrite   = "media:write"
-	CapUsersRead    = "users:read"
-	CapNetwork      = "network:request"
-	CapEmail        = "email:send"
-)
-
-// methodCaps maps each non-storage host method to the capabilities any one of
-// which allows it ("" = always allowed). Write capabilities imply read.
-var methodCaps = map[string][]string{
-	"kv.get":         {""},
-	"kv.set":         {""},
-	"kv.delete":      {""},
-	"kv.list":        {""},
-	"content.get":    {CapContentRead, CapContentWrite},
-	"content.list":   {CapContentRead, CapContentWrite},
-	"content.create": {CapContentWrite},
-	"content.update": {CapContentWrite},
-	"content.delete": {CapContentWrite},
-	"media.get":      {CapMediaRead, CapMediaWrite},
-	"media.list":     {CapMediaRead, CapMediaWrite},
-	"media.upload":   {CapMediaWrite},
-	"media.delete":   {CapMediaWrite},
-	"users.get":      {CapUsersRead},
-	"users.list":     {CapUsersRead},
-	"http.fetch":     {CapNetwork},
-	"email.send":     {CapEmail},
-}
-
-// storageOps are the methods of ctx.storage.<collection>.
-var storageOps = []string{"get", "put", "delete", "query", "count"}
 
 // validCollectionName mirrors the manifest rule ^[a-z][a-z0-9_]*$ (and caps
 // the length) so no crafted name can smuggle separators into a method.
@@ -113,14 +72,15 @@ func (g *gate) check(method string, args json.RawMessage) error {
 	if tooMany {
 		return g.trip(countLimit(LimitHostCalls, g.limits.HostCalls))
 	}
-	if err := allowed(g.grants, method); err != nil {
+	m, err := allowed(g.grants, method)
+	if err != nil {
 		return err
 	}
 	// The Host gets a well-formed argument array, whatever the worker sent.
 	if len(args) == 0 || args[0] != '[' || !json.Valid(args) {
 		return fmt.Errorf("%w: %s: arguments are not a JSON array", ErrDenied, method)
 	}
-	if method == "http.fetch" {
+	if m.Subrequest {
 		g.mu.Lock()
 		g.subrequests++
 		over := g.subrequests > g.limits.Subrequests
@@ -147,37 +107,18 @@ func (g *gate) state() (subrequests int, tripped *LimitError) {
 	return min(g.subrequests, g.limits.Subrequests), g.tripped
 }
 
-// allowed reports whether grants allow method; the error names the method
-// and the missing capability.
-func allowed(grants Grants, method string) error {
-	if rest, ok := strings.CutPrefix(method, "storage."); ok {
-		coll, op, found := strings.Cut(rest, ".")
-		if !found || !validCollectionName(coll) || !slices.Contains(storageOps, op) {
-			return fmt.Errorf("%w: unknown method %q", ErrDenied, method)
-		}
-		if !slices.Contains(grants.StorageCollections, coll) {
-			return fmt.Errorf("%w: storage collection %q is not declared", ErrDenied, coll)
-		}
-		return nil
+// allowed resolves method and reports whether grants allow it; the error
+// names the method and the missing capability or undeclared collection.
+func allowed(grants Grants, method string) (manifest.HostMethod, error) {
+	m, coll, ok := manifest.ResolveHostCall(method)
+	if !ok || (m.Kind == manifest.CollectionAPI && !validCollectionName(coll)) {
+		return m, fmt.Errorf("%w: unknown method %q", ErrDenied, method)
 	}
-	caps, ok := methodCaps[method]
-	if !ok {
-		return fmt.Errorf("%w: unknown method %q", ErrDenied, method)
+	if m.Kind == manifest.CollectionAPI && !slices.Contains(grants.StorageCollections, coll) {
+		return m, fmt.Errorf("%w: storage collection %q is not declared", ErrDenied, coll)
 	}
-	for _, c := range caps {
-		if c == "" || slices.Contains(grants.Capabilities, c) {
-			return nil
-		}
+	if !m.Allowed(grants.Capabilities) {
+		return m, fmt.Errorf("%w: %s needs capability %s", ErrDenied, method, m.GrantedBy[0])
 	}
-	return fmt.Errorf("%w: %s needs capability %s", ErrDenied, method, caps[0])
-}
-
-// hasCap reports whether any of caps is granted (used to build ctx).
-func hasCap(granted []string, caps ...string) bool {
-	for _, c := range caps {
-		if slices.Contains(granted, c) {
-			return true
-		}
-	}
-	return false
+	return m, nil
 }

@@ -8,12 +8,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 func TestAllowed(t *testing.T) {
 	t.Parallel()
-	all := Grants{Capabilities: []string{CapContentWrite, CapMediaWrite, CapUsersRead, CapNetwork, CapEmail}, StorageCollections: []string{"posts"}}
-	read := Grants{Capabilities: []string{CapContentRead, CapMediaRead}, StorageCollections: []string{"posts"}}
+	all := Grants{Capabilities: []manifest.Capability{manifest.ContentWrite, manifest.MediaWrite, manifest.UsersRead, manifest.NetworkRequest, manifest.EmailSend}, StorageCollections: []string{"posts"}}
+	read := Grants{Capabilities: []manifest.Capability{manifest.ContentRead, manifest.MediaRead}, StorageCollections: []string{"posts"}}
 	none := Grants{}
 	tests := []struct {
 		grants Grants
@@ -36,7 +38,7 @@ func TestAllowed(t *testing.T) {
 		{all, "", false}, {all, "content", false}, {all, "Content.get", false}, {all, "content.get ", false},
 	}
 	for _, tc := range tests {
-		err := allowed(tc.grants, tc.method)
+		_, err := allowed(tc.grants, tc.method)
 		if (err == nil) != tc.ok {
 			t.Errorf("allowed(%v, %q) = %v, want ok=%v", tc.grants.Capabilities, tc.method, err, tc.ok)
 		}
@@ -50,7 +52,7 @@ func TestGateCountsAndCaps(t *testing.T) {
 	t.Parallel()
 	l := DefaultLimits
 	l.Subrequests, l.HostCalls, l.RequestBytes = 2, 5, 10
-	g := newGate(Grants{Capabilities: []string{CapNetwork}}, l)
+	g := newGate(Grants{Capabilities: []manifest.Capability{manifest.NetworkRequest}}, l)
 	for i := 0; i < 2; i++ {
 		if err := g.check("http.fetch", []byte(`["u"]`)); err != nil {
 			t.Fatal(err)
@@ -90,7 +92,7 @@ func TestParentRefusesCompromisedWorker(t *testing.T) {
 	defer p.Close()
 	host := newMemHost()
 	inv := hookInvocation(`return 1`)
-	inv.Grants = Grants{Capabilities: []string{CapContentRead}, StorageCollections: []string{"posts"}}
+	inv.Grants = Grants{Capabilities: []manifest.Capability{manifest.ContentRead}, StorageCollections: []string{"posts"}}
 	res, err := p.Invoke(context.Background(), inv, host)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // Kinds of invocation: which export of the plugin's default object is called.
@@ -35,8 +37,9 @@ type Invocation struct {
 // which ctx APIs exist inside the isolate and which host calls the parent
 // lets through.
 type Grants struct {
-	// Capabilities from the manifest vocabulary, e.g. "content:read".
-	Capabilities []string
+	// Capabilities from the manifest vocabulary, e.g. "content:read"; those
+	// they imply are granted with them.
+	Capabilities []manifest.Capability
 	// StorageCollections declared in the manifest; each becomes ctx.storage.<name>.
 	StorageCollections []string
 	// Settings is a JSON object of non-secret values and exposed secrets only;
@@ -67,14 +70,15 @@ type Limits struct {
 	StackFrames int
 }
 
-// DefaultLimits are the site defaults of SPEC §6; a manifest may only lower them.
+// DefaultLimits are the site defaults: those a manifest may ask to lower are
+// manifest.SiteDefaults (SPEC §6), the rest are the sandbox's own.
 var DefaultLimits = Limits{
-	CPU:           50 * time.Millisecond,
-	Wall:          5 * time.Second,
-	MemoryBytes:   64 << 20,
-	Subrequests:   10,
-	LogBytes:      64 << 10,
-	ResultBytes:   1 << 20,
+	CPU:           time.Duration(manifest.SiteDefaults.CPUMs) * time.Millisecond,
+	Wall:          time.Duration(manifest.SiteDefaults.WallMs) * time.Millisecond,
+	MemoryBytes:   int64(manifest.SiteDefaults.MemoryMB) << 20,
+	Subrequests:   manifest.SiteDefaults.Subrequests,
+	LogBytes:      manifest.SiteDefaults.LogBytes,
+	ResultBytes:   manifest.SiteDefaults.ResponseBytes,
 	RequestBytes:  1 << 20,
 	ResponseBytes: 8 << 20,
 	HostCalls:     1000,

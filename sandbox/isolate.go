@@ -44,7 +44,7 @@ var callIDs atomic.Uint64
 
 type pendingCall struct {
 	resolve, reject func(any) error
-	wrap            func(goja.Value) (goja.Value, error)
+	wrap            func(goja.Value) goja.Value
 }
 
 // outcome is what running a task produced.
@@ -293,9 +293,7 @@ func (r *runner) resolveAnswer(pc *pendingCall, result json.RawMessage) error {
 		return pc.reject(r.newError("malformed host answer"))
 	}
 	if pc.wrap != nil {
-		if v, err = pc.wrap(v); err != nil {
-			return err
-		}
+		v = pc.wrap(v)
 	}
 	return pc.resolve(v)
 }

@@ -11,22 +11,24 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // task is what an isolate needs to run one invocation; it is also the
 // payload of the worker protocol's invoke frame (the script travels
 // separately, once per worker per hash).
 type task struct {
-	PluginID     string          `json:"pluginId"`
-	Version      string          `json:"version"`
-	Hash         string          `json:"hash"`
-	Kind         string          `json:"kind"`
-	Name         string          `json:"name"`
-	Event        json.RawMessage `json:"event,omitempty"`
-	Capabilities []string        `json:"caps,omitempty"`
-	Collections  []string        `json:"colls,omitempty"`
-	Settings     json.RawMessage `json:"settings,omitempty"`
-	Limits       Limits          `json:"limits"`
+	PluginID     string                `json:"pluginId"`
+	Version      string                `json:"version"`
+	Hash         string                `json:"hash"`
+	Kind         string                `json:"kind"`
+	Name         string                `json:"name"`
+	Event        json.RawMessage       `json:"event,omitempty"`
+	Capabilities []manifest.Capability `json:"caps,omitempty"`
+	Collections  []string              `json:"colls,omitempty"`
+	Settings     json.RawMessage       `json:"settings,omitempty"`
+	Limits       Limits                `json:"limits"`
 }
 
 // kindInspect is the internal task kind of Pool.Inspect.

@@ -168,14 +168,12 @@ func parseDeny(values []string) ([]manifest.Capability, error) {
 			}
 			return nil, fmt.Errorf("--deny %q: not a capability; capabilities are: %s", v, strings.Join(all, ", "))
 		}
-		out = append(out, c)
 		// Withholding read access must also withhold write access, which
 		// implies it.
-		switch c {
-		case manifest.ContentRead:
-			out = append(out, manifest.ContentWrite)
-		case manifest.MediaRead:
-			out = append(out, manifest.MediaWrite)
+		for _, k := range manifest.AllCapabilities() {
+			if k.Implies(c) {
+				out = append(out, k)
+			}
 		}
 	}
 	return out, nil

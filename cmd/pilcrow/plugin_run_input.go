@@ -61,30 +61,31 @@ func runEvent(l *loadedPlugin, kind, name, file string, stdin io.Reader) (json.R
 }
 
 // defaultEvent is a minimal event of the shape the hook receives on a site
-// (docs/plugins.md, "Events"), for trying a hook without writing one.
+// (docs/plugins.md, "Events"; the hook's Event in the manifest vocabulary),
+// for trying a hook without writing one.
 func defaultEvent(m *manifest.Manifest, kind, name string) json.RawMessage {
 	var v any
-	content := map[string]any{"collection": "posts", "id": "example-entry", "isNew": true, "data": map[string]any{}}
+	spec, _ := manifest.HookName(name).Spec()
 	switch {
 	case kind == sandbox.KindRoute:
 		v = map[string]any{"method": "GET", "path": name, "query": map[string]string{}, "headers": map[string]string{}, "body": nil}
-	case strings.HasPrefix(name, "content:"):
-		v = content
-	case name == string(manifest.HookMediaBeforeUpload):
+	case spec.Event == "ContentEvent":
+		v = map[string]any{"collection": "posts", "id": "example-entry", "isNew": true, "data": map[string]any{}}
+	case spec.Event == "MediaUploadEvent":
 		v = map[string]any{"filename": "example.png", "mimeType": "image/png", "size": 0}
-	case name == string(manifest.HookMediaAfterUpload):
+	case spec.Event == "MediaItem":
 		v = map[string]any{"id": "example-media", "url": "/api/media/example-media/file", "filename": "example.png", "mimeType": "image/png", "size": 0, "alt": ""}
-	case name == string(manifest.HookCron):
+	case spec.Event == "CronEvent":
 		ev := map[string]any{"name": "", "schedule": ""}
 		if m != nil && len(m.Cron) > 0 {
 			ev["name"], ev["schedule"] = m.Cron[0].Name, m.Cron[0].Schedule
 		}
 		v = ev
-	case name == string(manifest.HookPageMetadata):
+	case spec.Event == "PageMetadataEvent":
 		v = map[string]any{"collection": "posts", "id": "example-entry", "slug": "example-entry", "data": map[string]any{}, "publishedAt": "2026-01-01T00:00:00Z"}
-	case name == string(manifest.HookUninstall):
+	case spec.Event == "UninstallEvent":
 		v = map[string]any{"deleteData": false}
-	default:
+	default: // LifecycleEvent
 		v = map[string]any{}
 	}
 	data, _ := json.Marshal(v) // plain maps always marshal

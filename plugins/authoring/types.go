@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // ErrUnknownName is wrapped when Types is given a capability, hook or setting
 // type outside the vocabulary: a .d.ts silently missing an API would mislead.
 var ErrUnknownName = errors.New("unknown name")
 
-// TypesInput is what `pilcrow plugin types` reads from a manifest. It holds
-// plain strings so this package does not depend on the manifest package; the
-// CLI copies the fields across.
+// TypesInput is what the generated types depend on: the parts of a manifest
+// (see TypesForManifest), as plain strings so a scaffold can type a manifest
+// it has not written yet.
 type TypesInput struct {
 	// ID and Version only label the generated file's header.
 	ID, Version string
@@ -48,53 +50,23 @@ type SettingDecl struct {
 	Exposed bool
 }
 
-// capabilityAPIs maps each capability to the ctx members it adds, in the
-// order they are emitted.
-var capabilityAPIs = map[string][]string{
-	"content:read":    {"content: ContentReader"},
-	"content:write":   {"content: ContentWriter"},
-	"media:read":      {"media: MediaReader"},
-	"media:write":     {"media: MediaWriter"},
-	"users:read":      {"users: Users"},
-	"network:request": {"http: Http"},
-	"email:send":      {"email: Email"},
-	"page:metadata":   nil, // contributes through the page:metadata hook only
-}
-
-// hookSignatures gives each hook's event type and return type.
-var hookSignatures = map[string][2]string{
-	"plugin:install":         {"LifecycleEvent", "void"},
-	"plugin:activate":        {"LifecycleEvent", "void"},
-	"plugin:deactivate":      {"LifecycleEvent", "void"},
-	"plugin:uninstall":       {"UninstallEvent", "void"},
-	"content:beforeSave":     {"ContentEvent", "EntryData | void"},
-	"content:afterSave":      {"ContentEvent", "void"},
-	"content:beforeDelete":   {"ContentEvent", "boolean | void"},
-	"content:afterDelete":    {"ContentEvent", "void"},
-	"content:afterPublish":   {"ContentEvent", "void"},
-	"content:afterUnpublish": {"ContentEvent", "void"},
-	"media:beforeUpload":     {"MediaUploadEvent", "void"},
-	"media:afterUpload":      {"MediaItem", "void"},
-	"cron":                   {"CronEvent", "void"},
-	"page:metadata":          {"PageMetadataEvent", "PageMetadata | void"},
-}
-
 var settingTypes = map[string]string{
 	"string": "string", "text": "string", "url": "string", "email": "string",
 	"secret": "string", "number": "number", "boolean": "boolean", "select": "string",
 }
 
-// Types renders pilcrow.d.ts: an ambient `Pilcrow` namespace whose Context
-// holds only the APIs in.Capabilities grant, whose Hooks and Routes hold
-// exactly the declared names, and whose Plugin is the default export's shape.
-// A plugin checks itself with `export default { … } satisfies Pilcrow.Plugin`.
+// Types renders pilcrow.d.ts from the manifest package's vocabulary: an
+// ambient `Pilcrow` namespace whose Context holds only the APIs
+// in.Capabilities grant, whose Hooks and Routes hold exactly the declared
+// names, and whose Plugin is the default export's shape. A plugin checks
+// itself with `export default { … } satisfies Pilcrow.Plugin`.
 func Types(in TypesInput) ([]byte, error) {
 	caps, err := grantedCapabilities(in.Capabilities)
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range in.Hooks {
-		if _, ok := hookSignatures[h]; !ok {
+		if !manifest.HookName(h).Known() {
 			return nil, fmt.Errorf("%w: hook %q", ErrUnknownName, h)
 		}
 	}
@@ -117,18 +89,25 @@ func Types(in TypesInput) ([]byte, error) {
 	if len(caps) == 0 {
 		b.WriteString("// Capabilities: none.\n")
 	} else {
-		fmt.Fprintf(&b, "// Capabilities: %s.\n", comment(strings.Join(caps, ", ")))
+		names := make([]string, len(caps))
+		for i, c := range caps {
+			names[i] = string(c)
+		}
+		fmt.Fprintf(&b, "// Capabilities: %s.\n", comment(strings.Join(names, ", ")))
 	}
 	b.WriteString("\ndeclare namespace Pilcrow {\n")
-	b.WriteString(typesCommon)
+	b.WriteString(manifest.TypingsCommon)
+	base := manifest.BaseAPIs()
+	for _, api := range base {
+		b.WriteString(api.Typings)
+	}
 
-	writeContext(&b, caps, in)
+	apis := manifest.CtxAPIs(caps)
+	writeContext(&b, apis)
 	writeSettings(&b, in.Settings)
 	writeStorage(&b, in.StorageCollections)
-	for _, c := range caps {
-		if frag, ok := capabilityTypes[c]; ok {
-			b.WriteString(frag)
-		}
+	for _, api := range apis[len(base):] { // CtxAPIs lists the base APIs first
+		b.WriteString(api.Typings)
 	}
 	writeEvents(&b, in)
 	writeHooks(&b, in.Hooks)
@@ -143,43 +122,33 @@ func Types(in TypesInput) ([]byte, error) {
 }
 
 // grantedCapabilities validates caps and returns them with the implied
-// capabilities, in vocabulary order, with write superseding read.
-func grantedCapabilities(caps []string) ([]string, error) {
-	set := map[string]bool{}
-	for _, c := range caps {
-		if _, ok := capabilityAPIs[c]; !ok {
+// capabilities, in vocabulary order, leaving out those another one implies
+// (write supersedes read).
+func grantedCapabilities(caps []string) ([]manifest.Capability, error) {
+	granted := make([]manifest.Capability, len(caps))
+	for i, c := range caps {
+		if granted[i] = manifest.Capability(c); !granted[i].Known() {
 			return nil, fmt.Errorf("%w: capability %q", ErrUnknownName, c)
 		}
-		set[c] = true
 	}
-	if set["content:write"] {
-		delete(set, "content:read")
-	}
-	if set["media:write"] {
-		delete(set, "media:read")
-	}
-	order := []string{"content:read", "content:write", "media:read", "media:write", "users:read", "network:request", "email:send", "page:metadata"}
-	var out []string
-	for _, c := range order {
-		if set[c] {
+	var out []manifest.Capability
+	for _, c := range manifest.AllCapabilities() {
+		if !manifest.GrantedBy(granted, c) {
+			continue
+		}
+		superseded := slices.ContainsFunc(granted, func(g manifest.Capability) bool { return g != c && g.Implies(c) })
+		if !superseded {
 			out = append(out, c)
 		}
 	}
 	return out, nil
 }
 
-func writeContext(b *strings.Builder, caps []string, in TypesInput) {
+func writeContext(b *strings.Builder, apis []*manifest.API) {
 	b.WriteString("\n  /** The second argument of every hook and route handler. An API the manifest does not grant is absent. */\n")
 	b.WriteString("  interface Context {\n")
-	b.WriteString("    readonly plugin: { readonly id: string; readonly version: string };\n")
-	b.WriteString("    readonly log: Log;\n")
-	b.WriteString("    readonly kv: KV;\n")
-	b.WriteString("    readonly storage: Storage;\n")
-	b.WriteString("    readonly settings: Settings;\n")
-	for _, c := range caps {
-		for _, member := range capabilityAPIs[c] {
-			fmt.Fprintf(b, "    readonly %s;\n", member)
-		}
+	for _, api := range apis {
+		fmt.Fprintf(b, "    readonly %s: %s;\n", api.Namespace, api.Type)
 	}
 	b.WriteString("  }\n")
 }
@@ -221,25 +190,21 @@ func writeStorage(b *strings.Builder, collections []string) {
 }
 
 func writeEvents(b *strings.Builder, in TypesInput) {
-	b.WriteString(typesEvents)
-	names := "string"
-	if len(in.CronSchedules) > 0 {
-		q := make([]string, 0, len(in.CronSchedules))
-		for _, n := range sortedCopy(in.CronSchedules) {
-			q = append(q, quote(n))
-		}
-		names = strings.Join(q, " | ")
+	b.WriteString(manifest.EventTypings)
+	b.WriteString(manifest.RouteTypings)
+	var names []string
+	for _, n := range sortedCopy(in.CronSchedules) {
+		names = append(names, quote(n))
 	}
-	b.WriteString("\n  /** The cron hook's event: which declared schedule fired. */\n")
-	fmt.Fprintf(b, "  interface CronEvent {\n    readonly name: %s;\n    readonly schedule: string;\n  }\n", names)
+	b.WriteString(manifest.CronEventTypings(names))
 }
 
 func writeHooks(b *strings.Builder, hooks []string) {
 	b.WriteString("\n  /** The hooks manifest.json declares; each must be implemented, and no other. */\n")
 	b.WriteString("  interface Hooks {\n")
 	for _, h := range hooks {
-		sig := hookSignatures[h]
-		fmt.Fprintf(b, "    %s: (event: %s, ctx: Context) => MaybePromise<%s>;\n", quote(h), sig[0], sig[1])
+		spec, _ := manifest.HookName(h).Spec()
+		fmt.Fprintf(b, "    %s: (event: %s, ctx: Context) => MaybePromise<%s>;\n", quote(h), spec.Event, spec.Returns)
 	}
 	b.WriteString("  }\n")
 }

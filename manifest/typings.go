@@ -1,11 +1,15 @@
-package authoring
+package manifest
 
-// The fixed parts of pilcrow.d.ts. They describe the sandbox's bindings and
-// the hook events (SPEC §5); docs/plugins.md documents the same API, so keep
-// the two in step.
+import "strings"
 
-// typesCommon is always present: JSON values, logging, KV and storage.
-const typesCommon = `  /**
+// The TypeScript declarations of the plugin API, which plugins/authoring
+// assembles into pilcrow.d.ts. Each fragment belongs to a row of the
+// vocabulary (an API's Typings, a hook's Event); docs/plugins.md documents the
+// same API, so keep the two in step. Every fragment is indented for the body
+// of `declare namespace Pilcrow { … }`.
+
+// TypingsCommon declares the types every fragment may use.
+const TypingsCommon = `  /**
    * Data crosses the sandbox boundary as JSON: functions, symbols and cycles do
    * not survive, and properties whose value is undefined are dropped.
    */
@@ -28,7 +32,9 @@ const typesCommon = `  /**
     /** The nextCursor of the previous page. */
     cursor?: string;
   }
+`
 
+const tsLog = `
   /** Log lines are kept with the invocation in the plugin's logs. */
   interface Log {
     debug(message: string, data?: JSONValue): void;
@@ -36,7 +42,9 @@ const typesCommon = `  /**
     warn(message: string, data?: JSONValue): void;
     error(message: string, data?: JSONValue): void;
   }
+`
 
+const tsKV = `
   /** A key-value store private to this plugin. Values are JSON. */
   interface KV {
     get<T extends JSONValue = JSONValue>(key: string): Promise<T | null>;
@@ -44,7 +52,11 @@ const typesCommon = `  /**
     delete(key: string): Promise<void>;
     list(prefix?: string): Promise<Array<{ key: string; value: JSONValue }>>;
   }
+`
 
+// tsStorage declares one collection's object; the Storage interface itself
+// lists the manifest's collections.
+const tsStorage = `
   /** A document in one of the plugin's storage collections. */
   interface StoredDocument<T extends JSONValue = JSONValue> {
     readonly id: string;
@@ -68,16 +80,35 @@ const typesCommon = `  /**
   }
 `
 
-// capabilityTypes are the API interfaces, emitted only when granted.
-var capabilityTypes = map[string]string{
-	"content:read": typesEntry + `
+// tsEntry is shared by both content capabilities; only one of them is ever
+// emitted because write supersedes read.
+const tsEntry = `
+  interface Entry {
+    readonly id: string;
+    readonly collection: string;
+    readonly slug: string;
+    readonly status: "draft" | "scheduled" | "published" | "trashed";
+    readonly version: number;
+    readonly data: EntryData;
+    readonly createdAt: string;
+    readonly updatedAt: string;
+    readonly publishedAt?: string;
+  }
+
+  interface ContentListOptions extends ListOptions {
+    status?: Entry["status"];
+  }
+`
+
+const tsContentReader = `
   /** ctx.content with content:read. */
   interface ContentReader {
     get(collection: string, id: string): Promise<Entry | null>;
     list(collection: string, options?: ContentListOptions): Promise<Page<Entry>>;
   }
-`,
-	"content:write": typesEntry + `
+`
+
+const tsContentWriter = `
   /** ctx.content with content:write (which includes reading). */
   interface ContentWriter {
     get(collection: string, id: string): Promise<Entry | null>;
@@ -86,15 +117,17 @@ var capabilityTypes = map[string]string{
     update(collection: string, id: string, data: EntryData): Promise<Entry>;
     delete(collection: string, id: string): Promise<void>;
   }
-`,
-	"media:read": `
+`
+
+const tsMediaReader = `
   /** ctx.media with media:read. */
   interface MediaReader {
     get(id: string): Promise<MediaItem | null>;
     list(options?: ListOptions): Promise<Page<MediaItem>>;
   }
-`,
-	"media:write": `
+`
+
+const tsMediaWriter = `
   interface MediaUpload {
     filename: string;
     mimeType: string;
@@ -110,8 +143,9 @@ var capabilityTypes = map[string]string{
     upload(file: MediaUpload): Promise<MediaItem>;
     delete(id: string): Promise<void>;
   }
-`,
-	"users:read": `
+`
+
+const tsUsers = `
   /** A user as plugins see it: never a password hash, token or session. */
   interface User {
     readonly id: string;
@@ -126,8 +160,9 @@ var capabilityTypes = map[string]string{
     get(id: string): Promise<User | null>;
     list(options?: ListOptions): Promise<Page<User>>;
   }
-`,
-	"network:request": `
+`
+
+const tsHTTP = `
   interface FetchInit {
     method?: string;
     headers?: { [name: string]: string };
@@ -148,8 +183,9 @@ var capabilityTypes = map[string]string{
   interface Http {
     fetch(url: string, init?: FetchInit): Promise<FetchResponse>;
   }
-`,
-	"email:send": `
+`
+
+const tsEmail = `
   interface EmailMessage {
     to: string | string[];
     subject: string;
@@ -162,33 +198,13 @@ var capabilityTypes = map[string]string{
   interface Email {
     send(message: EmailMessage): Promise<void>;
   }
-`,
-}
-
-// typesEntry is shared by both content capabilities; only one of them is ever
-// emitted because write supersedes read.
-const typesEntry = `
-  interface Entry {
-    readonly id: string;
-    readonly collection: string;
-    readonly slug: string;
-    readonly status: "draft" | "scheduled" | "published" | "trashed";
-    readonly version: number;
-    readonly data: EntryData;
-    readonly createdAt: string;
-    readonly updatedAt: string;
-    readonly publishedAt?: string;
-  }
-
-  interface ContentListOptions extends ListOptions {
-    status?: Entry["status"];
-  }
 `
 
-// typesEvents are the hook events and the route request and response. They
-// are always emitted: hooks may be declared without any capability, and
-// MediaItem is the media hooks' event even without media:read.
-const typesEvents = `
+// EventTypings declares the hooks' events and what they may return (every
+// HookSpec's Event and Returns, except CronEvent). They are always emitted:
+// hooks may be declared without any capability, and MediaItem is the media
+// hooks' event even without media:read.
+const EventTypings = `
   /** plugin:install, plugin:activate and plugin:deactivate carry no data of their own; ctx.plugin names the plugin. */
   interface LifecycleEvent {
     readonly [key: string]: JSONValue | undefined;
@@ -245,7 +261,23 @@ const typesEvents = `
     link?: Array<{ rel: string; href: string; hreflang?: string; type?: string }>;
     jsonLd?: JSONObject[];
   }
+`
 
+// CronEventTypings declares the cron hook's event for a manifest whose
+// schedules are names (sorted, distinct, already quoted as TypeScript
+// strings); with none, the name is any string.
+func CronEventTypings(quotedNames []string) string {
+	names := "string"
+	if len(quotedNames) > 0 {
+		names = strings.Join(quotedNames, " | ")
+	}
+	return "\n  /** The cron hook's event: which declared schedule fired. */\n" +
+		"  interface CronEvent {\n    readonly name: " + names + ";\n    readonly schedule: string;\n  }\n"
+}
+
+// RouteTypings declares a route handler's request and response. It refers to
+// Context, which the generator writes from the grant.
+const RouteTypings = `
   /** A request to one of the plugin's routes. */
   interface RouteRequest {
     readonly method: string;

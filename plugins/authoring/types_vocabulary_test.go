@@ -1,0 +1,95 @@
+package authoring
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
+)
+
+func declaresType(dts, typ string) bool {
+	return regexp.MustCompile(`(?m)^  (interface|type) ` + regexp.QuoteMeta(typ) + `\b`).MatchString(dts)
+}
+
+// TestTypesCoverVocabulary fails when pilcrow.d.ts misses a member, method or
+// hook of the manifest vocabulary: for each capability alone and for all of
+// them, Context has exactly the ctx members the sandbox builds, each typed by a
+// declared type, and every hook has its declared event. With PILCROW_TSC, tsc
+// also checks that every method of every member exists on its type.
+func TestTypesCoverVocabulary(t *testing.T) {
+	var hooks []string
+	for _, h := range manifest.AllHooks() {
+		hooks = append(hooks, string(h))
+	}
+	grants := [][]manifest.Capability{manifest.AllCapabilities()}
+	for _, c := range manifest.AllCapabilities() {
+		grants = append(grants, []manifest.Capability{c})
+	}
+	tsc := os.Getenv("PILCROW_TSC")
+	if tsc == "" && os.Getenv("CI") != "" {
+		t.Fatal("CI is set but PILCROW_TSC is not: the generated types must be type-checked")
+	}
+	for _, caps := range grants {
+		in := TypesInput{Hooks: hooks, StorageCollections: []string{"posts"}}
+		for _, c := range caps {
+			in.Capabilities = append(in.Capabilities, string(c))
+		}
+		out, err := Types(in)
+		if err != nil {
+			t.Fatalf("%v: %v", caps, err)
+		}
+		dts := string(out)
+		_, ctxDecl, _ := strings.Cut(dts, "  interface Context {\n")
+		ctxDecl, _, _ = strings.Cut(ctxDecl, "  }\n")
+		var members []string
+		var uses strings.Builder // every method, referenced from a plugin
+		for _, api := range manifest.CtxAPIs(caps) {
+			members = append(members, fmt.Sprintf("    readonly %s: %s;\n", api.Namespace, api.Type))
+			if !strings.HasPrefix(api.Type, "{") && !declaresType(dts, api.Type) {
+				t.Errorf("%v: ctx.%s is typed %s, which is not declared", caps, api.Namespace, api.Type)
+			}
+			obj := "ctx." + api.Namespace
+			if api.Kind == manifest.CollectionAPI {
+				obj += ".posts"
+			}
+			for _, m := range api.Methods {
+				fmt.Fprintf(&uses, "      void %s.%s;\n", obj, m.Name)
+			}
+		}
+		if ctxDecl != strings.Join(members, "") {
+			t.Errorf("%v: Context is\n%s\nwant\n%s", caps, ctxDecl, strings.Join(members, ""))
+		}
+		for _, h := range manifest.Hooks() {
+			sig := fmt.Sprintf("    %q: (event: %s, ctx: Context) => MaybePromise<%s>;", h.Name, h.Event, h.Returns)
+			if !strings.Contains(dts, sig) || !declaresType(dts, h.Event) {
+				t.Errorf("%v: hook %s is not typed as %s with its event declared", caps, h.Name, sig)
+			}
+		}
+		if tsc == "" || len(caps) == 1 {
+			continue
+		}
+		var src strings.Builder
+		src.WriteString("export default {\n  hooks: {\n")
+		for i, h := range hooks {
+			if i == 0 {
+				fmt.Fprintf(&src, "    %q: (_event, ctx) => {\n%s    },\n", h, uses.String())
+				continue
+			}
+			fmt.Fprintf(&src, "    %q: () => {},\n", h)
+		}
+		src.WriteString("  },\n} satisfies Pilcrow.Plugin;\n")
+		dir := filepath.Join(t.TempDir(), "every-api")
+		if err := Scaffold(dir, ScaffoldOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		writeTree(t, dir, map[string]string{"pilcrow.d.ts": dts, "src/plugin.ts": src.String()})
+		if out, err := exec.Command(tsc, "-p", dir).CombinedOutput(); err != nil {
+			t.Fatalf("tsc on a plugin using every method of %v: %v\n%s\n%s", caps, err, out, src.String())
+		}
+	}
+}
