@@ -34,7 +34,6 @@ import (
 type CronRunner struct {
 	db  *storage.DB
 	m   *Manager
-	idx *activeIndex
 	cfg CronConfig
 	log *slog.Logger
 }
@@ -65,7 +64,7 @@ func NewCronRunner(db *storage.DB, m *Manager, cfg CronConfig) *CronRunner {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &CronRunner{db: db, m: m, idx: newActiveIndex(m), cfg: cfg, log: cfg.Log}
+	return &CronRunner{db: db, m: m, cfg: cfg, log: cfg.Log}
 }
 
 // CronEvent is the event of the cron hook.
@@ -75,7 +74,7 @@ type CronEvent struct {
 }
 
 // Run checks schedules until ctx ends.
-func (c *CronRunner) Run(ctx context.Context) error {
+func (c *CronRunner) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		next, err := c.Tick(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -92,7 +91,6 @@ func (c *CronRunner) Run(ctx context.Context) error {
 		}
 		t.Stop()
 	}
-	return nil
 }
 
 type cronKey struct{ plugin, name string }
@@ -141,7 +139,7 @@ func (c *CronRunner) Tick(ctx context.Context) (time.Time, error) {
 }
 
 func (c *CronRunner) wanted(ctx context.Context) (map[cronKey]cronWant, error) {
-	actives, err := c.idx.active(ctx)
+	actives, err := c.m.Active(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,6 @@ import (
 type Dispatcher struct {
 	m     *Manager
 	queue *Queue
-	idx   *activeIndex
 	log   *slog.Logger
 	meta  *metaCache
 }
@@ -40,7 +39,7 @@ func NewDispatcher(m *Manager, q *Queue, log *slog.Logger) *Dispatcher {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Dispatcher{m: m, queue: q, idx: newActiveIndex(m), log: log, meta: newMetaCache()}
+	return &Dispatcher{m: m, queue: q, log: log, meta: newMetaCache()}
 }
 
 // ContentEvent is the event of the content hooks (docs/plugins.md, "Events"):
@@ -74,7 +73,7 @@ func entryEvent(e *cms.Entry) ContentEvent {
 // it. A throw, a limit or any other failure rejects the save naming the
 // plugin. The content service validates the returned data again.
 func (d *Dispatcher) BeforeSave(ctx context.Context, ev cms.SaveEvent) (map[string]any, error) {
-	subs, err := d.idx.subscribers(ctx, manifest.HookBeforeSave)
+	subs, err := d.m.subscribers(ctx, manifest.HookBeforeSave)
 	if err != nil || len(subs) == 0 {
 		return nil, err
 	}
@@ -108,7 +107,7 @@ func (d *Dispatcher) BeforeSave(ctx context.Context, ev cms.SaveEvent) (map[stri
 // BeforeDelete runs the content:beforeDelete hooks; returning false (or
 // throwing) vetoes the delete.
 func (d *Dispatcher) BeforeDelete(ctx context.Context, ev cms.DeleteEvent) error {
-	subs, err := d.idx.subscribers(ctx, manifest.HookBeforeDelete)
+	subs, err := d.m.subscribers(ctx, manifest.HookBeforeDelete)
 	if err != nil || len(subs) == 0 {
 		return err
 	}
@@ -223,7 +222,7 @@ type UploadEvent struct {
 
 // BeforeUpload runs media:beforeUpload; a throw or a limit rejects the upload.
 func (d *Dispatcher) BeforeUpload(ctx context.Context, ev cms.MediaUploadEvent) error {
-	subs, err := d.idx.subscribers(ctx, manifest.HookMediaBeforeUpload)
+	subs, err := d.m.subscribers(ctx, manifest.HookMediaBeforeUpload)
 	if err != nil || len(subs) == 0 {
 		return err
 	}
@@ -248,7 +247,7 @@ func (d *Dispatcher) AfterUpload(ctx context.Context, tx *sql.Tx, m *cms.Media) 
 }
 
 func (d *Dispatcher) enqueue(ctx context.Context, tx *sql.Tx, hook manifest.HookName, event any) error {
-	subs, err := d.idx.subscribers(ctx, hook)
+	subs, err := d.m.subscribers(ctx, hook)
 	if err != nil || len(subs) == 0 {
 		return err
 	}

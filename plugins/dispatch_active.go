@@ -9,28 +9,16 @@ import (
 	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
-// activeIndex answers "which enabled plugins declare this hook" from
-// Manager.Active, which reads the enabled set fresh on every call.
-type activeIndex struct {
-	m *Manager
-}
-
-func newActiveIndex(m *Manager) *activeIndex { return &activeIndex{m: m} }
-
 // subscriber is one plugin's declaration of one hook.
 type subscriber struct {
 	ap   *ActivePlugin
 	hook manifest.Hook
 }
 
-// active lists the enabled plugins' running versions in install order.
-func (a *activeIndex) active(ctx context.Context) ([]*ActivePlugin, error) {
-	return a.m.Active(ctx)
-}
-
-// plugin returns the running version of an enabled plugin, or ErrNotFound.
-func (a *activeIndex) plugin(ctx context.Context, id string) (*ActivePlugin, error) {
-	all, err := a.active(ctx)
+// activePlugin returns the running version of an enabled plugin, or
+// ErrNotFound.
+func (m *Manager) activePlugin(ctx context.Context, id string) (*ActivePlugin, error) {
+	all, err := m.Active(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +32,8 @@ func (a *activeIndex) plugin(ctx context.Context, id string) (*ActivePlugin, err
 
 // subscribers lists the enabled plugins declaring hook, in dispatch order:
 // priority ascending, then install order.
-func (a *activeIndex) subscribers(ctx context.Context, hook manifest.HookName) ([]subscriber, error) {
-	all, err := a.active(ctx)
+func (m *Manager) subscribers(ctx context.Context, hook manifest.HookName) ([]subscriber, error) {
+	all, err := m.Active(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -92,18 +92,17 @@ func newRig(t testing.TB, qcfg QueueConfig) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, dir: dir, db: db, blobs: blobs, clock: &fakeClock{now: time.Now().UTC()}}
-	r.m = r.newManager(db)
-	r.logs = NewLogs(db, LogsConfig{})
-	r.m.SetLogs(r.logs)
+	if qcfg.Now == nil {
+		qcfg.Now = r.clock.Now
+	}
+	r.m = r.managerWith(db, qcfg)
+	r.logs = r.m.Logs()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.logs.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	if qcfg.Now == nil {
-		qcfg.Now = r.clock.Now
-	}
-	r.q = NewQueue(db, r.m, qcfg)
-	r.d = NewDispatcher(r.m, r.q, nil)
+	r.q = r.m.queue
+	r.d = r.m.Hooks()
 	return r
 }
 
@@ -111,16 +110,21 @@ func newRig(t testing.TB, qcfg QueueConfig) *rig {
 // process, or this one after a restart.
 func (r *rig) newManager(db *storage.DB) *Manager {
 	r.t.Helper()
+	return r.managerWith(db, QueueConfig{})
+}
+
+func (r *rig) managerWith(db *storage.DB, qcfg QueueConfig) *Manager {
+	r.t.Helper()
 	sealer, err := NewSealer(testSealKey)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	host := &Host{Data: storage.NewPluginData(db), Egress: egress.New(egress.Options{})}
 	// A generous CPU limit: race builds run goja many times slower, and
 	// these tests are about dispatch, not limits. Tests of the CPU limit
 	// lower it in their plugin's manifest, as authors can.
-	return NewManager(db, r.blobs, testPool(r.t), sealer, host, Config{Log: slog.New(slog.DiscardHandler),
-		Limits: sandbox.Limits{CPU: 2 * time.Second}})
+	return NewManager(Config{DB: db, Blobs: r.blobs, Runner: testPool(r.t), Sealer: sealer,
+		Services: Services{Data: storage.NewPluginData(db), Egress: egress.New(egress.Options{})},
+		Limits:   sandbox.Limits{CPU: 2 * time.Second}, Queue: qcfg, Log: slog.New(slog.DiscardHandler)})
 }
 
 // install builds a plugin folder, installs its bundle and activates it with
@@ -151,7 +155,7 @@ func (r *rig) install(dir string) *ActivePlugin {
 	if _, err := r.m.Activate(ctx, info.ID, Grant{Capabilities: caps, AllowedHosts: info.Consent.AllowedHosts}, "admin"); err != nil {
 		r.t.Fatalf("activate %s: %v", info.ID, err)
 	}
-	ap, err := r.d.idx.plugin(ctx, info.ID)
+	ap, err := r.m.activePlugin(ctx, info.ID)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func TestDeactivatedPluginNeverRuns(t *testing.T) {
 		t.Fatalf("after hook enqueued for a deactivated plugin: %+v", jobs)
 	}
 	r.flushLogs()
-	page, err := r.logs.Logs(ctx, "stamper", LogQuery{})
+	page, err := r.logs.Query(ctx, "stamper", LogQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,32 +26,43 @@ func mustManifest(t *testing.T, src string) *manifest.Manifest {
 	return m
 }
 
+// mapDirectory holds the plugins a testHost answers for, by the id the test
+// calls them with.
 type mapDirectory map[string]*Plugin
 
-func (d mapDirectory) Plugin(_ context.Context, id string) (*Plugin, error) {
-	if p, ok := d[id]; ok {
-		return p, nil
-	}
-	return nil, errors.New("unknown plugin")
+// testHost binds a Host per call, as every invocation does.
+type testHost struct {
+	*Services
+	plugins mapDirectory
 }
 
-func newTestHost(t *testing.T, plugins mapDirectory) *Host {
+func newTestHost(t *testing.T, plugins mapDirectory) *testHost {
 	t.Helper()
 	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &Host{Plugins: plugins, Data: storage.NewPluginData(db), Egress: egress.New(egress.Options{UnsafeAllowLoopback: true})}
+	return &testHost{Services: &Services{Data: storage.NewPluginData(db), Egress: egress.New(egress.Options{UnsafeAllowLoopback: true})}, plugins: plugins}
 }
 
-func call(t *testing.T, h *Host, plugin, method string, args ...any) (string, error) {
+// call makes one host call of plugin, bound with the capabilities the test
+// gave it (the manifest's when none).
+func call(t *testing.T, h *testHost, plugin, method string, args ...any) (string, error) {
 	t.Helper()
 	raw, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := h.Call(context.Background(), plugin, method, raw)
+	p, ok := h.plugins[plugin]
+	if !ok {
+		return "", errors.New("unknown plugin")
+	}
+	bound := *p
+	if bound.Capabilities == nil {
+		bound.Capabilities = p.Manifest.Capabilities
+	}
+	out, err := h.Bind(&bound, nil).Call(context.Background(), p.Manifest.ID, method, raw)
 	return string(out), err
 }
 
@@ -86,7 +97,9 @@ func TestHostScopesKVAndStorageByPlugin(t *testing.T) {
 }
 
 func TestHostStorageRules(t *testing.T) {
-	h := newTestHost(t, mapDirectory{"audit": {Manifest: mustManifest(t, auditManifest)}})
+	// Granted content:read and email:send, whose services this site lacks.
+	h := newTestHost(t, mapDirectory{"audit": {Manifest: mustManifest(t, auditManifest),
+		Capabilities: []manifest.Capability{manifest.ContentRead, manifest.EmailSend}}})
 	for i, kind := range []string{"save", "delete", "save"} {
 		if _, err := call(t, h, "audit", "storage.events.put", string(rune('a'+i)), map[string]any{"kind": kind, "entry": "e", "body": "x"}); err != nil {
 			t.Fatal(err)

@@ -76,13 +76,11 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 	}
 	defer db.Close()
 
-	host := &Host{
-		Plugins: staticDirectory{id: r.Manifest.ID, p: &Plugin{Manifest: r.Manifest, Secrets: r.Secrets}},
-		Data:    storage.NewPluginData(db),
-		Egress:  egress.New(egress.Options{UnsafeAllowLoopback: r.UnsafeAllowLoopback, Logger: r.Log}),
-		Users:   UserDirectory{Users: cms.NewUsers(db, nil)},
-		Mail:    LogMailer{Log: r.Log},
-		Log:     r.Log,
+	svc := &Services{
+		Data:   storage.NewPluginData(db),
+		Egress: egress.New(egress.Options{UnsafeAllowLoopback: r.UnsafeAllowLoopback, Logger: r.Log}),
+		Users:  UserDirectory{Users: cms.NewUsers(db, nil)},
+		Mail:   LogMailer{Log: r.Log},
 	}
 	inv := &sandbox.Invocation{
 		PluginID: r.Manifest.ID,
@@ -91,9 +89,10 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 		Kind:     r.Kind,
 		Name:     r.Name,
 		Event:    r.Event,
-		Grants:   Grants(r.Manifest, r.Settings, r.Deny),
-		Limits:   Limits(r.Manifest, r.Limits, hook),
+		Grants:   GrantsFor(r.Manifest, r.Settings, r.Deny),
+		Limits:   LimitsFor(r.Manifest, r.Limits, hook),
 	}
+	host := svc.Bind(&Plugin{Manifest: r.Manifest, Capabilities: inv.Grants.Capabilities, Secrets: r.Secrets}, nil)
 	return pool.Invoke(ctx, inv, host)
 }
 
@@ -106,18 +105,6 @@ func hookNames(m *manifest.Manifest) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-type staticDirectory struct {
-	id string
-	p  *Plugin
-}
-
-func (d staticDirectory) Plugin(_ context.Context, id string) (*Plugin, error) {
-	if id != d.id {
-		return nil, fmt.Errorf("unknown plugin %q", id)
-	}
-	return d.p, nil
 }
 
 // LogMailer "sends" email by logging it: the transport of `plugin run` and of

@@ -147,38 +147,21 @@ func NewLogs(db *storage.DB, cfg LogsConfig) *Logs {
 	return &Logs{db: db, cfg: cfg, log: cfg.Log, ch: make(chan InvocationLog, cfg.Buffer), flush: make(chan chan error)}
 }
 
-// ErrNoLogs: the manager has no invocation log recorder (SetLogs).
-var ErrNoLogs = errors.New("invocation logs are not recorded on this site")
-
-// SetLogs makes every invocation of m's plugins recorded in l.
-func (m *Manager) SetLogs(l *Logs) { m.logs.Store(l) }
-
-// Logs returns the recorder set with SetLogs, or nil.
-func (m *Manager) Logs() *Logs { return m.logs.Load() }
-
-// PluginLogs is Logs.Logs for an installed plugin: ErrNotFound for an
+// PluginLogs is Logs.Query for an installed plugin: ErrNotFound for an
 // unknown id, ErrBadLogQuery for a bad filter.
 func (m *Manager) PluginLogs(ctx context.Context, id string, q LogQuery) (*LogPage, error) {
-	l := m.logs.Load()
-	if l == nil {
-		return nil, ErrNoLogs
-	}
 	if _, err := loadRow(ctx, m.db.Read(), id); err != nil {
 		return nil, err
 	}
-	return l.Logs(ctx, id, q)
+	return m.logs.Query(ctx, id, q)
 }
 
 // PluginStats is Logs.Stats for an installed plugin (ErrNotFound otherwise).
 func (m *Manager) PluginStats(ctx context.Context, id string) (*LogStats, error) {
-	l := m.logs.Load()
-	if l == nil {
-		return nil, ErrNoLogs
-	}
 	if _, err := loadRow(ctx, m.db.Read(), id); err != nil {
 		return nil, err
 	}
-	return l.Stats(ctx, id)
+	return m.logs.Stats(ctx, id)
 }
 
 // redactFor removes the plugin's secret setting values from a message bound
@@ -210,7 +193,7 @@ func (l *Logs) Record(rec InvocationLog) {
 func (l *Logs) Dropped() int64 { return l.dropped.Load() }
 
 // Run writes queued records until ctx ends, then writes what is left.
-func (l *Logs) Run(ctx context.Context) error {
+func (l *Logs) Run(ctx context.Context) {
 	tick := time.NewTicker(l.cfg.FlushEvery)
 	defer tick.Stop()
 	batch := make([]InvocationLog, 0, l.cfg.BatchSize)
@@ -246,7 +229,7 @@ func (l *Logs) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			batch = l.drain(batch)
 			_ = write()
-			return nil
+			return
 		}
 	}
 }
@@ -330,8 +313,8 @@ func maxLevel(lines []sandbox.LogLine) int {
 	return n
 }
 
-// Logs returns a page of a plugin's invocation logs, newest first.
-func (l *Logs) Logs(ctx context.Context, pluginID string, q LogQuery) (*LogPage, error) {
+// Query returns a page of a plugin's invocation logs, newest first.
+func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage, error) {
 	where := []string{"plugin_id = ?"}
 	args := []any{pluginID}
 	switch Outcome(q.Outcome) {
@@ -448,10 +431,6 @@ func (l *Logs) DeleteAll(ctx context.Context, pluginID string) error {
 // back by a remote server could still carry one, so every text is redacted
 // against the plugin's secrets before it is queued.
 func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start time.Time, res *sandbox.Result, err error, secrets map[string]string) {
-	l := m.logs.Load()
-	if l == nil {
-		return
-	}
 	rec := InvocationLog{PluginID: ap.ID, Version: ap.Manifest.Version, Kind: kind, Name: name, StartedAt: start.UTC(), Outcome: OutcomeOK}
 	rec.Duration = m.now().Sub(start)
 	if res != nil {
@@ -481,7 +460,7 @@ func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start ti
 		}
 		rec.Error = truncate(redact(err.Error(), secrets), maxLogErrorChars)
 	}
-	l.Record(rec)
+	m.logs.Record(rec)
 }
 
 func truncate(s string, n int) string {

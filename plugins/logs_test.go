@@ -36,7 +36,7 @@ func TestLogsRecordOutcomesLimitsLinesAndStats(t *testing.T) {
 	}
 	r.flushLogs()
 
-	all, err := r.logs.Logs(ctx, "mixed", LogQuery{})
+	all, err := r.logs.Query(ctx, "mixed", LogQuery{})
 	if err != nil || len(all.Items) != 5 {
 		t.Fatalf("logs: %+v, %v", all, err)
 	}
@@ -54,7 +54,7 @@ func TestLogsRecordOutcomesLimitsLinesAndStats(t *testing.T) {
 
 	count := func(q LogQuery) int {
 		t.Helper()
-		page, err := r.logs.Logs(ctx, "mixed", q)
+		page, err := r.logs.Query(ctx, "mixed", q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func TestLogsRecordOutcomesLimitsLinesAndStats(t *testing.T) {
 	var seen []int64
 	cursor := ""
 	for range 5 {
-		page, err := r.logs.Logs(ctx, "mixed", LogQuery{Limit: 2, Cursor: cursor})
+		page, err := r.logs.Query(ctx, "mixed", LogQuery{Limit: 2, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestLogsRecordOutcomesLimitsLinesAndStats(t *testing.T) {
 	}
 
 	for _, bad := range []LogQuery{{Outcome: "fine"}, {Level: "loud"}, {Kind: "cron"}, {Cursor: "abc"}, {Cursor: "-3"}, {Limit: 500}, {Limit: -1}} {
-		if _, err := r.logs.Logs(ctx, "mixed", bad); !errors.Is(err, ErrBadLogQuery) {
+		if _, err := r.logs.Query(ctx, "mixed", bad); !errors.Is(err, ErrBadLogQuery) {
 			t.Errorf("%+v: got %v, want ErrBadLogQuery", bad, err)
 		}
 	}
@@ -182,7 +182,7 @@ func TestLogsRetentionPerPluginAndAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := func(plugin string) []string {
-		page, err := l.Logs(context.Background(), plugin, LogQuery{})
+		page, err := l.Query(context.Background(), plugin, LogQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -95,27 +95,49 @@ type ActivePlugin struct {
 	InstallSeq int64
 	Manifest   *manifest.Manifest
 	SHA256     string
+	// epoch is the revocation epoch read before the plugin was found
+	// enabled: a deactivation after it refuses the invocation's host calls.
+	epoch uint64
 }
 
-// Config tunes a Manager.
+// Config is what a Manager is made of. DB, Blobs, Runner and Sealer are
+// required; zero tuning fields take their defaults.
 type Config struct {
+	DB *storage.DB
+	// Blobs stores the bundles, under plugins/<sha256>.zip.
+	Blobs  storage.BlobStore
+	Runner Runner
+	// Sealer opens the secret settings.
+	Sealer *Sealer
+	// Services answer the plugins' ctx.* calls.
+	Services Services
 	// Limits are the site's sandbox limits; manifests may only lower them.
 	Limits sandbox.Limits
+	Queue  QueueConfig
+	Cron   CronConfig
+	Logs   LogsConfig
 	Log    *slog.Logger
 }
 
 // Manager owns installed plugins: their bundles, consent, settings and the
-// invocations of their code.
+// invocations of their code, with the machinery that runs them: the hook
+// dispatcher, the after-hook queue, cron and the invocation logs.
 type Manager struct {
-	db     *storage.DB
-	blobs  storage.BlobStore
-	runner Runner
-	sealer *Sealer
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	// Host answers binding calls; its Plugins directory is this manager.
-	Host *Host
+	db       *storage.DB
+	blobs    storage.BlobStore
+	runner   Runner
+	sealer   *Sealer
+	services *Services
+	limits   sandbox.Limits
+	log      *slog.Logger
+	now      func() time.Time
+
+	hooks *Dispatcher
+	queue *Queue
+	cron  *CronRunner
+	logs  *Logs
+
+	revoked revocations
 
 	mu        sync.Mutex
 	scripts   map[string][]byte             // bundle SHA-256 → plugin.js, read once per version
@@ -127,20 +149,85 @@ type Manager struct {
 
 	settingsMu    sync.Mutex
 	settingsCache map[string]cachedSettings
-
-	// logs, when set (SetLogs), records every invocation off the request path.
-	logs atomic.Pointer[Logs]
 }
 
-// NewManager returns a manager. host.Plugins is set to the manager.
-func NewManager(db *storage.DB, blobs storage.BlobStore, runner Runner, sealer *Sealer, host *Host, cfg Config) *Manager {
+// NewManager assembles a manager and its runtime. Nothing runs until Run.
+func NewManager(cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{db: db, blobs: blobs, runner: runner, sealer: sealer, cfg: cfg, log: cfg.Log, now: time.Now,
-		Host: host, scripts: map[string][]byte{}, manifests: map[string]*manifest.Manifest{}}
-	host.Plugins = m
+	for _, l := range []**slog.Logger{&cfg.Queue.Log, &cfg.Cron.Log, &cfg.Logs.Log} {
+		if *l == nil {
+			*l = cfg.Log
+		}
+	}
+	services := cfg.Services
+	m := &Manager{db: cfg.DB, blobs: cfg.Blobs, runner: cfg.Runner, sealer: cfg.Sealer, services: &services,
+		limits: cfg.Limits, log: cfg.Log, now: time.Now,
+		scripts: map[string][]byte{}, manifests: map[string]*manifest.Manifest{}}
+	m.revoked.at = map[string]uint64{}
+	// The queue, cron and dispatcher invoke plugins through m; they are made
+	// here, with it, and never replaced.
+	m.logs = NewLogs(cfg.DB, cfg.Logs)
+	m.queue = NewQueue(cfg.DB, m, cfg.Queue)
+	m.cron = NewCronRunner(cfg.DB, m, cfg.Cron)
+	m.hooks = NewDispatcher(m, m.queue, cfg.Log)
 	return m
+}
+
+// Hooks is the dispatcher of content, media and page hooks: the content
+// service's and media library's hook implementation.
+func (m *Manager) Hooks() *Dispatcher { return m.hooks }
+
+// Logs records and serves the plugins' invocation logs.
+func (m *Manager) Logs() *Logs { return m.logs }
+
+// Run runs the log writer, the queue workers and the cron runner until ctx
+// ends, then lets the log writer write what is left.
+func (m *Manager) Run(ctx context.Context) {
+	// The log writer outlives the others so their last invocations are kept.
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	logsDone := make(chan struct{})
+	go func() { m.logs.Run(logCtx); close(logsDone) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = m.queue.Run(ctx) })
+	wg.Go(func() { m.cron.Run(ctx) })
+	wg.Wait()
+	stopLogs()
+	<-logsDone
+}
+
+// revocations make deactivation and uninstalling stop host calls at once,
+// without the hosts bound to running invocations asking the database on
+// every call: each revocation takes the next epoch, and a host refuses calls
+// once its plugin was revoked at an epoch later than the one its invocation
+// started in (ActivePlugin.epoch, read before the plugin was found enabled).
+//
+// This holds in this process. Another process sharing the database refuses a
+// deactivated plugin's next invocation (Active reads the enabled set fresh);
+// an invocation it is already running keeps the grant it started with until
+// it ends, which its wall limit bounds.
+type revocations struct {
+	epoch atomic.Uint64
+	mu    sync.RWMutex
+	at    map[string]uint64 // plugin id → epoch of its last revocation
+}
+
+func (r *revocations) current() uint64 { return r.epoch.Load() }
+
+// revoke is called after the write that disables the plugin committed.
+func (r *revocations) revoke(id string) {
+	e := r.epoch.Add(1)
+	r.mu.Lock()
+	r.at[id] = e
+	r.mu.Unlock()
+}
+
+func (r *revocations) since(id string, epoch uint64) bool {
+	r.mu.RLock()
+	e := r.at[id]
+	r.mu.RUnlock()
+	return e > epoch
 }
 
 // Install validates and stores a bundle exactly as `pilcrow plugin validate`
@@ -297,8 +384,9 @@ func versionManifest(ctx context.Context, q queryer, id, version string) (*manif
 }
 
 // parsedManifests caches stored manifests by their exact text. Parsing with
-// full schema validation costs most of a millisecond and the host needs the
-// manifest on every binding call; the text is immutable per version, and
+// full schema validation costs most of a millisecond and the plugin pages,
+// activation and settings read stored manifests often; the text is immutable
+// per version, and
 // keying by content stays right even if a version is uninstalled and
 // re-uploaded with other bytes.
 var parsedManifests struct {
@@ -426,13 +514,13 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 	if err := matchGrant(want, g); err != nil {
 		return nil, err
 	}
-	ap := &ActivePlugin{ID: id, InstallSeq: r.seq, Manifest: mf, SHA256: sha}
+	ap := &ActivePlugin{ID: id, InstallSeq: r.seq, Manifest: mf, SHA256: sha, epoch: m.revoked.current()}
 	if !r.installRan {
-		if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:install"), map[string]any{}); err != nil {
+		if err := m.lifecycle(ctx, ap, manifest.HookInstall, map[string]any{}); err != nil {
 			return nil, err
 		}
 	}
-	if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:activate"), map[string]any{}); err != nil {
+	if err := m.lifecycle(ctx, ap, manifest.HookActivate, map[string]any{}); err != nil {
 		return nil, err
 	}
 	grantJSON, _ := json.Marshal(Grant{Capabilities: want.Capabilities, AllowedHosts: want.AllowedHosts})
@@ -483,7 +571,7 @@ func (m *Manager) Deactivate(ctx context.Context, id string) (*Info, error) {
 	}
 	if r.enabled {
 		if ap, err := m.active(ctx, r); err == nil {
-			if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:deactivate"), map[string]any{}); err != nil {
+			if err := m.lifecycle(ctx, ap, manifest.HookDeactivate, map[string]any{}); err != nil {
 				m.log.WarnContext(ctx, "plugin:deactivate failed; deactivating anyway", "plugin", id, "err", err)
 			}
 		}
@@ -495,6 +583,7 @@ func (m *Manager) Deactivate(ctx context.Context, id string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deactivate: %w", err)
 	}
+	m.revoked.revoke(id)
 	return m.Get(ctx, id)
 }
 
@@ -509,7 +598,7 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 	}
 	if r.version.Valid {
 		if ap, err := m.active(ctx, r); err == nil {
-			if err := m.lifecycle(ctx, ap, manifest.HookName("plugin:uninstall"), map[string]any{"deleteData": deleteData}); err != nil {
+			if err := m.lifecycle(ctx, ap, manifest.HookUninstall, map[string]any{"deleteData": deleteData}); err != nil {
 				m.log.WarnContext(ctx, "plugin:uninstall failed; uninstalling anyway", "plugin", id, "err", err)
 			}
 		}
@@ -547,11 +636,10 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 	if err != nil {
 		return fmt.Errorf("uninstall: %w", err)
 	}
+	m.revoked.revoke(id)
 	if deleteData {
-		if logs := m.Logs(); logs != nil {
-			if err := logs.DeleteAll(ctx, id); err != nil {
-				return fmt.Errorf("uninstall: delete logs: %w", err)
-			}
+		if err := m.logs.DeleteAll(ctx, id); err != nil {
+			return fmt.Errorf("uninstall: delete logs: %w", err)
 		}
 	}
 	for _, k := range keys {
@@ -564,12 +652,14 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 	return nil
 }
 
+// active is the running version of the plugin of r, for its lifecycle hooks.
 func (m *Manager) active(ctx context.Context, r *pluginRow) (*ActivePlugin, error) {
+	epoch := m.revoked.current()
 	mf, err := m.runningManifest(ctx, r.id, r.version.String, r.sha.String)
 	if err != nil {
 		return nil, err
 	}
-	return &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha.String}, nil
+	return &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha.String, epoch: epoch}, nil
 }
 
 // pluginIDs runs a query selecting plugin ids. The ids are read in full
@@ -600,6 +690,9 @@ const activeQuery = `SELECT id, install_seq, version, sha256 FROM plugins WHERE 
 // in every process sharing the database); manifests come from a cache keyed by
 // bundle hash, since versions are immutable.
 func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
+	// Read before the query: a deactivation the query does not see commits
+	// after it, and so revokes at a later epoch.
+	epoch := m.revoked.current()
 	m.activeOnce.Do(func() {
 		// Prepared without the caller's context: the statement outlives the call.
 		m.activeStmt, m.activeStmtErr = m.db.Read().PrepareContext(context.Background(), activeQuery)
@@ -637,7 +730,7 @@ func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha})
+		out = append(out, &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha, epoch: epoch})
 	}
 	return out, nil
 }
@@ -659,27 +752,6 @@ func (m *Manager) runningManifest(ctx context.Context, id, version, sha string) 
 	m.manifests[sha] = mf
 	m.mu.Unlock()
 	return mf, nil
-}
-
-// Plugin implements Directory for the Host: the running version's manifest
-// and its secrets, for enabled plugins only.
-func (m *Manager) Plugin(ctx context.Context, id string) (*Plugin, error) {
-	r, err := loadRow(ctx, m.db.Read(), id)
-	if err != nil {
-		return nil, err
-	}
-	if !r.version.Valid {
-		return nil, fmt.Errorf("%w: %s has not been activated", ErrNotFound, id)
-	}
-	ap, err := m.active(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	_, secrets, err := m.settingValues(ctx, id, ap.Manifest)
-	if err != nil {
-		return nil, err
-	}
-	return &Plugin{Manifest: ap.Manifest, Secrets: secrets}, nil
 }
 
 // script returns a version's plugin.js, reading its bundle once.
@@ -713,7 +785,8 @@ func (m *Manager) script(ctx context.Context, id, sha string) ([]byte, error) {
 }
 
 // Invoke runs one hook or route of a plugin's running version under its
-// grants and limits.
+// grants and limits. Its host calls are answered by a Host bound here, once,
+// to the plugin's manifest, grant and opened secrets.
 func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name string, event any) (*sandbox.Result, error) {
 	script, err := m.script(ctx, ap.ID, ap.SHA256)
 	if err != nil {
@@ -736,13 +809,20 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 	inv := &sandbox.Invocation{
 		PluginID: ap.ID, Version: ap.Manifest.Version, ScriptHash: ap.SHA256, Script: script,
 		Kind: kind, Name: name, Event: ev,
-		Grants: Grants(ap.Manifest, visible, nil),
-		Limits: Limits(ap.Manifest, m.cfg.Limits, hook),
+		Grants: GrantsFor(ap.Manifest, visible, nil),
+		Limits: LimitsFor(ap.Manifest, m.limits, hook),
 	}
 	start := m.now()
-	res, err := m.runner.Invoke(ctx, inv, m.Host)
+	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, secrets))
 	m.recordInvocation(ap, kind, name, start, res, err, secrets)
 	return res, err
+}
+
+// bindHost returns the host of one invocation of ap.
+func (m *Manager) bindHost(ap *ActivePlugin, caps []manifest.Capability, secrets map[string]string) *Host {
+	id, epoch := ap.ID, ap.epoch
+	return m.services.Bind(&Plugin{Manifest: ap.Manifest, Capabilities: caps, Secrets: secrets},
+		func() bool { return m.revoked.since(id, epoch) })
 }
 
 // lifecycle runs a plugin:* hook if the plugin declares it.

@@ -373,7 +373,7 @@ type MetadataEvent struct {
 // logged. Results are cached briefly per entry version and set of running
 // plugin versions.
 func (d *Dispatcher) Metadata(ctx context.Context, collection string, e *cms.PublicEntry) []MetaTag {
-	subs, err := d.idx.subscribers(ctx, manifest.HookPageMetadata)
+	subs, err := d.m.subscribers(ctx, manifest.HookPageMetadata)
 	if err != nil {
 		d.log.WarnContext(ctx, "page:metadata: could not list plugins", "err", err)
 		return []MetaTag{}

@@ -33,7 +33,6 @@ import (
 type Queue struct {
 	db   *storage.DB
 	m    *Manager
-	idx  *activeIndex
 	cfg  QueueConfig
 	log  *slog.Logger
 	wake chan struct{}
@@ -102,7 +101,7 @@ func NewQueue(db *storage.DB, m *Manager, cfg QueueConfig) *Queue {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Queue{db: db, m: m, idx: newActiveIndex(m), cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}
+	return &Queue{db: db, m: m, cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}
 }
 
 // Attempts is how many times a job is tried before it is dead.
@@ -212,7 +211,7 @@ func (q *Queue) claim(ctx context.Context) (*Job, error) {
 
 func (q *Queue) deliver(ctx context.Context, j *Job) {
 	hook := manifest.HookName(j.Hook)
-	ap, err := q.idx.plugin(ctx, j.PluginID)
+	ap, err := q.m.activePlugin(ctx, j.PluginID)
 	if err == nil {
 		if _, ok := ap.Manifest.Hook(hook); !ok {
 			err = fmt.Errorf("%w: its running version no longer declares %s", ErrNotFound, hook)

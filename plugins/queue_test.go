@@ -85,7 +85,7 @@ func TestAfterHooksAreEnqueuedInTheWriteAndDeliveredAfterCommit(t *testing.T) {
 	waitFor(t, "the afterPublish delivery", func() bool { return r.auditEvents() == 2 && len(r.jobs("audit-log")) == 0 })
 
 	r.flushLogs()
-	page, err := r.logs.Logs(context.Background(), "audit-log", LogQuery{Name: "content:afterPublish"})
+	page, err := r.logs.Query(context.Background(), "audit-log", LogQuery{Name: "content:afterPublish"})
 	if err != nil || len(page.Items) != 1 || page.Items[0].Outcome != OutcomeOK || !strings.Contains(page.Items[0].Lines[0].Message, "recorded published") {
 		t.Fatalf("afterPublish log: %+v, %v", page, err)
 	}
@@ -133,7 +133,7 @@ func TestQueueRetriesWithBackoffThenDies(t *testing.T) {
 	step(false) // dead jobs are not retried
 
 	r.flushLogs()
-	page, err := r.logs.Logs(ctx, "flaky", LogQuery{Outcome: "error"})
+	page, err := r.logs.Query(ctx, "flaky", LogQuery{Outcome: "error"})
 	if err != nil || len(page.Items) != 3 || page.Items[0].Error != "receiver down" {
 		t.Fatalf("every failed attempt is logged: %+v, %v", page, err)
 	}

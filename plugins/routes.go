@@ -224,25 +224,15 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// Router finds the routes of active plugins. Each version's manifest is
-// parsed once and cached by its bundle hash (versions are immutable), while
-// whether a plugin is enabled, and which version runs, is read fresh on every
-// request: a deactivated plugin's routes vanish at once, and while an upgrade
-// awaits consent the consented version keeps serving.
-type Router struct {
-	m   *Manager
-	idx *activeIndex
-}
-
-// NewRouter returns a router over m's plugins.
-func NewRouter(m *Manager) *Router { return &Router{m: m, idx: newActiveIndex(m)} }
-
-// Find returns the running version of an enabled plugin and the route it
-// declares under name. A plugin that is unknown, never activated or
+// FindRoute returns the running version of an enabled plugin and the route
+// it declares under name. A plugin that is unknown, never activated or
 // deactivated, and a route it does not declare, are all ErrNotFound: to the
-// outside world they do not exist.
-func (r *Router) Find(ctx context.Context, pluginID, name string) (*ActivePlugin, manifest.Route, error) {
-	ap, err := r.idx.plugin(ctx, pluginID)
+// outside world they do not exist. Whether a plugin is enabled, and which
+// version runs, is read fresh on every request (see Active): a deactivated
+// plugin's routes vanish at once, and while an upgrade awaits consent the
+// consented version keeps serving.
+func (m *Manager) FindRoute(ctx context.Context, pluginID, name string) (*ActivePlugin, manifest.Route, error) {
+	ap, err := m.activePlugin(ctx, pluginID)
 	if err != nil {
 		return nil, manifest.Route{}, err
 	}
@@ -251,11 +241,6 @@ func (r *Router) Find(ctx context.Context, pluginID, name string) (*ActivePlugin
 		return nil, manifest.Route{}, fmt.Errorf("%w: %s has no route %q", ErrNotFound, pluginID, name)
 	}
 	return ap, rt, nil
-}
-
-// Serve runs a route found by Find; see Manager.ServeRoute.
-func (r *Router) Serve(ctx context.Context, ap *ActivePlugin, route manifest.Route, req RouteRequest) (*RouteResponse, error) {
-	return r.m.ServeRoute(ctx, ap, route, req)
 }
 
 // RouteError is a route invocation that failed on the plugin's side: it threw,
@@ -274,7 +259,7 @@ func (e *RouteError) Error() string {
 
 func (e *RouteError) Unwrap() error { return e.Err }
 
-// ServeRoute runs a route of an active plugin in a fresh isolate and checks
+// ServeRoute runs a route found by FindRoute in a fresh isolate and checks
 // its response. Failures of the plugin are *RouteError; other errors are the
 // server's.
 func (m *Manager) ServeRoute(ctx context.Context, ap *ActivePlugin, route manifest.Route, req RouteRequest) (*RouteResponse, error) {

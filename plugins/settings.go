@@ -49,7 +49,7 @@ func (m *Manager) forgetSettings(id string) {
 }
 
 // settingRows reads a plugin's stored settings, from a short-lived cache: every
-// invocation and binding call needs them, and they rarely change.
+// invocation needs them, and they rarely change.
 func (m *Manager) settingRows(ctx context.Context, id string) ([]settingRow, error) {
 	m.settingsMu.Lock()
 	c, ok := m.settingsCache[id]

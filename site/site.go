@@ -69,14 +69,14 @@ type Site struct {
 	Content *cms.Content
 	// Media is the media library; its blob-deletion janitor runs in Run.
 	Media *cms.MediaLibrary
-	// Plugins is the plugin lifecycle manager.
+	// Plugins is the plugin lifecycle manager; its runtime (queue, cron,
+	// invocation logs) runs in Run.
 	Plugins *plugins.Manager
 	// Hooks dispatches content and media hooks to active plugins; it is the
 	// content service's and the media library's hook implementation.
 	Hooks *plugins.Dispatcher
 
-	pool    *lazyPool
-	runtime *plugins.Runtime
+	pool *lazyPool
 }
 
 // Open opens (creating if needed) the site in cfg.DataDir and applies migrations.
@@ -108,8 +108,8 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 }
 
 // openPlugins wires the plugin runtime: the sandbox pool (started lazily),
-// the host that answers plugins' binding calls, and the lifecycle manager
-// whose bundles live in the media blob store under plugins/.
+// the services behind plugins' ctx.* calls, and the lifecycle manager whose
+// bundles live in the media blob store under plugins/.
 func (s *Site) openPlugins(cfg Config) error {
 	key, err := plugins.LoadSecretKey(cfg.DataDir)
 	if err != nil {
@@ -127,22 +127,23 @@ func (s *Site) openPlugins(cfg Config) error {
 	if cfg.Plugins.UnsafeAllowLoopbackEgress {
 		cfg.Logger.Warn("plugins may fetch loopback addresses (--unsafe-allow-loopback-egress): never use this on a server")
 	}
-	host := &plugins.Host{
-		Data:    storage.NewPluginData(s.DB),
-		Egress:  egress.New(egress.Options{UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, Logger: cfg.Logger}),
-		Content: pluginContent{s.Content},
-		Users:   plugins.UserDirectory{Users: s.Users},
-		Media:   pluginMedia{s.Media},
-		Mail:    plugins.LogMailer{Log: cfg.Logger},
-		Log:     cfg.Logger,
-	}
-	s.Plugins = plugins.NewManager(s.DB, s.Media.Store(), s.pool, sealer, host, plugins.Config{Limits: cfg.Plugins.Limits, Log: cfg.Logger})
-	// The runtime: invocation logs written off the request path, after hooks
-	// in a durable queue (enqueued inside the write's transaction), cron
-	// schedules; all three run in Run. Its dispatcher is the content and
-	// media hook implementation.
-	s.runtime = plugins.NewRuntime(s.DB, s.Plugins, plugins.RuntimeConfig{Log: cfg.Logger})
-	s.Hooks = s.runtime.Dispatcher
+	s.Plugins = plugins.NewManager(plugins.Config{
+		DB: s.DB, Blobs: s.Media.Store(), Runner: s.pool, Sealer: sealer,
+		Services: plugins.Services{
+			Data:    storage.NewPluginData(s.DB),
+			Egress:  egress.New(egress.Options{UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, Logger: cfg.Logger}),
+			Content: pluginContent{s.Content},
+			Users:   plugins.UserDirectory{Users: s.Users},
+			Media:   pluginMedia{s.Media},
+			Mail:    plugins.LogMailer{Log: cfg.Logger},
+		},
+		Limits: cfg.Plugins.Limits,
+		Log:    cfg.Logger,
+	})
+	// A genuine cycle, closed here and only here: plugins reach content and
+	// media through ctx.content and ctx.media, and saves and uploads run the
+	// plugins' hooks. The services exist first, so the hooks are set on them.
+	s.Hooks = s.Plugins.Hooks()
 	s.Content.SetHooks(s.Hooks)
 	s.Media.SetHooks(s.Hooks)
 	return nil
@@ -162,20 +163,12 @@ func (s *Site) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Media.RunJanitor(ctx, 10*time.Minute) })
 	wg.Go(func() { s.warmSandbox(ctx) })
-	wg.Go(func() { s.background(ctx, "plugin runtime (queue, cron, logs)", s.runtime.Run) })
+	wg.Go(func() { s.Plugins.Run(ctx) })
 	// Scheduled publishing: overdue schedules (due while the site was down)
 	// are published first, then each as it comes due.
 	err := cms.NewScheduler(s.Content, s.log).Run(ctx)
 	wg.Wait()
 	return err
-}
-
-// background runs one loop, logging its failure: one loop stopping must not
-// stop the others (or the site).
-func (s *Site) background(ctx context.Context, what string, run func(context.Context) error) {
-	if err := run(ctx); err != nil && ctx.Err() == nil {
-		s.log.Error(what+" stopped", "err", err)
-	}
 }
 
 // warmSandbox starts the worker processes in the background when plugins

@@ -373,7 +373,7 @@ func (s *Server) handleAdminPluginLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	v := pluginLogsView{Info: info, Outcome: q.Get("outcome")}
-	if v.Page, err = logs.Logs(ctx, info.ID, plugins.LogQuery{Outcome: v.Outcome, Cursor: q.Get("cursor"), Limit: 50}); err != nil {
+	if v.Page, err = logs.Query(ctx, info.ID, plugins.LogQuery{Outcome: v.Outcome, Cursor: q.Get("cursor"), Limit: 50}); err != nil {
 		if errors.Is(err, plugins.ErrBadLogQuery) {
 			s.adminError(w, r, http.StatusBadRequest, err.Error())
 			return

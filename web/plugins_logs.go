@@ -37,7 +37,7 @@ func (s *Server) handlePluginLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	page, err := logs.Logs(r.Context(), id, q)
+	page, err := logs.Query(r.Context(), id, q)
 	if err != nil {
 		s.pluginError(w, r, err)
 		return

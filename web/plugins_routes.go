@@ -30,10 +30,9 @@ func (s *Server) pluginRouteHandler() http.Handler {
 		burst = DefaultConfig().PublicRouteBurst
 	}
 	limiter := newLoginLimiter(every, burst)
-	router := plugins.NewRouter(s.svc.Plugins)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, name := chi.URLParam(r, "pluginId"), chi.URLParam(r, "*")
-		ap, route, err := router.Find(r.Context(), id, name)
+		ap, route, err := s.svc.Plugins.FindRoute(r.Context(), id, name)
 		if err != nil {
 			s.pluginError(w, r, err)
 			return
@@ -63,7 +62,7 @@ func (s *Server) pluginRouteHandler() http.Handler {
 			return
 		}
 		req.User = caller
-		res, err := router.Serve(r.Context(), ap, route, req)
+		res, err := s.svc.Plugins.ServeRoute(r.Context(), ap, route, req)
 		if err != nil {
 			s.pluginError(w, r, err)
 			return

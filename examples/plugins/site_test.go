@@ -3,7 +3,6 @@ package examples
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -19,7 +18,7 @@ import (
 // plugins.RunLocal cannot do: RunLocal builds a fresh database for every call
 // (so a route cannot read what an earlier hook stored) and its own egress
 // client (so no custom RootCAs for an https test server). It wires the same
-// pieces RunLocal does — the real plugins.Host, storage, egress client,
+// pieces RunLocal does — the real plugins host, storage, egress client,
 // grants and limits — around a database and an egress client it keeps.
 type site struct {
 	data    *storage.PluginData
@@ -52,30 +51,15 @@ func (s *site) run(t testing.TB, ex *example, m *manifest.Manifest, kind, name s
 		}
 		hook = &h
 	}
-	host := &plugins.Host{
-		Plugins: directory{&plugins.Plugin{Manifest: m, Secrets: secrets}},
-		Data:    s.data,
-		Egress:  s.egress,
-		Content: s.content,
-		Log:     slog.New(slog.DiscardHandler),
-	}
+	svc := &plugins.Services{Data: s.data, Egress: s.egress, Content: s.content}
 	inv := &sandbox.Invocation{
 		PluginID: m.ID, Version: m.Version, Script: ex.script,
 		Kind: kind, Name: name, Event: event,
-		Grants: plugins.Grants(m, settings, nil),
-		Limits: plugins.Limits(m, testSiteLimits, hook),
+		Grants: plugins.GrantsFor(m, settings, nil),
+		Limits: plugins.LimitsFor(m, testSiteLimits, hook),
 	}
+	host := svc.Bind(&plugins.Plugin{Manifest: m, Capabilities: inv.Grants.Capabilities, Secrets: secrets}, nil)
 	return testPool(t).Invoke(context.Background(), inv, host)
-}
-
-// directory serves the one plugin under test.
-type directory struct{ p *plugins.Plugin }
-
-func (d directory) Plugin(_ context.Context, id string) (*plugins.Plugin, error) {
-	if id != d.p.Manifest.ID {
-		return nil, fmt.Errorf("unknown plugin %q", id)
-	}
-	return d.p, nil
 }
 
 // routeRequest is the JSON request the handler of route receives.
