@@ -16,7 +16,8 @@
 //     depth caps; reading a returned or thrown value runs under the limits.
 //   - The watchdog (guard.go): interrupts the runtime at the CPU, wall and
 //     memory limits; if a builtin ignores the interrupt, the worker reports
-//     the limit and exits.
+//     the limit and exits. The isolate runs on a locked OS thread and the
+//     CPU limit is that thread's CPU clock (cpuclock_linux.go).
 //   - The worker process (worker.go, confine_linux.go, seccomp_linux.go):
 //     empty environment, no inherited files, own process group, hard
 //     rlimits, no_new_privs, a seccomp filter (no exec, fork, open, sockets,

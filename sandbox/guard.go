@@ -5,7 +5,6 @@ import (
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dop251/goja"
@@ -30,6 +29,7 @@ type guard struct {
 	overrun func(*LimitError)
 	wake    func()
 
+	clock     cpuClock
 	start     time.Time
 	startCPU  time.Duration
 	baseHeap  uint64
@@ -46,10 +46,13 @@ type guard struct {
 	trippedAt time.Time
 }
 
+// startGuard must run on the isolate's goroutine, locked to its OS thread:
+// the CPU limit is that thread's CPU time.
 func startGuard(rt *goja.Runtime, l Limits, overrun func(*LimitError), wake func()) *guard {
+	clock := threadCPUClock()
 	g := &guard{
 		rt: rt, limits: l, overrun: overrun, wake: wake,
-		start: time.Now(), startCPU: processCPU(),
+		clock: clock, start: time.Now(), startCPU: clock.read(),
 		tripped: make(chan struct{}),
 	}
 	g.baseHeap, g.baseAlloc = heapSample()
@@ -74,7 +77,7 @@ func (g *guard) check() {
 			g.overrun(hit)
 			return
 		}
-	} else if used := processCPU() - g.startCPU; used >= g.limits.CPU {
+	} else if used := g.clock.read() - g.startCPU; used >= g.limits.CPU {
 		g.trip(cpuLimit(g.limits.CPU))
 	} else if time.Since(g.start) >= g.limits.Wall {
 		g.trip(wallLimit(g.limits.Wall))
@@ -127,22 +130,11 @@ func (g *guard) stop() Usage {
 	g.sampleHeap()
 	_, alloc := heapSample()
 	return Usage{
-		CPU:             processCPU() - g.startCPU,
+		CPU:             g.clock.read() - g.startCPU,
 		Wall:            time.Since(g.start),
 		PeakMemoryBytes: max(g.peak.Load(), 0),
 		AllocBytes:      int64(alloc - g.baseAlloc),
 	}
-}
-
-// processCPU is the CPU time of the whole process. A worker runs one
-// invocation at a time, so the difference over an invocation is its CPU time,
-// garbage collection included.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes"}

@@ -144,6 +144,9 @@ type LogLine struct {
 // Usage is what an invocation consumed. It is reported on failures too
 // (alongside the error) whenever the worker survived to measure it.
 type Usage struct {
+	// CPU is the CPU time of the isolate's own thread: time spent waiting
+	// for host calls, the watchdog and background garbage collection are
+	// not charged.
 	CPU  time.Duration `json:"cpu"`
 	Wall time.Duration `json:"wall"`
 	// PeakMemoryBytes is the sampled growth of the live heap over the

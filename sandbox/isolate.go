@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync/atomic"
 
@@ -78,6 +79,10 @@ type runner struct {
 // the runtime ignores an interrupt past the grace period (workers exit);
 // nil in-process.
 func runTask(t *task, s *script, link hostLink, overrun func(*LimitError)) (out outcome) {
+	// The CPU limit charges this thread's CPU time (see cpuClock), so the
+	// isolate must not migrate between threads while it runs.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	r := &runner{t: t, limits: t.Limits, link: link, pending: make(map[uint64]*pendingCall)}
 	r.rt = goja.New()
 	r.rt.SetMaxCallStackSize(r.limits.StackFrames)
