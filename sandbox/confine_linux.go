@@ -3,9 +3,12 @@ package sandbox
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,14 +40,19 @@ func killGroup(pid int) {
 //   - RLIMIT_AS and RLIMIT_DATA: what the Go runtime has reserved at start
 //     plus room for one invocation, so a huge allocation fails at once
 //     (a fatal "out of memory", reported as the memory limit) instead of
-//     pushing the machine into swap;
+//     pushing the machine into swap; each invocation then lowers the soft
+//     RLIMIT_AS further (see memCap);
 //   - RLIMIT_FSIZE 0 (no file writes), RLIMIT_CORE 0, RLIMIT_NOFILE small;
 //   - descriptors inherited by accident closed;
+//   - no privilege: started by a root server, the worker switches to an
+//     unprivileged uid/gid with no supplementary groups; in every case it
+//     ends with no capabilities (see dropPrivileges);
 //   - a seccomp filter (see seccompFilter).
 //
 // RLIMIT_NPROC is not set: it is per user and counts threads, which the Go
 // runtime needs.
-func confineWorker(memory int64) error {
+func confineWorker(c workerConfig) error {
+	memory := c.memory
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
@@ -78,9 +86,108 @@ func confineWorker(memory int64) error {
 			return fmt.Errorf("%s: %w", l.name, err)
 		}
 	}
+	if !raceBuild {
+		if workerMemCap, err = openMemCap(vmSize + headroom); err != nil {
+			return err
+		}
+	}
+	if err := dropPrivileges(c.uid, c.gid); err != nil {
+		return err
+	}
+	// Changing the effective uid resets both the dumpable flag and the
+	// parent-death signal: set them again, and make sure the parent did not
+	// die in between (the signal would then never come).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("dumpable: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("parent-death signal: %w", err)
+	}
+	if os.Getppid() != c.ppid {
+		return fmt.Errorf("the server exited")
+	}
+	if beforeSeccomp != nil {
+		beforeSeccomp()
+	}
 	// Last: from here on the worker cannot open files, run programs, create
 	// processes or sockets, or signal other processes.
 	return installSeccomp()
+}
+
+// beforeSeccomp lets a test look at a confined worker before its seccomp
+// filter hides everything (see the probe worker in the tests).
+var beforeSeccomp func()
+
+// dropPrivileges leaves the worker with no privilege. Started as root, it
+// empties the capability bounding set, drops every supplementary group and
+// switches to uid/gid on all threads, which empties the permitted,
+// effective and ambient sets; in every case it clears the ambient and
+// inheritable sets and checks that no capability is left.
+//
+// The bounding set is a per-thread attribute: it is emptied on the thread
+// that confines the worker, while threads the Go runtime started earlier
+// keep the full set. It only bounds what an exec could gain, and a worker
+// cannot exec (no_new_privs, seccomp).
+func dropPrivileges(uid, gid int) error {
+	// The bounding set, capset and the check below are per thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	root := os.Geteuid() == 0
+	if root {
+		if uid <= 0 || gid <= 0 {
+			return fmt.Errorf("started as root without an unprivileged uid/gid to switch to")
+		}
+		for c := 0; c < 64; c++ {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err == unix.EINVAL {
+				break // past the kernel's last capability
+			} else if err != nil {
+				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+			}
+		}
+		if err := syscall.Setgroups([]int{}); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setresgid(gid, gid, gid); err != nil {
+			return fmt.Errorf("setresgid %d: %w", gid, err)
+		}
+		if err := syscall.Setresuid(uid, uid, uid); err != nil {
+			return fmt.Errorf("setresuid %d: %w", uid, err)
+		}
+		ru, eu, su := unix.Getresuid()
+		rg, eg, sg := unix.Getresgid()
+		groups, err := unix.Getgroups()
+		if ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid || err != nil || len(groups) != 0 {
+			return fmt.Errorf("still uids %d/%d/%d, gids %d/%d/%d, groups %v after switching to %d:%d", ru, eu, su, rg, eg, sg, groups, uid, gid)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var none [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &none[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	status, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		name, value, _ := strings.Cut(line, ":")
+		switch name {
+		case "CapInh", "CapPrm", "CapEff", "CapAmb":
+		case "CapBnd":
+			if !root {
+				continue // emptying it needs CAP_SETPCAP
+			}
+		default:
+			continue
+		}
+		if value = strings.TrimSpace(value); strings.Trim(value, "0") != "" {
+			return fmt.Errorf("%s is %s after dropping every capability", name, value)
+		}
+	}
+	return nil
 }
 
 // closeInheritedFiles closes every descriptor above stderr that the Go
@@ -192,4 +299,19 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc stat: malformed times")
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+var protectOnce sync.Once
+
+// protectServer marks the process that supervises workers non-dumpable:
+// no core dumps of its memory, and no other process of its user — a
+// worker that escaped everything else, where workers share the server's
+// user — may ptrace it or open its /proc/<pid>/mem, fd or environ. The
+// process itself keeps access to its own /proc/self.
+func protectServer(log *slog.Logger) {
+	protectOnce.Do(func() {
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			log.Warn("sandbox: cannot mark the server non-dumpable", "err", err)
+		}
+	})
 }

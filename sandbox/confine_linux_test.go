@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,8 +46,11 @@ func TestWorkerIsConfined(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := strings.Split(strings.TrimRight(string(env), "\x00"), "\x00")
-	if len(vars) != 2 || vars[0] != workerEnv+"=1" || !strings.HasPrefix(vars[1], workerMemEnv+"=") {
+	if !slices.Equal(vars, p.workerEnviron()) || len(vars) < 2 || vars[0] != workerEnv+"=1" || !strings.HasPrefix(vars[1], workerMemEnv+"=") {
 		t.Errorf("worker environment = %q", vars)
+	}
+	if os.Geteuid() == 0 && (len(vars) != 4 || vars[2] != workerUIDEnv+"=65534" || vars[3] != workerGIDEnv+"=65534") {
+		t.Errorf("a root server's worker environment = %q, want the user to switch to", vars)
 	}
 	fds, err := os.ReadDir(proc + "/fd")
 	if err != nil {
@@ -56,7 +60,9 @@ func TestWorkerIsConfined(t *testing.T) {
 		target, _ := os.Readlink(proc + "/fd/" + fd.Name())
 		// The Go runtime itself keeps the cgroup CPU quota files open to
 		// track GOMAXPROCS.
-		if !strings.HasPrefix(target, "pipe:") && !strings.HasPrefix(target, "anon_inode:") && !strings.HasPrefix(target, "/sys/fs/cgroup/") {
+		// And its own statm, read per invocation (see memCap).
+		if !strings.HasPrefix(target, "pipe:") && !strings.HasPrefix(target, "anon_inode:") && !strings.HasPrefix(target, "/sys/fs/cgroup/") &&
+			target != proc+"/statm" {
 			t.Errorf("worker fd %s → %s: not a protocol pipe or runtime handle", fd.Name(), target)
 		}
 	}
@@ -85,6 +91,12 @@ func TestWorkerIsConfined(t *testing.T) {
 		t.Errorf("limits not found: %v", want)
 	}
 	status, _ := os.ReadFile(proc + "/status")
+	if os.Geteuid() == 0 && !strings.Contains(string(status), "Uid:\t65534\t65534\t65534\t65534") {
+		t.Error("a root server's worker does not run as nobody")
+	}
+	if !strings.Contains(string(status), "CapEff:\t0000000000000000") || !strings.Contains(string(status), "CapPrm:\t0000000000000000") {
+		t.Error("the worker holds capabilities")
+	}
 	if !strings.Contains(string(status), "NoNewPrivs:\t1") {
 		t.Error("worker lacks no_new_privs")
 	}

@@ -29,12 +29,11 @@ type guard struct {
 	overrun func(*LimitError)
 	wake    func()
 
-	clock     cpuClock
-	start     time.Time
-	startCPU  time.Duration
-	baseHeap  uint64
-	baseAlloc uint64
-	peak      atomic.Int64
+	clock    cpuClock
+	start    time.Time
+	startCPU time.Duration
+	base     heapStats
+	peak     atomic.Int64
 
 	hit     atomic.Pointer[LimitError]
 	tripped chan struct{}
@@ -55,7 +54,7 @@ func startGuard(rt *goja.Runtime, l Limits, overrun func(*LimitError), wake func
 		clock: clock, start: time.Now(), startCPU: clock.read(),
 		tripped: make(chan struct{}),
 	}
-	g.baseHeap, g.baseAlloc = heapSample()
+	g.base = heapSample()
 	g.mu.Lock()
 	g.timer = time.AfterFunc(guardTick, g.check)
 	g.mu.Unlock()
@@ -89,8 +88,11 @@ func (g *guard) check() {
 
 // sampleHeap records and returns the heap growth since the start.
 func (g *guard) sampleHeap() int64 {
-	heap, _ := heapSample()
-	grown := int64(heap) - int64(g.baseHeap)
+	return g.recordPeak(heapSample())
+}
+
+func (g *guard) recordPeak(h heapStats) int64 {
+	grown := int64(h.objects) - int64(g.base.objects)
 	for {
 		p := g.peak.Load()
 		if grown <= p || g.peak.CompareAndSwap(p, grown) {
@@ -105,8 +107,21 @@ func (g *guard) sampleHeap() int64 {
 // them. Only runs once the sample is already over the limit.
 func (g *guard) liveGrowth() int64 {
 	runtime.GC()
-	heap, _ := heapSample()
-	return int64(heap) - int64(g.baseHeap)
+	return int64(heapSample().objects) - int64(g.base.objects)
+}
+
+// overAtEnd is the memory check when the invocation ends, which catches an
+// allocation made and dropped between two ticks (a typed array is
+// allocated in microseconds). Growth over the limit counts if no garbage
+// collection completed during the invocation — nothing then was
+// garbage-collectable churn: a worker's GC is paced to finish before its
+// heap grows by the invocation's limit (see armMemory) — or if it is still
+// live.
+func (g *guard) overAtEnd(end heapStats) bool {
+	if int64(end.objects)-int64(g.base.objects) <= g.limits.MemoryBytes {
+		return false
+	}
+	return end.cycles == g.base.cycles || g.liveGrowth() > g.limits.MemoryBytes
 }
 
 // trip records the first limit hit and interrupts the runtime with it.
@@ -121,29 +136,38 @@ func (g *guard) trip(le *LimitError) {
 	})
 }
 
-// stop ends the watchdog and reports the usage of the invocation.
+// stop ends the watchdog and reports the usage of the invocation. A final
+// memory check may trip the memory limit (see overAtEnd): callers check hit.
 func (g *guard) stop() Usage {
 	g.mu.Lock()
 	g.stopped = true
 	g.timer.Stop()
 	g.mu.Unlock()
-	g.sampleHeap()
-	_, alloc := heapSample()
+	end := heapSample()
+	g.recordPeak(end)
+	if g.hit.Load() == nil && g.overAtEnd(end) {
+		g.trip(memoryLimit(g.limits.MemoryBytes))
+	}
 	return Usage{
 		CPU:             g.clock.read() - g.startCPU,
 		Wall:            time.Since(g.start),
 		PeakMemoryBytes: max(g.peak.Load(), 0),
-		AllocBytes:      int64(alloc - g.baseAlloc),
+		AllocBytes:      int64(end.allocs - g.base.allocs),
 	}
 }
 
-var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes"}
+var heapMetrics = [...]string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles"}
 
-// heapSample returns the bytes in heap objects (live plus not yet swept) and
-// the cumulative bytes allocated.
-func heapSample() (objects, allocs uint64) {
-	s := make([]metrics.Sample, 2)
-	s[0].Name, s[1].Name = heapMetrics[0], heapMetrics[1]
-	metrics.Read(s)
-	return s[0].Value.Uint64(), s[1].Value.Uint64()
+// heapStats is one reading of the Go heap: the bytes in heap objects (live
+// plus not yet swept), the cumulative bytes allocated and the number of
+// completed garbage collections.
+type heapStats struct{ objects, allocs, cycles uint64 }
+
+func heapSample() heapStats {
+	var s [len(heapMetrics)]metrics.Sample
+	for i, name := range heapMetrics {
+		s[i].Name = name
+	}
+	metrics.Read(s[:])
+	return heapStats{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()}
 }

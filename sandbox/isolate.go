@@ -90,6 +90,10 @@ func runTask(t *task, s *script, link hostLink, overrun func(*LimitError)) (out 
 	defer func() {
 		out.Usage = r.guard.stop()
 		out.Logs = r.logs
+		if hit := r.guard.hit.Load(); hit != nil && hit.Limit == LimitMemory {
+			// The final memory check wins over whatever the plugin did.
+			out.Value, out.Exports, out.Err = nil, nil, hit
+		}
 	}()
 	n, err := harden(r.rt, s)
 	if err != nil {

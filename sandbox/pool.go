@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,15 @@ type PoolOptions struct {
 	// heap fragmentation, or anything a plugin might have left behind in
 	// the worker despite the fresh isolates.
 	MaxTasksPerWorker int
-	Logger            *slog.Logger
+	// WorkerUID and WorkerGID are the unprivileged user and group workers
+	// switch to when the server runs as root (default 65534, "nobody").
+	// Workers of a server that is not root keep its user.
+	WorkerUID, WorkerGID int
+	Logger               *slog.Logger
 }
+
+// defaultWorkerID is the uid and gid of root servers' workers: "nobody".
+const defaultWorkerID = 65534
 
 // PoolStats counts what a pool's workers did.
 type PoolStats struct {
@@ -90,9 +98,16 @@ func NewPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 	if opts.MaxTasksPerWorker <= 0 {
 		opts.MaxTasksPerWorker = 10000
 	}
+	if opts.WorkerUID <= 0 {
+		opts.WorkerUID = defaultWorkerID
+	}
+	if opts.WorkerGID <= 0 {
+		opts.WorkerGID = defaultWorkerID
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	protectServer(opts.Logger)
 	p := &Pool{
 		opts: opts, log: opts.Logger.With("component", "sandbox"),
 		slots: make(chan *slot, opts.Size), closed: make(chan struct{}),
@@ -222,6 +237,16 @@ func (p *Pool) retire(s *slot, cause error) {
 	}
 }
 
+// workerEnviron is a worker's whole environment: the worker marker, its
+// memory size and, for a root server, the user to switch to.
+func (p *Pool) workerEnviron() []string {
+	env := []string{workerEnv + "=1", workerMemEnv + "=" + strconv.FormatInt(p.opts.MaxMemoryBytes, 10)}
+	if os.Geteuid() == 0 {
+		env = append(env, workerUIDEnv+"="+strconv.Itoa(p.opts.WorkerUID), workerGIDEnv+"="+strconv.Itoa(p.opts.WorkerGID))
+	}
+	return env
+}
+
 // backoff is the restart delay after n consecutive crashes.
 func backoff(n int) time.Duration {
 	d := 10 * time.Millisecond << min(n-1, 8)
@@ -248,7 +273,7 @@ func (p *Pool) ensure(ctx context.Context, s *slot) error {
 			return ErrPoolClosed
 		}
 	}
-	w, err := startWorker(ctx, p.opts.Executable, p.opts.Args, p.opts.MaxMemoryBytes, p.opts.StartTimeout)
+	w, err := startWorker(ctx, p.opts.Executable, p.opts.Args, p.workerEnviron(), p.opts.StartTimeout)
 	if err != nil {
 		s.failures++
 		s.notUntil = time.Now().Add(backoff(s.failures))

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,11 +46,11 @@ type workerProc struct {
 }
 
 // startWorker execs a worker: empty environment but the worker marker and
-// its memory size, no inherited files beyond the protocol pipes, its own
-// process group; it waits for the worker's hello.
-func startWorker(ctx context.Context, exe string, args []string, memory int64, timeout time.Duration) (*workerProc, error) {
+// its configuration (see Pool.workerEnviron), no inherited files beyond the
+// protocol pipes, its own process group; it waits for the worker's hello.
+func startWorker(ctx context.Context, exe string, args, env []string, timeout time.Duration) (*workerProc, error) {
 	cmd := exec.Command(exe, args...)
-	cmd.Env = []string{workerEnv + "=1", workerMemEnv + "=" + strconv.FormatInt(memory, 10)}
+	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.SysProcAttr = workerSysProcAttr()
 	stdin, err := cmd.StdinPipe()
@@ -311,7 +310,12 @@ func crashReason(stderr string, waitErr error, memory int64) error {
 	switch {
 	case strings.Contains(stderr, "out of memory"),
 		strings.Contains(stderr, "cannot allocate memory"),
-		strings.Contains(stderr, "failed to reserve page summary memory"):
+		strings.Contains(stderr, "failed to reserve page summary memory"),
+		// Thread stacks count against the address-space cap too.
+		strings.Contains(stderr, "failed to create new OS thread"),
+		strings.Contains(stderr, "pthread_create failed"),
+		// How a race-detector build reports the same.
+		strings.Contains(stderr, "too many address space collisions"):
 		return memoryLimit(memory)
 	case strings.Contains(stderr, "stack exceeds"),
 		strings.Contains(stderr, "stack overflow"):

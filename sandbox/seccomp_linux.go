@@ -10,25 +10,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// commonDenied are syscalls a worker never makes once it serves: running
-// programs, opening files, sockets, namespaces and mounts, tracing other
-// processes, kernel attack surface (bpf, io_uring, userfaultfd, perf,
-// keyrings, modules) and signalling other processes. They fail with EPERM.
-var commonDenied = []uintptr{
-	unix.SYS_EXECVE, unix.SYS_EXECVEAT,
-	unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_NAME_TO_HANDLE_AT,
-	unix.SYS_MKDIRAT, unix.SYS_UNLINKAT, unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2, unix.SYS_LINKAT,
-	unix.SYS_SYMLINKAT, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT, unix.SYS_TRUNCATE, unix.SYS_MEMFD_CREATE,
-	unix.SYS_SOCKET, unix.SYS_SOCKETPAIR, unix.SYS_CONNECT, unix.SYS_BIND, unix.SYS_LISTEN,
-	unix.SYS_ACCEPT, unix.SYS_ACCEPT4,
-	unix.SYS_PTRACE, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_KILL, unix.SYS_TKILL,
-	unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_PIVOT_ROOT, unix.SYS_CHROOT, unix.SYS_UNSHARE, unix.SYS_SETNS,
-	unix.SYS_BPF, unix.SYS_USERFAULTFD, unix.SYS_PERF_EVENT_OPEN,
-	unix.SYS_IO_URING_SETUP, unix.SYS_IO_URING_ENTER, unix.SYS_IO_URING_REGISTER,
-	unix.SYS_KEYCTL, unix.SYS_ADD_KEY, unix.SYS_REQUEST_KEY,
-	unix.SYS_INIT_MODULE, unix.SYS_FINIT_MODULE, unix.SYS_DELETE_MODULE, unix.SYS_KEXEC_LOAD,
-	unix.SYS_REBOOT, unix.SYS_SWAPON, unix.SYS_SWAPOFF, unix.SYS_ACCT,
+// commonAllowed are the only syscalls a worker may make once it serves
+// (with archAllowed and the argument-checked ones in seccompFilter):
+// what the Go runtime, glibc's threads (the binary links cgo) and the
+// worker protocol need — memory, threads, signals to itself, futexes,
+// timers, and IO on the descriptors it already holds. Everything else —
+// opening files, sockets, exec, namespaces and mounts (including the new
+// mount API), other processes (ptrace, process_vm_*, pidfd_*, kcmp, kill),
+// bpf, perf, io_uring, userfaultfd, keyrings — fails with EPERM.
+var commonAllowed = []uintptr{
+	// IO on the protocol pipes, /proc/self/statm and the runtime's
+	// cgroup files (all opened before the filter is installed).
+	unix.SYS_READ, unix.SYS_WRITE, unix.SYS_PREAD64, unix.SYS_CLOSE, unix.SYS_FCNTL,
+	unix.SYS_EPOLL_CREATE1, unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_PWAIT, unix.SYS_EVENTFD2,
+	// Memory.
+	unix.SYS_MMAP, unix.SYS_MUNMAP, unix.SYS_MPROTECT, unix.SYS_MADVISE, unix.SYS_MREMAP, unix.SYS_BRK,
+	// Threads, scheduling and time.
+	unix.SYS_FUTEX, unix.SYS_SCHED_YIELD, unix.SYS_SCHED_GETAFFINITY, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP,
+	unix.SYS_CLOCK_GETTIME, unix.SYS_GETTIMEOFDAY, unix.SYS_GETTID, unix.SYS_GETPID,
+	unix.SYS_SET_ROBUST_LIST, unix.SYS_RSEQ, unix.SYS_RESTART_SYSCALL, unix.SYS_GETRANDOM,
+	unix.SYS_EXIT, unix.SYS_EXIT_GROUP,
+	// Signals (to itself only: tgkill is checked below).
+	unix.SYS_RT_SIGACTION, unix.SYS_RT_SIGPROCMASK, unix.SYS_RT_SIGRETURN, unix.SYS_SIGALTSTACK,
 }
+
+// cloneNamespaces are the clone flags that would create namespaces.
+const cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER |
+	unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 // BPF instruction helpers.
 func bpfStmt(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
@@ -41,16 +49,19 @@ const (
 	seccompNr     = 0
 	seccompArch   = 4
 	seccompArg0   = 16 // low 32 bits on little-endian amd64 and arm64
+	seccompArg0Hi = 20
 	x32SyscallBit = 0x40000000
 )
 
-// seccompFilter builds the worker's filter: a deny list (the Go runtime
-// needs too many syscalls for a short allow list), plus argument checks:
-// clone only for threads (no new processes), tgkill only within this
-// process (the runtime preempts its own threads with signals), clone3 and
-// the x32 ABI unavailable.
+// seccompFilter builds the worker's filter: an allowlist, plus argument
+// checks — clone only for threads without new namespaces (no new
+// processes), tgkill only within this process (the runtime preempts its own
+// threads with signals), prlimit64 only on itself (the worker lowers its
+// own address-space limit per invocation; other workers run as the same
+// user), clone3 reported as missing (glibc then falls back to clone, whose
+// flags a filter can see), the x32 ABI and other architectures refused.
 func seccompFilter(pid int) []unix.SockFilter {
-	denied := append(append([]uintptr(nil), commonDenied...), archDenied...)
+	allowed := append(append([]uintptr(nil), commonAllowed...), archAllowed...)
 	const (
 		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
@@ -66,16 +77,18 @@ func seccompFilter(pid int) []unix.SockFilter {
 
 	// Layout (jumps are relative, so every block's position is fixed
 	// before the jumps to it are written; a filter must end with a return):
-	//   0-3        check the architecture, load the syscall number
-	//   4…base-1   one jump to DENY per denied syscall
-	//   base+0…4   x32 ABI → DENY, clone3 → ENOSYS, clone → CLONE,
-	//              tgkill → TGKILL, anything else → ALLOW
-	//   base+5…6   CLONE: allow only with CLONE_THREAD (threads, not processes)
-	//   base+7…8   TGKILL: allow only within this process
-	//   base+9…11  ALLOW, DENY, ENOSYS
-	n := len(denied)
+	//   0-3          check the architecture, load the syscall number
+	//   4…base-1     one jump to ALLOW per allowed syscall
+	//   base+0…5     x32 ABI → DENY, clone3 → ENOSYS, clone → CLONE,
+	//                tgkill → TGKILL, prlimit64 → SELF, anything else → DENY
+	//   base+6…8     CLONE: no namespace flags, and CLONE_THREAD
+	//   base+9…10    TGKILL: only within this process
+	//   base+11…14   SELF: pid argument 0 (both halves)
+	//   base+15…17   ALLOW, DENY, ENOSYS
+	n := len(allowed)
 	base := 4 + n
-	cloneAt, tgkillAt, allowAt, denyAt, enosysAt := base+5, base+7, base+9, base+10, base+11
+	cloneAt, tgkillAt, selfAt := base+6, base+9, base+11
+	allowAt, denyAt, enosysAt := base+15, base+16, base+17
 	rel := func(from, to int) uint8 { return uint8(to - from - 1) }
 
 	f := []unix.SockFilter{
@@ -84,19 +97,29 @@ func seccompFilter(pid int) []unix.SockFilter {
 		kill,
 		bpfStmt(ld, seccompNr),
 	}
-	for i, nr := range denied {
-		f = append(f, bpfJump(jeq, uint32(nr), rel(4+i, denyAt), 0))
+	for i, nr := range allowed {
+		f = append(f, bpfJump(jeq, uint32(nr), rel(4+i, allowAt), 0))
 	}
 	f = append(f,
 		bpfJump(jge, x32SyscallBit, rel(base, denyAt), 0),
 		bpfJump(jeq, uint32(unix.SYS_CLONE3), rel(base+1, enosysAt), 0),
 		bpfJump(jeq, uint32(unix.SYS_CLONE), rel(base+2, cloneAt), 0),
 		bpfJump(jeq, uint32(unix.SYS_TGKILL), rel(base+3, tgkillAt), 0),
-		bpfStmt(ja, uint32(allowAt-(base+4)-1)),
+		bpfJump(jeq, uint32(unix.SYS_PRLIMIT64), rel(base+4, selfAt), 0),
+		bpfStmt(ja, uint32(denyAt-(base+5)-1)),
+
 		bpfStmt(ld, seccompArg0),
-		bpfJump(jset, unix.CLONE_THREAD, rel(cloneAt+1, allowAt), rel(cloneAt+1, denyAt)),
+		bpfJump(jset, cloneNamespaces, rel(cloneAt+1, denyAt), 0),
+		bpfJump(jset, unix.CLONE_THREAD, rel(cloneAt+2, allowAt), rel(cloneAt+2, denyAt)),
+
 		bpfStmt(ld, seccompArg0),
 		bpfJump(jeq, uint32(pid), rel(tgkillAt+1, allowAt), rel(tgkillAt+1, denyAt)),
+
+		bpfStmt(ld, seccompArg0),
+		bpfJump(jeq, 0, 0, rel(selfAt+1, denyAt)),
+		bpfStmt(ld, seccompArg0Hi),
+		bpfJump(jeq, 0, rel(selfAt+3, allowAt), rel(selfAt+3, denyAt)),
+
 		allow,
 		deny,
 		enosys,
@@ -107,8 +130,8 @@ func seccompFilter(pid int) []unix.SockFilter {
 // installSeccomp applies the filter to every thread of the worker. It
 // needs no_new_privs (set by confineWorker) instead of privileges.
 func installSeccomp() error {
-	if len(commonDenied)+len(archDenied) > 240 {
-		return fmt.Errorf("seccomp: deny list too long for 8-bit jumps")
+	if len(commonAllowed)+len(archAllowed) > 200 {
+		return fmt.Errorf("seccomp: allow list too long for 8-bit jumps")
 	}
 	filter := seccompFilter(os.Getpid())
 	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}

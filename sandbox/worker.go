@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,8 @@ const (
 	workerArg    = "__pilcrow-sandbox-worker"
 	workerEnv    = "PILCROW_SANDBOX_WORKER"
 	workerMemEnv = "PILCROW_SANDBOX_MEMORY"
+	workerUIDEnv = "PILCROW_SANDBOX_UID"
+	workerGIDEnv = "PILCROW_SANDBOX_GID"
 )
 
 // workerMaxStack caps goroutine stacks in workers: a parser bomb then dies
@@ -45,19 +48,36 @@ func MaybeRunWorker() {
 	if len(os.Args) != 2 || os.Args[1] != workerArg || os.Getenv(workerEnv) != "1" {
 		return
 	}
-	memory, _ := strconv.ParseInt(os.Getenv(workerMemEnv), 10, 64)
-	if memory <= 0 {
-		memory = DefaultLimits.MemoryBytes
-	}
-	if err := confineWorker(memory); err != nil {
-		fmt.Fprintf(os.Stderr, "sandbox worker: confine: %v\n", err)
-		os.Exit(2)
-	}
+	c := confinedWorker()
 	// A pollable stdin lets the watchdog interrupt a read blocked on the
 	// parent with a deadline.
 	fd := int(os.Stdin.Fd())
 	_ = syscall.SetNonblock(fd, true)
-	os.Exit(serveWorker(os.NewFile(uintptr(fd), "parent"), os.Stdout, memory))
+	os.Exit(serveWorker(os.NewFile(uintptr(fd), "parent"), os.Stdout, c.memory))
+}
+
+// workerConfig is what the parent tells a worker through its environment.
+type workerConfig struct {
+	memory   int64
+	uid, gid int // to switch to when started as root
+	ppid     int
+}
+
+// confinedWorker reads the worker's configuration and confines the
+// process (exiting if it cannot); test workers start with it too.
+func confinedWorker() workerConfig {
+	c := workerConfig{ppid: os.Getppid()}
+	c.memory, _ = strconv.ParseInt(os.Getenv(workerMemEnv), 10, 64)
+	if c.memory <= 0 {
+		c.memory = DefaultLimits.MemoryBytes
+	}
+	c.uid, _ = strconv.Atoi(os.Getenv(workerUIDEnv))
+	c.gid, _ = strconv.Atoi(os.Getenv(workerGIDEnv))
+	if err := confineWorker(c); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox worker: confine: %v\n", err)
+		os.Exit(2)
+	}
+	return c
 }
 
 // serveWorker runs the worker protocol until the parent closes the pipe.
@@ -68,7 +88,8 @@ func serveWorker(in *os.File, out io.Writer, memory int64) int {
 	// The Go heap holds the worker's own few MiB plus one invocation. Fresh
 	// isolates make garbage, not live data: collect less often (a quarter
 	// of the GC work at GOGC=100, measured at −25% wall time for a
-	// text-processing hook); the memory limit still bounds the heap.
+	// text-processing hook); the memory limit, set per invocation
+	// (armMemory), still bounds the heap.
 	debug.SetMemoryLimit(memory + 64<<20)
 	debug.SetGCPercent(400)
 
@@ -119,7 +140,7 @@ func serveWorker(in *os.File, out io.Writer, memory int64) int {
 		// Leave the next invocation a small heap to measure against, and
 		// return the memory now rather than have the background scavenger
 		// charge the next invocation's CPU for it.
-		if heap, _ := heapSample(); heap > 32<<20 {
+		if heapSample().objects > 32<<20 {
 			debug.FreeOSMemory()
 		}
 	}
@@ -153,7 +174,9 @@ func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
 			return outcome{Err: err}, true
 		}
 	}
+	disarm := armMemory(t.Limits.MemoryBytes)
 	out := runTask(t, s, l, overrun)
+	disarm()
 	if l.woken.Swap(false) {
 		// The watchdog interrupted a read; clear the deadline for the next
 		// invocation (the frame reader kept any partial frame).
@@ -191,4 +214,27 @@ func (l *pipeLink) recv(<-chan struct{}) (hostAnswer, error) {
 func (l *pipeLink) wake() {
 	l.woken.Store(true)
 	_ = l.in.SetReadDeadline(time.Now())
+}
+
+var goMemoryMetrics = [...]string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
+
+// armMemory prepares the worker for an invocation limited to limit bytes:
+// the garbage collector's soft memory limit becomes what the Go runtime
+// holds now plus limit, so garbage is collected before it could pass for
+// the invocation's memory (see guard.overAtEnd), and its address space is
+// capped (see memCap). The returned function lifts the cap.
+func armMemory(limit int64) (disarm func()) {
+	var s [len(goMemoryMetrics)]metrics.Sample
+	for i, name := range goMemoryMetrics {
+		s[i].Name = name
+	}
+	metrics.Read(s[:])
+	debug.SetMemoryLimit(int64(s[0].Value.Uint64()-s[1].Value.Uint64()) + limit)
+	if workerMemCap == nil {
+		return func() {}
+	}
+	if err := workerMemCap.limit(uint64(limit) + memCapSlack); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox worker: %v\n", err)
+	}
+	return func() { _ = workerMemCap.release() }
 }

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package sandbox
+
+// Workers cap their memory per invocation only on Linux.
+type memCap struct{}
+
+var workerMemCap *memCap
+
+const memCapSlack = 0
+
+func (*memCap) limit(uint64) error { return nil }
+func (*memCap) release() error     { return nil }
