@@ -127,10 +127,14 @@ func (d *Dispatcher) BeforeDelete(ctx context.Context, ev cms.DeleteEvent) error
 }
 
 // rejection turns a failed before-hook into the rejection the editor sees.
-// A cancelled request is not the plugin's fault and stays an error.
+// A cancelled request or a worker fault is not the plugin's doing and stays
+// an error.
 func (d *Dispatcher) rejection(ctx context.Context, ap *ActivePlugin, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("plugin %s: %w", ap.ID, ctxErr)
+	}
+	if errors.Is(err, sandbox.ErrWorkerFault) {
+		return fmt.Errorf("plugin %s: %w", ap.ID, err) // the sandbox failed, not the plugin
 	}
 	return &cms.HookRejection{Plugin: ap.ID, Message: d.m.redactFor(ctx, ap, failureMessage(err))}
 }

@@ -295,9 +295,12 @@ func (m *Manager) ServeRoute(ctx context.Context, ap *ActivePlugin, route manife
 	return resp, nil
 }
 
-// isPluginFault: the failure was the plugin's doing (or its worker's death,
-// which only plugin code causes), not the server's.
+// isPluginFault: the failure was the plugin's doing (or a broken worker the
+// sandbox could not run it around), not the server's.
 func isPluginFault(err error) bool {
+	if errors.Is(err, sandbox.ErrWorkerFault) {
+		return false // the sandbox's, not the plugin's: 503, retry later
+	}
 	return isScriptFault(err) || errors.Is(err, sandbox.ErrWorkerCrashed) || errors.Is(err, sandbox.ErrDenied) ||
 		errors.Is(err, sandbox.ErrNotImplemented) || errors.Is(err, ErrBadCall)
 }

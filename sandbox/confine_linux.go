@@ -52,6 +52,12 @@ func killGroup(pid int) {
 // RLIMIT_NPROC is not set: it is per user and counts threads, which the Go
 // runtime needs.
 func confineWorker(c workerConfig) error {
+	// no_new_privs, the bounding set and capabilities are per thread, and
+	// installing the filter without privileges needs no_new_privs on the
+	// installing thread (the kernel copies it to the others with the
+	// filter): all of it happens on one thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	memory := c.memory
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
@@ -129,9 +135,8 @@ var beforeSeccomp func()
 // keep the full set. It only bounds what an exec could gain, and a worker
 // cannot exec (no_new_privs, seccomp).
 func dropPrivileges(uid, gid int) error {
-	// The bounding set, capset and the check below are per thread.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// The bounding set, capset and the check below are per thread: the
+	// caller has locked its goroutine to the thread.
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
@@ -201,8 +206,8 @@ func closeInheritedFiles() error {
 	}
 	for _, e := range entries {
 		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd <= 2 {
-			continue
+		if err != nil || fd <= 2 || fd == cancelFD {
+			continue // the protocol's pipes
 		}
 		target, err := os.Readlink("/proc/self/fd/" + e.Name())
 		if err != nil {

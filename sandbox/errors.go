@@ -26,6 +26,13 @@ var (
 	// ErrWorkerCrashed: the worker process died or misbehaved for a reason
 	// that is not a limit.
 	ErrWorkerCrashed = errors.New("sandbox: worker crashed")
+	// ErrWorkerFault: the invocation could not run because of the sandbox,
+	// not the plugin — its worker crashed or was killed from outside, once
+	// more on a fresh worker (or the first run had side effects), or no
+	// worker could start. Retrying later may succeed: servers answer 503
+	// with Retry-After. Such errors also match ErrWorkerCrashed when a
+	// worker died.
+	ErrWorkerFault = errors.New("sandbox: worker fault")
 	// ErrInvalidInvocation: the caller passed an invocation that cannot run.
 	ErrInvalidInvocation = errors.New("sandbox: invalid invocation")
 	// ErrPoolClosed: Invoke or Inspect after Close.

@@ -176,10 +176,12 @@ func TestWorkerProtocolViolations(t *testing.T) {
 			host := newMemHost()
 			host.block = true
 			_, err = p.Invoke(context.Background(), hookInvocation(`return 1`), host)
-			if !errors.Is(err, ErrWorkerCrashed) {
-				t.Fatalf("err = %v, want ErrWorkerCrashed", err)
+			if !errors.Is(err, ErrWorkerCrashed) || !errors.Is(err, ErrWorkerFault) {
+				t.Fatalf("err = %v, want ErrWorkerCrashed and ErrWorkerFault", err)
 			}
-			if st := p.Stats(); st.Crashed != 1 {
+			// A broken worker is a fault of the sandbox: the invocation
+			// ran once more on a fresh (equally broken) worker.
+			if st := p.Stats(); st.Crashed != 2 || st.Retried != 1 {
 				t.Fatalf("stats = %+v", st)
 			}
 		})

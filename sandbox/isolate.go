@@ -28,6 +28,9 @@ type hostLink interface {
 	recv(stop <-chan struct{}) (hostAnswer, error)
 	// wake makes a blocked recv return; the watchdog calls it when it trips.
 	wake()
+	// watch tells the link which watchdog guards the running invocation
+	// (nil once it ended), so a cancellation can trip it.
+	watch(g *guard)
 }
 
 // hostAnswer settles one host call. Fatal ends the invocation with a limit
@@ -87,7 +90,9 @@ func runTask(t *task, s *script, link hostLink, overrun func(*LimitError)) (out 
 	r.rt = goja.New()
 	r.rt.SetMaxCallStackSize(r.limits.StackFrames)
 	r.guard = startGuard(r.rt, r.limits, overrun, link.wake)
+	link.watch(r.guard)
 	defer func() {
+		link.watch(nil)
 		out.Usage = r.guard.stop()
 		out.Logs = r.logs
 		if hit := r.guard.hit.Load(); hit != nil && hit.Limit == LimitMemory {

@@ -49,7 +49,12 @@ type PoolStats struct {
 	Started     int64 // worker processes started
 	Invocations int64 // tasks run (hooks, routes and inspections)
 	Killed      int64 // workers killed or self-terminated over a limit or cancellation
-	Crashed     int64 // workers that died for another reason
+	Crashed     int64 // workers that died for another reason (a worker fault)
+	// Retried counts invocations run again on a fresh worker after a
+	// worker fault; Cancelled, invocations whose caller gave up (the
+	// worker stopped them and lived on, unless it had to be killed).
+	Retried   int64
+	Cancelled int64
 }
 
 // Pool runs invocations in supervised worker processes.
@@ -60,7 +65,10 @@ type Pool struct {
 	closed chan struct{}
 	once   sync.Once
 
-	started, invocations, killed, crashed atomic.Int64
+	started, invocations, killed, crashed, retried, cancelled atomic.Int64
+
+	// onStart, when set (tests), learns the pid of every worker started.
+	onStart func(pid int)
 }
 
 // slot is one worker position: its process (nil until started or after a
@@ -144,9 +152,8 @@ func (p *Pool) Invoke(ctx context.Context, inv *Invocation, host Host) (*Result,
 	limits := inv.Limits.withDefaults()
 	limits.MemoryBytes = min(limits.MemoryBytes, p.opts.MaxMemoryBytes)
 	t := newTask(inv, limits)
-	g := newGate(inv.Grants, limits)
 	start := time.Now()
-	out, err := p.do(ctx, t, inv.Script, host, g)
+	out, g, err := p.attempts(ctx, t, inv.Script, host, func() *gate { return newGate(inv.Grants, limits) })
 	subrequests, tripped := g.state()
 	if err != nil {
 		if tripped != nil {
@@ -174,7 +181,7 @@ func (p *Pool) Inspect(ctx context.Context, script []byte) (*Exports, error) {
 	limits := DefaultLimits
 	limits.MemoryBytes = min(limits.MemoryBytes, p.opts.MaxMemoryBytes)
 	t := &task{Hash: hashScript(script), Kind: kindInspect, Limits: limits}
-	out, err := p.do(ctx, t, script, nil, newGate(Grants{}, limits))
+	out, _, err := p.attempts(ctx, t, script, nil, func() *gate { return newGate(Grants{}, limits) })
 	if err != nil {
 		return nil, err
 	}
@@ -187,24 +194,59 @@ func (p *Pool) Inspect(ctx context.Context, script []byte) (*Exports, error) {
 	return out.Exports, nil
 }
 
+// attempts runs a task, and runs it once more on a fresh worker when its
+// worker failed for a reason that is not the invocation's own — it crashed,
+// or was killed from outside — and the first run asked for no host call
+// that changes anything. A fault that persists is ErrWorkerFault. gate
+// makes each run's fresh gate; the one returned is the last run's.
+func (p *Pool) attempts(ctx context.Context, t *task, script []byte, host Host, gate func() *gate) (outcome, *gate, error) {
+	g := gate()
+	var at attempt
+	out, err := p.do(ctx, t, script, host, g, &at)
+	if !isWorkerFault(err) || ctx.Err() != nil {
+		return out, g, err
+	}
+	if !at.sideEffects {
+		p.retried.Add(1)
+		p.log.Warn("sandbox: running the invocation again on a fresh worker", "err", err)
+		g, at = gate(), attempt{}
+		out, err = p.do(ctx, t, script, host, g, &at)
+		if !isWorkerFault(err) || ctx.Err() != nil {
+			return out, g, err
+		}
+	}
+	return out, g, fmt.Errorf("%w: %w", ErrWorkerFault, err)
+}
+
+// isWorkerFault: the worker died or broke for a reason other than the
+// invocation's limits.
+func isWorkerFault(err error) bool {
+	var le *LimitError
+	return err != nil && errors.Is(err, ErrWorkerCrashed) && !errors.Is(err, ErrWorkerFault) && !errors.As(err, &le)
+}
+
 // do runs a task on an idle worker. A worker that died is dropped from its
 // slot and replaced by the next task that takes the slot.
-func (p *Pool) do(ctx context.Context, t *task, script []byte, host Host, g *gate) (outcome, error) {
+func (p *Pool) do(ctx context.Context, t *task, script []byte, host Host, g *gate, at *attempt) (outcome, error) {
 	s, err := p.acquire(ctx)
 	if err != nil {
 		return outcome{}, err
 	}
 	defer p.release(s)
 	if err := p.ensure(ctx, s); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrPoolClosed) {
+			err = fmt.Errorf("%w: %w", ErrWorkerFault, err)
+		}
 		return outcome{}, err
 	}
 	p.invocations.Add(1)
 	s.tasks++
-	out, err := s.w.run(ctx, t, script, host, g)
+	out, err := s.w.run(ctx, t, script, host, g, at)
 	if ctx.Err() != nil {
 		// The caller gave up: whatever the worker reported (host calls
 		// failing with the context's error, say) is moot.
 		err = ctx.Err()
+		p.cancelled.Add(1)
 	}
 	switch {
 	case s.w.dead.Load():
@@ -280,6 +322,9 @@ func (p *Pool) ensure(ctx context.Context, s *slot) error {
 		return err
 	}
 	p.started.Add(1)
+	if p.onStart != nil {
+		p.onStart(w.pid)
+	}
 	s.w, s.tasks = w, 0
 	return nil
 }
@@ -317,6 +362,7 @@ func (p *Pool) Stats() PoolStats {
 	return PoolStats{
 		Started: p.started.Load(), Invocations: p.invocations.Load(),
 		Killed: p.killed.Load(), Crashed: p.crashed.Load(),
+		Retried: p.retried.Load(), Cancelled: p.cancelled.Load(),
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -43,6 +45,11 @@ type workerProc struct {
 	killedFor atomic.Pointer[error]
 	// dead is set once the worker must not be reused.
 	dead atomic.Bool
+
+	// cancel carries the number of an invocation its caller gave up on
+	// (see cancelInvocation); seq numbers the invocations sent so far.
+	cancel *os.File
+	seq    uint64
 }
 
 // startWorker execs a worker: empty environment but the worker marker and
@@ -61,9 +68,18 @@ func startWorker(ctx context.Context, exe string, args, env []string, timeout ti
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: worker stdout: %w", err)
 	}
-	w := &workerProc{cmd: cmd, stdin: stdin, stderr: &headBuffer{max: 4 << 10}, exited: make(chan struct{})}
+	// The cancel pipe is the worker's descriptor 3.
+	cancelR, cancelW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: worker cancel pipe: %w", err)
+	}
+	cmd.ExtraFiles = []*os.File{cancelR}
+	w := &workerProc{cmd: cmd, stdin: stdin, stderr: &headBuffer{max: 4 << 10}, exited: make(chan struct{}), cancel: cancelW}
 	cmd.Stderr = w.stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	cancelR.Close()
+	if err != nil {
+		cancelW.Close()
 		return nil, fmt.Errorf("sandbox: start worker %s: %w", exe, err)
 	}
 	w.pid = cmd.Process.Pid
@@ -79,6 +95,7 @@ func startWorker(ctx context.Context, exe string, args, env []string, timeout ti
 		}
 		w.cpuMu.Unlock()
 		w.dead.Store(true)
+		_ = w.cancel.Close()
 		close(w.exited)
 	}()
 
@@ -127,9 +144,23 @@ func (w *workerProc) close() {
 	}
 }
 
+// cancelGrace is how long a worker has to stop an invocation its caller
+// gave up on and report, before the parent kills it.
+const cancelGrace = 250 * time.Millisecond
+
+// attempt is what the parent saw of one run of a task on a worker.
+type attempt struct {
+	// sideEffects: the worker asked for a host call that may change
+	// something (anything but a read), so running the task again on
+	// another worker would not be transparent.
+	sideEffects bool
+}
+
 // run performs one task on the worker. The error is the task's outcome
-// error when the worker reported one, or the reason the worker died.
-func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host, g *gate) (outcome, error) {
+// error when the worker reported one, or the reason the worker died. When
+// ctx ends, the worker is asked to stop the invocation (it interrupts the
+// isolate and reports), and killed only if it does not within cancelGrace.
+func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host, g *gate, at *attempt) (outcome, error) {
 	payload, err := json.Marshal(t)
 	if err != nil {
 		return outcome{}, fmt.Errorf("sandbox: encode task: %w", err)
@@ -143,8 +174,28 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 	defer wall.Stop()
 	cpu := w.watchCPU(l.CPU)
 	defer cpu.stop()
-	stopCtx := context.AfterFunc(ctx, func() { w.kill(ctx.Err()) })
-	defer stopCtx()
+	w.seq++
+	seq := w.seq
+	var killLater *time.Timer
+	cancelled := make(chan struct{})
+	stopCtx := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
+		if err := w.cancelInvocation(seq); err != nil {
+			w.kill(ctx.Err())
+			return
+		}
+		killLater = time.AfterFunc(cancelGrace, func() { w.kill(ctx.Err()) })
+	})
+	defer func() {
+		if !stopCtx() {
+			// The cancellation ran: keep its kill timer from hitting the
+			// worker's next task.
+			<-cancelled
+			if killLater != nil {
+				killLater.Stop()
+			}
+		}
+	}()
 
 	// Host calls run concurrently and are cancelled when the task ends. A
 	// worker drains its calls before reporting, so calls are left over only
@@ -183,6 +234,9 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			if err != nil {
 				return outcome{}, w.misbehaved(err.Error())
 			}
+			if !readOnlyMethod(method) {
+				at.sideEffects = true
+			}
 			if inflight.Add(1) > maxPendingCalls {
 				return outcome{}, w.misbehaved("too many host calls in flight")
 			}
@@ -211,6 +265,33 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			return outcome{}, w.misbehaved(fmt.Sprintf("unexpected frame %q", typ))
 		}
 	}
+}
+
+// cancelInvocation tells the worker to stop invocation seq.
+func (w *workerProc) cancelInvocation(seq uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	// A worker that does not read its cancel pipe (a broken one) must not
+	// block the parent.
+	if err := w.cancel.SetWriteDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+		return err
+	}
+	_, err := w.cancel.Write(b[:])
+	return err
+}
+
+// readOnlyMethod reports whether a host method only reads (so a task that
+// made no other calls can run again elsewhere without doing anything twice).
+func readOnlyMethod(method string) bool {
+	switch method {
+	case "kv.get", "kv.list", "content.get", "content.list", "media.get", "media.list", "users.get", "users.list":
+		return true
+	}
+	if rest, ok := strings.CutPrefix(method, "storage."); ok {
+		_, op, _ := strings.Cut(rest, ".")
+		return op == "get" || op == "query" || op == "count"
+	}
+	return false
 }
 
 // cpuWatch is the parent's CPU backstop for one invocation. It reads the

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,7 +54,8 @@ func MaybeRunWorker() {
 	// parent with a deadline.
 	fd := int(os.Stdin.Fd())
 	_ = syscall.SetNonblock(fd, true)
-	os.Exit(serveWorker(os.NewFile(uintptr(fd), "parent"), os.Stdout, c.memory))
+	_ = syscall.SetNonblock(cancelFD, true)
+	os.Exit(serveWorker(os.NewFile(uintptr(fd), "parent"), os.NewFile(cancelFD, "cancel"), os.Stdout, c.memory))
 }
 
 // workerConfig is what the parent tells a worker through its environment.
@@ -83,7 +85,7 @@ func confinedWorker() workerConfig {
 // serveWorker runs the worker protocol until the parent closes the pipe.
 // All reading happens on this goroutine: an extra reader goroutine would
 // cost a wake-up per frame.
-func serveWorker(in *os.File, out io.Writer, memory int64) int {
+func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 	debug.SetMaxStack(workerMaxStack)
 	// The Go heap holds the worker's own few MiB plus one invocation. Fresh
 	// isolates make garbage, not live data: collect less often (a quarter
@@ -97,6 +99,9 @@ func serveWorker(in *os.File, out io.Writer, memory int64) int {
 
 	fw := &frameWriter{w: out}
 	link := &pipeLink{fw: fw, in: in, fr: &frameReader{r: bufio.NewReaderSize(in, 64<<10), max: maxParentFrame}}
+	if cancels != nil {
+		go link.readCancels(cancels)
+	}
 	if err := fw.write(frameHello); err != nil {
 		return 1
 	}
@@ -120,6 +125,7 @@ func serveWorker(in *os.File, out io.Writer, memory int64) int {
 			fmt.Fprintf(os.Stderr, "sandbox worker: unexpected frame %q\n", typ)
 			return 1
 		}
+		link.seq.Add(1)
 		var t task
 		if err := json.Unmarshal(payload, &t); err != nil {
 			fmt.Fprintf(os.Stderr, "sandbox worker: bad task: %v\n", err)
@@ -191,6 +197,45 @@ type pipeLink struct {
 	in    *os.File
 	fr    *frameReader
 	woken atomic.Bool
+
+	// seq numbers the invocations received (the parent counts the same
+	// way); cancelled is the last one the parent gave up on; guard
+	// watches the running one.
+	seq, cancelled atomic.Uint64
+	guard          atomic.Pointer[guard]
+}
+
+// cancelFD is the worker's end of the cancel pipe (the parent's ExtraFiles).
+const cancelFD = 3
+
+// readCancels reads the numbers of invocations the parent gave up on: 8
+// bytes each, big-endian. A cancelled invocation is interrupted like one
+// over its limits (and the worker exits if a builtin ignores that), so its
+// worker is free again at once.
+func (l *pipeLink) readCancels(f *os.File) {
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(f, b[:]); err != nil {
+			return
+		}
+		seq := binary.BigEndian.Uint64(b[:])
+		l.cancelled.Store(seq)
+		if g := l.guard.Load(); g != nil && l.seq.Load() == seq {
+			g.trip(cancelledLimit)
+		}
+	}
+}
+
+// cancelledLimit stops an invocation whose caller gave up; the parent
+// reports the caller's context error instead.
+var cancelledLimit = &LimitError{Limit: "cancelled", Value: "by the caller"}
+
+// watch runs on the isolate's goroutine; see readCancels for the other side.
+func (l *pipeLink) watch(g *guard) {
+	l.guard.Store(g)
+	if g != nil && l.cancelled.Load() == l.seq.Load() {
+		g.trip(cancelledLimit)
+	}
 }
 
 func (l *pipeLink) send(id uint64, method string, args []byte) error {

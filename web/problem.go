@@ -5,8 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
 )
 
 // Problem is an RFC 9457 problem document. Validation problems list every
@@ -57,6 +59,10 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// workerFaultRetrySeconds is the Retry-After of a sandbox worker fault: a
+// crashed worker's replacement starts within a second or two.
+const workerFaultRetrySeconds = 2
+
 func problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	writeProblem(w, r, Problem{Status: status, Detail: detail})
 }
@@ -92,6 +98,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, r, http.StatusConflict, err.Error())
 	case errors.Is(err, cms.ErrInvalidCredentials):
 		problem(w, r, http.StatusUnauthorized, err.Error())
+	case errors.Is(err, sandbox.ErrWorkerFault):
+		// The plugin sandbox failed twice (or could not start a worker):
+		// not the plugin's verdict, and likely fine on a retry.
+		s.log.WarnContext(r.Context(), "plugin sandbox fault", slog.String("path", r.URL.Path), slog.Any("err", err))
+		w.Header().Set("Retry-After", strconv.Itoa(workerFaultRetrySeconds))
+		problem(w, r, http.StatusServiceUnavailable, "the plugin sandbox failed to run this request; retry shortly")
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 		// The client went away; nobody reads this response.
 		problem(w, r, 499, "request cancelled")
