@@ -306,17 +306,25 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
+// ProtectServer marks the calling process — a server that will supervise
+// sandbox workers — non-dumpable: no core dumps of its memory, and no
+// other process of its user (a worker that escaped everything else, where
+// workers share the server's user) may ptrace it or open its
+// /proc/<pid>/mem, fd or environ. The process keeps access to its own
+// /proc/self. NewPool calls it too; servers call it at start.
+func ProtectServer() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("sandbox: mark the server non-dumpable: %w", err)
+	}
+	return nil
+}
+
 var protectOnce sync.Once
 
-// protectServer marks the process that supervises workers non-dumpable:
-// no core dumps of its memory, and no other process of its user — a
-// worker that escaped everything else, where workers share the server's
-// user — may ptrace it or open its /proc/<pid>/mem, fd or environ. The
-// process itself keeps access to its own /proc/self.
 func protectServer(log *slog.Logger) {
 	protectOnce.Do(func() {
-		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-			log.Warn("sandbox: cannot mark the server non-dumpable", "err", err)
+		if err := ProtectServer(); err != nil {
+			log.Warn(err.Error())
 		}
 	})
 }

@@ -35,4 +35,7 @@ func (c *cpuReader) close() {}
 
 func (c *cpuReader) read() (time.Duration, error) { return 0, errors.ErrUnsupported }
 
+// ProtectServer: only Linux servers can mark themselves non-dumpable.
+func ProtectServer() error { return nil }
+
 func protectServer(*slog.Logger) {}

@@ -95,3 +95,36 @@ func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return strings.ReplaceAll(string(b), "</", `<\/`)
 }
+
+// BenchmarkCPUOvershoot measures how far past its 50 ms CPU limit a hook
+// that burns CPU gets before the watchdog stops it (the CPU charged minus
+// the limit), for JS code (stopped by Interrupt) and a builtin that ignores
+// Interrupt (the worker exits; the parent then reports the limit).
+func BenchmarkCPUOvershoot(b *testing.B) {
+	for _, bc := range []struct{ name, body string }{
+		{"loop", `for(;;){}`},
+		{"await loop", `for(;;) await 0`},
+		{"regex builtin", `return /(a+)+\1b/.test("a".repeat(40))`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := benchPool(b, 1)
+			var over, wall time.Duration
+			for range b.N {
+				inv := hookInvocation(bc.body)
+				inv.Limits.CPU = DefaultLimits.CPU
+				start := time.Now()
+				res, err := p.Invoke(context.Background(), inv, nil)
+				wall += time.Since(start)
+				var le *LimitError
+				if !errors.As(err, &le) || le.Limit != LimitCPU {
+					b.Fatalf("err = %v", err)
+				}
+				if res.Usage.CPU > 0 {
+					over += res.Usage.CPU - DefaultLimits.CPU
+				}
+			}
+			b.ReportMetric(float64(over.Microseconds())/1000/float64(b.N), "ms-over-limit")
+			b.ReportMetric(float64(wall.Microseconds())/1000/float64(b.N), "ms-wall")
+		})
+	}
+}

@@ -18,15 +18,20 @@
 //     memory limits; if a builtin ignores the interrupt, the worker reports
 //     the limit and exits. The isolate runs on a locked OS thread and the
 //     CPU limit is that thread's CPU clock (cpuclock_linux.go).
-//   - The worker process (worker.go, confine_linux.go, seccomp_linux.go):
-//     empty environment, no inherited files, own process group, hard
-//     rlimits, no_new_privs, a seccomp filter (no exec, fork, open, sockets,
-//     signals to other processes), killed with the server.
+//   - The worker process (worker.go, confine_linux.go, seccomp_linux.go,
+//     memcap_linux.go): empty environment, no inherited files, own process
+//     group, hard rlimits and an address-space cap lowered per invocation,
+//     no_new_privs, no privilege (a root server's workers run as nobody
+//     with no capabilities), a seccomp allowlist (no exec, fork, open,
+//     sockets, other processes, namespaces, mounts), killed with the
+//     server.
 //   - The parent (pool.go, process.go, host.go): keeps all capability I/O.
 //     Every host call a worker forwards is checked against the invocation's
 //     grants (and counted: subrequests, host calls) before the Host sees
 //     it; the parent also kills a worker that overruns its wall time or
-//     burns CPU past its limit, and replaces dead workers with backoff.
+//     burns CPU past its limit, and replaces dead workers with backoff. A
+//     worker that dies for another reason is a worker fault: the invocation
+//     runs once more on a fresh worker, then fails with ErrWorkerFault.
 //
 // # Worker protocol
 //
@@ -35,5 +40,7 @@
 // and caches the compiled program; host calls and their answers travel as
 // binary frames while the hook awaits them; the worker ends with a done
 // frame (value, logs, usage, error) or, when it must die, a fatal frame
-// naming the limit.
+// naming the limit. A second pipe (the worker's descriptor 3) carries the
+// numbers of invocations whose caller gave up: the worker interrupts them
+// and lives on.
 package sandbox

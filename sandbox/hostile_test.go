@@ -196,7 +196,7 @@ func runHostile(t *testing.T, include func(hostileCase) bool) {
 }
 
 // assertClean proves a pool still runs a well-behaved plugin correctly.
-func assertClean(t *testing.T, p *Pool) {
+func assertClean(t testing.TB, p *Pool) {
 	t.Helper()
 	res, err := p.Invoke(context.Background(), hookInvocation(`await ctx.kv.set("n", 41); return {n: (await ctx.kv.get("n")) + 1, title: event.data.title}`), newMemHost())
 	if err != nil {

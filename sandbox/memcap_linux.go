@@ -15,7 +15,8 @@ import (
 // builtin that ignores Interrupt — can take an invocation far past its
 // limit: the Go runtime cannot reserve the memory, dies with "out of
 // memory", and the parent reports the memory limit. The hard limit (set by
-// confineWorker) stays, so the soft one is raised again between invocations.
+// confineWorker) stays, so the soft one is raised again between invocations
+// (when the invocation mapped memory: see release).
 //
 // The cap is a backstop: the watchdog's samples and its check at the end of
 // the invocation (guard.go) stop most growth cleanly, well before it.
@@ -28,7 +29,18 @@ type memCap struct {
 	hard  uint64
 	page  uint64
 	buf   [128]byte
+
+	// size is the last reading of statm, taken when the Go runtime's
+	// mapped memory was goMapped; reused while that does not change (for
+	// at most reuseReadings invocations: threads map their stacks outside
+	// the Go runtime's accounting), as reading statm costs microseconds.
+	size, goMapped uint64
+	reused         int
+	// cur is the soft limit in force.
+	cur uint64
 }
+
+const reuseReadings = 64
 
 // memCapSlack is what an invocation may map beyond its memory limit before
 // the worker dies: the Go runtime reserves heap address space 64 MiB at a
@@ -45,7 +57,7 @@ func openMemCap(hard uint64) (*memCap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memory cap: %w", err)
 	}
-	return &memCap{statm: f, hard: hard, page: uint64(os.Getpagesize())}, nil
+	return &memCap{statm: f, hard: hard, page: uint64(os.Getpagesize()), cur: hard}, nil
 }
 
 // mapped is the process's address-space size: the first field of statm.
@@ -62,16 +74,37 @@ func (c *memCap) mapped() (uint64, error) {
 	return pages * c.page, nil
 }
 
-// limit caps further mappings at extra bytes beyond the current size.
-func (c *memCap) limit(extra uint64) error {
-	now, err := c.mapped()
-	if err != nil {
-		return err
+// limit caps further mappings at extra bytes beyond the current size;
+// goMapped is the Go runtime's mapped memory now.
+func (c *memCap) limit(extra, goMapped uint64) error {
+	if goMapped != c.goMapped || c.reused >= reuseReadings || c.size == 0 {
+		now, err := c.mapped()
+		if err != nil {
+			return err
+		}
+		c.size, c.goMapped, c.reused = now, goMapped, 0
 	}
-	return unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: min(now+extra, c.hard), Max: c.hard})
+	c.reused++
+	return c.set(min(c.size+extra, c.hard))
 }
 
-// release restores the soft limit to the hard one.
-func (c *memCap) release() error {
-	return unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: c.hard, Max: c.hard})
+// release lifts the cap after an invocation, unless the Go runtime mapped
+// nothing during it (goMapped unchanged): the cap then still leaves the
+// worker the whole slack, and the next invocation would set it again.
+func (c *memCap) release(goMapped uint64) error {
+	if goMapped == c.goMapped {
+		return nil
+	}
+	return c.set(c.hard)
+}
+
+func (c *memCap) set(v uint64) error {
+	if v == c.cur {
+		return nil
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: v, Max: c.hard}); err != nil {
+		return err
+	}
+	c.cur = v
+	return nil
 }

@@ -9,5 +9,5 @@ var workerMemCap *memCap
 
 const memCapSlack = 0
 
-func (*memCap) limit(uint64) error { return nil }
-func (*memCap) release() error     { return nil }
+func (*memCap) limit(uint64, uint64) error { return nil }
+func (*memCap) release() error             { return nil }

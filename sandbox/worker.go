@@ -269,17 +269,27 @@ var goMemoryMetrics = [...]string{"/memory/classes/total:bytes", "/memory/classe
 // the invocation's memory (see guard.overAtEnd), and its address space is
 // capped (see memCap). The returned function lifts the cap.
 func armMemory(limit int64) (disarm func()) {
+	total, released := goMemory()
+	debug.SetMemoryLimit(int64(total-released) + limit)
+	if workerMemCap == nil {
+		return func() {}
+	}
+	if err := workerMemCap.limit(uint64(limit)+memCapSlack, total); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox worker: %v\n", err)
+	}
+	return func() {
+		total, _ := goMemory()
+		_ = workerMemCap.release(total)
+	}
+}
+
+// goMemory reads the memory the Go runtime has mapped, and how much of it
+// it has returned to the system.
+func goMemory() (total, released uint64) {
 	var s [len(goMemoryMetrics)]metrics.Sample
 	for i, name := range goMemoryMetrics {
 		s[i].Name = name
 	}
 	metrics.Read(s[:])
-	debug.SetMemoryLimit(int64(s[0].Value.Uint64()-s[1].Value.Uint64()) + limit)
-	if workerMemCap == nil {
-		return func() {}
-	}
-	if err := workerMemCap.limit(uint64(limit) + memCapSlack); err != nil {
-		fmt.Fprintf(os.Stderr, "sandbox worker: %v\n", err)
-	}
-	return func() { _ = workerMemCap.release() }
+	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/site"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
@@ -98,6 +99,11 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logger) error {
+	// Before anything holds a secret: not dumpable, not traceable by
+	// another process of this user (a sandbox worker, say).
+	if err := sandbox.ProtectServer(); err != nil {
+		log.Warn(err.Error())
+	}
 	// Wiring of services lives in package site, shared with the end-to-end tests.
 	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins})
 	if err != nil {
