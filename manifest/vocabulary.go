@@ -70,6 +70,9 @@ type Method struct {
 	Name string
 	// Subrequest: each call counts against the invocation's subrequests limit.
 	Subrequest bool
+	// ReadOnly: the method changes nothing, so an invocation whose worker
+	// died after calling only such methods can run again elsewhere.
+	ReadOnly bool
 }
 
 // CapabilitySpec is one row of the capability table.
@@ -135,12 +138,24 @@ func methods(names ...string) []Method {
 	return out
 }
 
+// readOnly marks the named methods of ms as ReadOnly.
+func readOnly(ms []Method, names ...string) []Method {
+	for i := range ms {
+		for _, n := range names {
+			if ms[i].Name == n {
+				ms[i].ReadOnly = true
+			}
+		}
+	}
+	return ms
+}
+
 // baseAPIs are the ctx members every plugin has, whatever it is granted.
 var baseAPIs = []API{
 	{Namespace: "plugin", Kind: ValueAPI, Type: "{ readonly id: string; readonly version: string }"},
 	{Namespace: "log", Kind: IsolateAPI, Methods: methods("debug", "info", "warn", "error"), Type: "Log", Typings: tsLog},
-	{Namespace: "kv", Kind: HostAPI, Methods: methods("get", "set", "delete", "list"), Type: "KV", Typings: tsKV},
-	{Namespace: "storage", Kind: CollectionAPI, Methods: methods("get", "put", "delete", "query", "count"), Type: "Storage", Typings: tsStorage},
+	{Namespace: "kv", Kind: HostAPI, Methods: readOnly(methods("get", "set", "delete", "list"), "get", "list"), Type: "KV", Typings: tsKV},
+	{Namespace: "storage", Kind: CollectionAPI, Methods: readOnly(methods("get", "put", "delete", "query", "count"), "get", "query", "count"), Type: "Storage", Typings: tsStorage},
 	{Namespace: "settings", Kind: ValueAPI, Type: "Settings"},
 }
 
@@ -148,15 +163,15 @@ var baseAPIs = []API{
 // order consent lines are shown in).
 var capabilityTable = []CapabilitySpec{
 	{Name: ContentRead, Consent: "Read your content",
-		API: &API{Namespace: "content", Kind: HostAPI, Methods: methods("get", "list"), Type: "ContentReader", Typings: tsEntry + tsContentReader}},
+		API: &API{Namespace: "content", Kind: HostAPI, Methods: readOnly(methods("get", "list"), "get", "list"), Type: "ContentReader", Typings: tsEntry + tsContentReader}},
 	{Name: ContentWrite, Implies: ContentRead, Consent: "Create, change and delete your content",
-		API: &API{Namespace: "content", Kind: HostAPI, Methods: methods("get", "list", "create", "update", "delete"), Type: "ContentWriter", Typings: tsEntry + tsContentWriter}},
+		API: &API{Namespace: "content", Kind: HostAPI, Methods: readOnly(methods("get", "list", "create", "update", "delete"), "get", "list"), Type: "ContentWriter", Typings: tsEntry + tsContentWriter}},
 	{Name: MediaRead, Consent: "See your media library",
-		API: &API{Namespace: "media", Kind: HostAPI, Methods: methods("get", "list"), Type: "MediaReader", Typings: tsMediaReader}},
+		API: &API{Namespace: "media", Kind: HostAPI, Methods: readOnly(methods("get", "list"), "get", "list"), Type: "MediaReader", Typings: tsMediaReader}},
 	{Name: MediaWrite, Implies: MediaRead, Consent: "Upload, change and delete your media files",
-		API: &API{Namespace: "media", Kind: HostAPI, Methods: methods("get", "list", "upload", "delete"), Type: "MediaWriter", Typings: tsMediaWriter}},
+		API: &API{Namespace: "media", Kind: HostAPI, Methods: readOnly(methods("get", "list", "upload", "delete"), "get", "list"), Type: "MediaWriter", Typings: tsMediaWriter}},
 	{Name: UsersRead, Consent: "See your users' names, email addresses and roles (never their passwords or sessions)",
-		API: &API{Namespace: "users", Kind: HostAPI, Methods: methods("get", "list"), Type: "Users", Typings: tsUsers}},
+		API: &API{Namespace: "users", Kind: HostAPI, Methods: readOnly(methods("get", "list"), "get", "list"), Type: "Users", Typings: tsUsers}},
 	{Name: NetworkRequest, Consent: "Send requests to the internet",
 		API: &API{Namespace: "http", Kind: HostAPI, Methods: []Method{{Name: "fetch", Subrequest: true}}, Type: "Http", Typings: tsHTTP}},
 	{Name: EmailSend, Consent: "Send email through your site's mail settings",

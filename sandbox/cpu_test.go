@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 )
 
@@ -59,7 +60,7 @@ func TestCPUExcludesWaiting(t *testing.T) {
 	}
 	defer p.Close()
 	inv := hookInvocation(`const r = await ctx.http.fetch(` + jsString(slowServer.URL) + `); return await r.json()`)
-	inv.Grants.Capabilities = []string{CapNetwork}
+	inv.Grants.Capabilities = []manifest.Capability{manifest.NetworkRequest}
 	inv.Limits = Limits{} // the defaults: 50 ms CPU, 5 s wall
 	host := fetchHost{egress.New(egress.Options{UnsafeAllowLoopback: true})}
 	res, err := p.Invoke(context.Background(), inv, host)

@@ -192,3 +192,21 @@ func TestCancelledBuiltinIsKilled(t *testing.T) {
 	}
 	assertClean(t, p)
 }
+
+// TestReadOnlyMethods: only calls that change nothing let an invocation
+// run again after a worker fault.
+func TestReadOnlyMethods(t *testing.T) {
+	t.Parallel()
+	for method, want := range map[string]bool{
+		"kv.get": true, "kv.list": true, "kv.set": false, "kv.delete": false,
+		"storage.posts.get": true, "storage.posts.query": true, "storage.posts.count": true,
+		"storage.posts.put": false, "storage.posts.delete": false,
+		"content.get": true, "content.list": true, "content.create": false, "content.update": false, "content.delete": false,
+		"media.get": true, "media.upload": false, "users.list": true,
+		"http.fetch": false, "email.send": false, "log.info": false, "admin.shutdown": false, "kv": false,
+	} {
+		if got := readOnlyMethod(method); got != want {
+			t.Errorf("readOnlyMethod(%q) = %v, want %v", method, got, want)
+		}
+	}
+}

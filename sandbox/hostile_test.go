@@ -77,11 +77,12 @@ func moreCPU(l *Limits) { l.CPU, l.Wall = 3*time.Second*slow, 20*time.Second*slo
 // the heap one small value at a time (the race detector makes them slow).
 func lessMemory(l *Limits) { moreCPU(l); l.MemoryBytes = 16 << 20 }
 
-// setupCPU leaves room to build the input (under load too) so that the CPU
-// limit hits inside the builtin, whose run is far longer. On a loaded
-// machine the wall limit may come first; either way only killing the worker
-// stops the builtin.
-func setupCPU(l *Limits) { l.CPU, l.Wall = time.Second*slow, 2*time.Second*slow }
+// setupCPU leaves room to build the input so that the CPU limit hits
+// inside the builtin, whose run is far longer: the CPU limit is the
+// isolate thread's own time, so however loaded the machine, the setup is
+// done before it; the wall limit is generous so that it does not hit during
+// the setup first. Only killing the worker stops the builtin.
+func setupCPU(l *Limits) { l.CPU, l.Wall = time.Second*slow, 30*time.Second*slow }
 
 var hostileCases = []hostileCase{
 	{name: "infinite loop", body: `for(;;){}`, check: wantLimit(LimitCPU)},

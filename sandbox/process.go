@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // parentGrace is how far past a limit the parent lets a worker run before
@@ -283,15 +285,8 @@ func (w *workerProc) cancelInvocation(seq uint64) error {
 // readOnlyMethod reports whether a host method only reads (so a task that
 // made no other calls can run again elsewhere without doing anything twice).
 func readOnlyMethod(method string) bool {
-	switch method {
-	case "kv.get", "kv.list", "content.get", "content.list", "media.get", "media.list", "users.get", "users.list":
-		return true
-	}
-	if rest, ok := strings.CutPrefix(method, "storage."); ok {
-		_, op, _ := strings.Cut(rest, ".")
-		return op == "get" || op == "query" || op == "count"
-	}
-	return false
+	m, _, ok := manifest.ResolveHostCall(method)
+	return ok && m.ReadOnly
 }
 
 // cpuWatch is the parent's CPU backstop for one invocation. It reads the
