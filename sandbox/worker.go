@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -181,22 +182,34 @@ func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
 		}
 	}
 	disarm := armMemory(t.Limits.MemoryBytes)
+	l.wakeMu.Lock()
+	l.running = true
+	l.wakeMu.Unlock()
 	out := runTask(t, s, l, overrun)
-	disarm()
-	if l.woken.Swap(false) {
+	l.wakeMu.Lock()
+	l.running = false
+	if l.woken {
 		// The watchdog interrupted a read; clear the deadline for the next
 		// invocation (the frame reader kept any partial frame).
+		l.woken = false
 		_ = l.in.SetReadDeadline(time.Time{})
 	}
+	l.wakeMu.Unlock()
+	disarm()
 	return out, true
 }
 
 // pipeLink sends host calls to the parent and reads its answers.
 type pipeLink struct {
-	fw    *frameWriter
-	in    *os.File
-	fr    *frameReader
-	woken atomic.Bool
+	fw *frameWriter
+	in *os.File
+	fr *frameReader
+	// wakeMu guards woken and running: a late trip (a cancellation that
+	// arrives as the invocation ends) must not leave a read deadline for
+	// the next frame.
+	wakeMu  sync.Mutex
+	woken   bool
+	running bool
 
 	// seq numbers the invocations received (the parent counts the same
 	// way); cancelled is the last one the parent gave up on; guard
@@ -257,7 +270,12 @@ func (l *pipeLink) recv(<-chan struct{}) (hostAnswer, error) {
 
 // wake runs on the watchdog's goroutine.
 func (l *pipeLink) wake() {
-	l.woken.Store(true)
+	l.wakeMu.Lock()
+	defer l.wakeMu.Unlock()
+	if !l.running {
+		return
+	}
+	l.woken = true
 	_ = l.in.SetReadDeadline(time.Now())
 }
 
