@@ -175,6 +175,7 @@ func TestCancelledCallerKeepsWorker(t *testing.T) {
 func TestCancelledBuiltinIsKilled(t *testing.T) {
 	t.Parallel()
 	p := faultPool(t)
+	assertClean(t, p) // the worker is up: the deadline below is the invocation's
 	inv := hookInvocation(`return /(a+)+\1b/.test("a".repeat(40))`)
 	inv.Limits.CPU, inv.Limits.Wall = 30*time.Second, 60*time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -187,7 +188,7 @@ func TestCancelledBuiltinIsKilled(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v to give up", d)
 	}
-	if st := p.Stats(); st.Killed != 1 || st.Crashed != 0 {
+	if st := p.Stats(); st.Killed != 1 || st.Crashed != 0 || st.Started != 1 {
 		t.Fatalf("stats %+v: want the worker killed", st)
 	}
 	assertClean(t, p)

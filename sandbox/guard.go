@@ -111,17 +111,18 @@ func (g *guard) liveGrowth() int64 {
 }
 
 // overAtEnd is the memory check when the invocation ends, which catches an
-// allocation made and dropped between two ticks (a typed array is
-// allocated in microseconds). Growth over the limit counts if no garbage
-// collection completed during the invocation — nothing then was
-// garbage-collectable churn: a worker's GC is paced to finish before its
-// heap grows by the invocation's limit (see armMemory) — or if it is still
-// live.
+// allocation made between two ticks (a typed array is allocated in
+// microseconds) or held while the watchdog could not run. Growth over the
+// limit counts if no garbage collection completed during the invocation —
+// nothing then was collectable churn: a worker's GC is paced to run before
+// its heap grows by the invocation's limit (see armMemory) — or if the last
+// collection found it live, or it still is.
 func (g *guard) overAtEnd(end heapStats) bool {
-	if int64(end.objects)-int64(g.base.objects) <= g.limits.MemoryBytes {
+	limit := g.limits.MemoryBytes
+	if int64(end.objects)-int64(g.base.objects) <= limit {
 		return false
 	}
-	return end.cycles == g.base.cycles || g.liveGrowth() > g.limits.MemoryBytes
+	return end.cycles == g.base.cycles || int64(end.live)-int64(g.base.live) > limit || g.liveGrowth() > limit
 }
 
 // trip records the first limit hit and interrupts the runtime with it.
@@ -156,12 +157,12 @@ func (g *guard) stop() Usage {
 	}
 }
 
-var heapMetrics = [...]string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles"}
+var heapMetrics = [...]string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles", "/gc/heap/live:bytes"}
 
 // heapStats is one reading of the Go heap: the bytes in heap objects (live
-// plus not yet swept), the cumulative bytes allocated and the number of
-// completed garbage collections.
-type heapStats struct{ objects, allocs, cycles uint64 }
+// plus not yet swept), the cumulative bytes allocated, the number of
+// completed garbage collections and the bytes the last one found live.
+type heapStats struct{ objects, allocs, cycles, live uint64 }
 
 func heapSample() heapStats {
 	var s [len(heapMetrics)]metrics.Sample
@@ -169,5 +170,5 @@ func heapSample() heapStats {
 		s[i].Name = name
 	}
 	metrics.Read(s[:])
-	return heapStats{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()}
+	return heapStats{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64()}
 }

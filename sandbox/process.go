@@ -121,6 +121,9 @@ func startWorker(ctx context.Context, exe string, args, env []string, timeout ti
 	if err != nil {
 		w.kill(nil)
 		<-w.exited
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("sandbox: starting a worker: %w", ctx.Err())
+		}
 		return nil, fmt.Errorf("%w: worker did not start: %v%s", ErrWorkerCrashed, err, w.stderrDetail())
 	}
 	return w, nil
