@@ -8,6 +8,9 @@ type Limits struct {
 	Subrequests   int `json:"subrequests"`
 	ResponseBytes int `json:"responseBytes"`
 	LogBytes      int `json:"logBytes"`
+	// StorageBytes is not per invocation: it is the quota of what the
+	// plugin keeps in ctx.kv and ctx.storage (keys, ids and JSON values).
+	StorageBytes int `json:"storageBytes"`
 }
 
 // SiteDefaults are the limits of SPEC §6. A manifest may only lower them; Parse
@@ -19,7 +22,12 @@ var SiteDefaults = Limits{
 	Subrequests:   10,
 	ResponseBytes: 1 << 20,
 	LogBytes:      64 << 10,
+	StorageBytes:  50 << 20,
 }
+
+// MaxRuntimeSchedules caps the schedules a plugin registers with
+// ctx.cron.schedule (the manifest's own are capped by the schema at 16 too).
+const MaxRuntimeSchedules = 16
 
 // LimitRequest is the manifest's optional "limits" object. A nil field keeps the
 // site's value; pointers are needed because 0 subrequests is a meaningful request.
@@ -30,6 +38,7 @@ type LimitRequest struct {
 	Subrequests   *int `json:"subrequests,omitempty"`
 	ResponseBytes *int `json:"responseBytes,omitempty"`
 	LogBytes      *int `json:"logBytes,omitempty"`
+	StorageBytes  *int `json:"storageBytes,omitempty"`
 }
 
 // limitField ties one manifest limit to its site value, for the checks in Parse and
@@ -47,6 +56,7 @@ var limitFields = []limitField{
 	{"subrequests", func(r *LimitRequest) *int { return r.Subrequests }, func(l *Limits) *int { return &l.Subrequests }},
 	{"responseBytes", func(r *LimitRequest) *int { return r.ResponseBytes }, func(l *Limits) *int { return &l.ResponseBytes }},
 	{"logBytes", func(r *LimitRequest) *int { return r.LogBytes }, func(l *Limits) *int { return &l.LogBytes }},
+	{"storageBytes", func(r *LimitRequest) *int { return r.StorageBytes }, func(l *Limits) *int { return &l.StorageBytes }},
 }
 
 // WithDefaults returns l with every field that is not positive set to its

@@ -136,9 +136,6 @@ func (r *rules) hooks() {
 		if gate := h.Name.Gate(); gate != "" && !r.m.Grants(gate) {
 			r.add(path, "hook %q needs the %q capability; add it to \"capabilities\"", h.Name, gate)
 		}
-		if h.Name == HookCron && len(r.m.Cron) == 0 {
-			r.add(path, "the %q hook needs at least one schedule in \"cron\"", HookCron)
-		}
 		if h.TimeoutMs > wall {
 			r.add(pointer("/hooks", i, "timeoutMs"), "timeoutMs %d is above the wall-time limit of %d ms", h.TimeoutMs, wall)
 		}
@@ -147,21 +144,35 @@ func (r *rules) hooks() {
 
 func (r *rules) storage() {
 	for _, name := range r.m.StorageCollections() {
-		seen := map[string]int{}
-		for i, ix := range r.m.Storage[name].Indexes {
-			path := pointer("/storage", name, "indexes", i)
-			fields := map[string]bool{}
-			for j, f := range ix {
-				if fields[f] {
-					r.add(pointer(path, j), "field %q appears twice in this index", f)
+		decl := r.m.Storage[name]
+		type at struct {
+			list string
+			i    int
+		}
+		seen := map[string]at{}
+		for _, list := range []struct {
+			key     string
+			indexes []Index
+		}{{"indexes", decl.Indexes}, {"uniqueIndexes", decl.UniqueIndexes}} {
+			for i, ix := range list.indexes {
+				path := pointer("/storage", name, list.key, i)
+				fields := map[string]bool{}
+				for j, f := range ix {
+					if fields[f] {
+						r.add(pointer(path, j), "field %q appears twice in this index", f)
+					}
+					fields[f] = true
 				}
-				fields[f] = true
+				key := strings.Join(ix, "\x00")
+				if prev, dup := seen[key]; dup {
+					if prev.list == list.key {
+						r.add(path, "index %s is declared twice (also at index %d)", indexText(ix), prev.i)
+					} else {
+						r.add(path, "index %s is declared in both indexes and uniqueIndexes; a unique index can be queried too, so keep it only in uniqueIndexes", indexText(ix))
+					}
+				}
+				seen[key] = at{list.key, i}
 			}
-			key := strings.Join(ix, "\x00")
-			if j, dup := seen[key]; dup {
-				r.add(path, "index %s is declared twice (also at index %d)", indexText(ix), j)
-			}
-			seen[key] = i
 		}
 	}
 }
@@ -316,10 +327,15 @@ func isToken(s string) bool {
 	return true
 }
 
-// cronParser accepts exactly the five standard fields. Descriptors ("@every 1s") and
-// time zones are refused: schedules run in UTC, and "@every" could ask for a run
-// every second.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+// cronParser accepts exactly the five standard fields. Of the descriptors
+// only the five of ScheduleDescriptors are accepted: "@every 1s" could ask
+// for a run every second, and time zones are refused because schedules run
+// in UTC.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ScheduleDescriptors are the shorthand schedules accepted besides the five
+// fields.
+var ScheduleDescriptors = []string{"@hourly", "@daily", "@weekly", "@monthly", "@yearly"}
 
 func (r *rules) cron() {
 	if len(r.m.Cron) > 0 {
@@ -337,30 +353,43 @@ func (r *rules) cron() {
 			seen[s.Name] = i
 		}
 		if s.Schedule != "" {
-			if err := parseCron(s.Schedule); err != nil {
-				r.add(path+"/schedule", "schedule %q is not a 5-field cron expression (minute hour day-of-month month day-of-week): %v", s.Schedule, err)
+			if _, err := ParseSchedule(s.Schedule); err != nil {
+				r.add(path+"/schedule", "%s", strings.TrimPrefix(err.Error(), ErrBadSchedule.Error()+": "))
 			}
 		}
 	}
 }
 
-// parseCron validates one expression. robfig/cron panics on some malformed
-// "TZ=" prefixes, so those are refused before it sees them, and a recover keeps any
-// other library panic from taking down the caller.
-func parseCron(expr string) (err error) {
-	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
-		return fmt.Errorf("time zones are not supported; schedules run in UTC")
+// ErrBadSchedule marks a schedule ParseSchedule refuses.
+var ErrBadSchedule = errors.New("bad schedule")
+
+// ParseSchedule parses a schedule of the manifest or of ctx.cron.schedule:
+// five cron fields (minute hour day-of-month month day-of-week) or one of
+// ScheduleDescriptors, in UTC. robfig/cron panics on some malformed "TZ="
+// prefixes, so those are refused before it sees them, and a recover keeps
+// any other library panic from taking down the caller.
+func ParseSchedule(expr string) (sched cron.Schedule, err error) {
+	bad := func(format string, args ...any) (cron.Schedule, error) {
+		return nil, fmt.Errorf("%w: schedule %q is not a 5-field cron expression (minute hour day-of-month month day-of-week) or one of %s: %s",
+			ErrBadSchedule, expr, strings.Join(ScheduleDescriptors, ", "), fmt.Sprintf(format, args...))
 	}
-	if strings.HasPrefix(strings.TrimSpace(expr), "@") {
-		return fmt.Errorf("descriptors such as @daily are not supported; write the five fields")
+	t := strings.TrimSpace(expr)
+	if strings.HasPrefix(t, "TZ=") || strings.HasPrefix(t, "CRON_TZ=") {
+		return bad("time zones are not supported; schedules run in UTC")
+	}
+	if strings.HasPrefix(t, "@") && !slices.Contains(ScheduleDescriptors, t) {
+		return bad("unknown descriptor")
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("unparseable: %v", p)
+			sched, err = bad("unparseable: %v", p)
 		}
 	}()
-	_, err = cronParser.Parse(expr)
-	return err
+	s, perr := cronParser.Parse(t)
+	if perr != nil {
+		return bad("%v", perr)
+	}
+	return s, nil
 }
 
 func (r *rules) limits() {

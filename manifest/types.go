@@ -39,6 +39,10 @@ type Network struct {
 type StorageCollection struct {
 	// Indexes lists single-field indexes and composite ones (several fields).
 	Indexes []Index `json:"indexes,omitempty"`
+	// UniqueIndexes are indexes whose values no two documents may share
+	// (documents with a null or absent field take no part). They can be
+	// queried like Indexes.
+	UniqueIndexes []Index `json:"uniqueIndexes,omitempty"`
 }
 
 // Index is one storage index: a list of field names. In JSON a single-field index
@@ -169,7 +173,9 @@ func (s SecretInject) Pattern() (HostPattern, error) { return ParseHostPattern(s
 // Schedule is one named cron schedule; the cron hook receives its name.
 type Schedule struct {
 	Name string `json:"name"`
-	// Schedule is a standard 5-field cron expression, evaluated in UTC.
+	// Schedule is a standard 5-field cron expression or one of the
+	// descriptors @hourly, @daily, @weekly, @monthly, @yearly, evaluated in
+	// UTC (see ParseSchedule).
 	Schedule string `json:"schedule"`
 }
 
@@ -187,6 +193,15 @@ func (m *Manifest) Hook(name HookName) (Hook, bool) {
 		}
 	}
 	return Hook{}, false
+}
+
+// HookNames returns the names of the declared hooks, in manifest order.
+func (m *Manifest) HookNames() []HookName {
+	out := make([]HookName, len(m.Hooks))
+	for i, h := range m.Hooks {
+		out[i] = h.Name
+	}
+	return out
 }
 
 // Route returns the declared route with the given name.

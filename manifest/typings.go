@@ -63,20 +63,88 @@ const tsStorage = `
     readonly data: T;
   }
 
-  interface StorageQuery extends ListOptions {
-    /** Equality filters; only fields covered by a declared index may be used. */
-    where?: { [field: string]: string | number | boolean | null };
-    /** A declared index field, optionally prefixed with "-" for descending order. */
-    orderBy?: string;
+  /** A value an indexed field can be compared with. */
+  type IndexValue = string | number | boolean | null;
+
+  /**
+   * The condition on one indexed field: a value (equality; null matches null
+   * and absent fields), one of several values, a range (numbers or strings,
+   * never both), or a string prefix. Operators of one field are ANDed.
+   */
+  type WhereCondition =
+    | IndexValue
+    | { in: IndexValue[] }
+    | { gt?: number | string; gte?: number | string; lt?: number | string; lte?: number | string; startsWith?: string };
+
+  /** Conditions on indexed fields, ANDed. Any other field is an error naming it. */
+  type Where = { [field: string]: WhereCondition };
+
+  /** Indexed fields, "-field" for descending, {field: "asc" | "desc"} (key order is the order), or an array of those. */
+  type OrderBy = string | { [field: string]: "asc" | "desc" } | Array<string | { [field: string]: "asc" | "desc" }>;
+
+  interface StorageQuery {
+    where?: Where;
+    orderBy?: OrderBy;
+    /** 1 to 1000; 50 when absent. */
+    limit?: number;
+    /** The cursor of the previous page of the same query. */
+    cursor?: string;
   }
 
-  /** One storage collection, private to this plugin. */
-  interface StorageCollection {
-    get<T extends JSONValue = JSONValue>(id: string): Promise<T | null>;
-    put(id: string, data: JSONValue): Promise<void>;
+  /** A page of a query; cursor is absent on the last page. */
+  interface StoragePage<T extends JSONValue = JSONValue> {
+    readonly items: Array<StoredDocument<T>>;
+    readonly cursor?: string;
+    readonly hasMore: boolean;
+  }
+
+  /**
+   * One storage collection, private to this plugin. A write that breaks a
+   * unique index or the plugin's storage quota throws naming it; a batch
+   * (at most 100 ids or documents) is one transaction: all or nothing.
+   */
+  interface StorageCollection<T extends JSONValue = JSONValue> {
+    get(id: string): Promise<T | null>;
+    put(id: string, data: T): Promise<void>;
     delete(id: string): Promise<boolean>;
-    query<T extends JSONValue = JSONValue>(query?: StorageQuery): Promise<Page<StoredDocument<T>>>;
-    count(where?: StorageQuery["where"]): Promise<number>;
+    exists(id: string): Promise<boolean>;
+    /** The documents that exist, keyed by id, in the order asked. */
+    getMany(ids: string[]): Promise<Map<string, T>>;
+    putMany(items: Array<{ id: string; data: T }>): Promise<void>;
+    /** Returns how many of the documents existed. */
+    deleteMany(ids: string[]): Promise<number>;
+    query(query?: StorageQuery): Promise<StoragePage<T>>;
+    count(where?: Where): Promise<number>;
+  }
+`
+
+// tsCron declares ctx.cron, which a plugin declaring the cron hook has.
+const tsCron = `
+  /** A schedule as ctx.cron.list returns it. */
+  interface CronSchedule {
+    readonly name: string;
+    readonly schedule: string;
+    /** "manifest" for the manifest's schedules, "runtime" for ctx.cron.schedule's. */
+    readonly source: "manifest" | "runtime";
+    readonly data?: JSONValue;
+    /** ISO 8601, UTC. */
+    readonly nextRunAt: string;
+    readonly lastRunAt: string | null;
+  }
+
+  /**
+   * ctx.cron, with the cron hook: schedules of the plugin's own, kept across
+   * restarts, that fire the cron hook with their name and data. A schedule
+   * is five cron fields or @hourly, @daily, @weekly, @monthly, @yearly (UTC);
+   * at most 16 per plugin.
+   */
+  interface Cron {
+    /** Creates or replaces the schedule name (not one of the manifest's). */
+    schedule(name: string, schedule: string | { schedule: string; data?: JSONValue }, data?: JSONValue): Promise<void>;
+    /** Returns whether there was such a runtime schedule. */
+    cancel(name: string): Promise<boolean>;
+    /** The manifest's schedules and the runtime ones. */
+    list(): Promise<CronSchedule[]>;
   }
 `
 
@@ -265,14 +333,16 @@ const EventTypings = `
 
 // CronEventTypings declares the cron hook's event for a manifest whose
 // schedules are names (sorted, distinct, already quoted as TypeScript
-// strings); with none, the name is any string.
+// strings); runtime schedules (ctx.cron.schedule) may have any name.
 func CronEventTypings(quotedNames []string) string {
 	names := "string"
 	if len(quotedNames) > 0 {
-		names = strings.Join(quotedNames, " | ")
+		names = strings.Join(quotedNames, " | ") + " | (string & {})"
 	}
-	return "\n  /** The cron hook's event: which declared schedule fired. */\n" +
-		"  interface CronEvent {\n    readonly name: " + names + ";\n    readonly schedule: string;\n  }\n"
+	return "\n  /** The cron hook's event: which schedule fired, a manifest's or a runtime one. */\n" +
+		"  interface CronEvent {\n    readonly name: " + names + ";\n    readonly schedule: string;\n" +
+		"    /** The data given to ctx.cron.schedule (null for the manifest's schedules). */\n    readonly data: JSONValue;\n" +
+		"    /** When the tick was due (ISO 8601, UTC); a tick missed while the site was down runs once, late. */\n    readonly scheduledAt: string;\n  }\n"
 }
 
 // RouteTypings declares a route handler's request and response. It refers to

@@ -1,6 +1,9 @@
 package manifest
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // The plugin vocabulary, in one place: every capability, every member of a
 // plugin's ctx and every hook. Everything else reads these tables:
@@ -155,7 +158,8 @@ var baseAPIs = []API{
 	{Namespace: "plugin", Kind: ValueAPI, Type: "{ readonly id: string; readonly version: string }"},
 	{Namespace: "log", Kind: IsolateAPI, Methods: methods("debug", "info", "warn", "error"), Type: "Log", Typings: tsLog},
 	{Namespace: "kv", Kind: HostAPI, Methods: readOnly(methods("get", "set", "delete", "list"), "get", "list"), Type: "KV", Typings: tsKV},
-	{Namespace: "storage", Kind: CollectionAPI, Methods: readOnly(methods("get", "put", "delete", "query", "count"), "get", "query", "count"), Type: "Storage", Typings: tsStorage},
+	{Namespace: "storage", Kind: CollectionAPI, Methods: readOnly(methods("get", "put", "delete", "exists", "getMany", "putMany", "deleteMany", "query", "count"),
+		"get", "exists", "getMany", "query", "count"), Type: "Storage", Typings: tsStorage},
 	{Namespace: "settings", Kind: ValueAPI, Type: "Settings"},
 }
 
@@ -209,6 +213,23 @@ var hookTable = []HookSpec{
 	{Name: HookPageMetadata, Gate: PageMetadata, Synchronous: true,
 		Consent: "Runs when a public page is shown, to add its tags", Event: "PageMetadataEvent", Returns: "PageMetadata | void"},
 }
+
+// HookAPISpec is one row of the hook API table: a ctx member a plugin gets
+// by declaring a hook rather than by a capability (scheduling its own cron
+// runs only makes sense for a plugin that has a cron hook to run).
+type HookAPISpec struct {
+	Hook HookName
+	API  *API
+}
+
+// hookAPITable lists the ctx members hooks bring.
+var hookAPITable = []HookAPISpec{
+	{Hook: HookCron, API: &API{Namespace: "cron", Kind: HostAPI, Methods: readOnly(methods("schedule", "cancel", "list"), "list"), Type: "Cron", Typings: tsCron}},
+}
+
+// HookAPIs returns the hook API table. The rows are shared: callers must
+// not modify them.
+func HookAPIs() []HookAPISpec { return hookAPITable }
 
 var (
 	capabilityIndex = indexBy(capabilityTable, func(s CapabilitySpec) Capability { return s.Name })
@@ -278,12 +299,13 @@ func GrantedBy(caps []Capability, c Capability) bool {
 // callers must not modify them.
 func BaseAPIs() []API { return baseAPIs }
 
-// CtxAPIs returns the members of the ctx a plugin granted caps receives: the
-// base APIs, then one API per namespace the capabilities add (the broadest
-// granted one), in table order. Capabilities outside the vocabulary add
-// nothing. The APIs are the table's rows: callers must not modify them.
-func CtxAPIs(caps []Capability) []*API {
-	out := make([]*API, len(baseAPIs), len(baseAPIs)+len(caps))
+// CtxAPIs returns the members of the ctx a plugin granted caps and declaring
+// hooks receives: the base APIs, then one API per namespace the capabilities
+// add (the broadest granted one), in table order, then those the hooks
+// bring. Names outside the vocabulary add nothing. The APIs are the table's
+// rows: callers must not modify them.
+func CtxAPIs(caps []Capability, hooks ...HookName) []*API {
+	out := make([]*API, len(baseAPIs), len(baseAPIs)+len(caps)+len(hooks))
 	for i := range baseAPIs {
 		out[i] = &baseAPIs[i]
 	}
@@ -292,6 +314,11 @@ func CtxAPIs(caps []Capability) []*API {
 			continue
 		}
 		out = append(out, s.API)
+	}
+	for _, s := range hookAPITable {
+		if slices.Contains(hooks, s.Hook) {
+			out = append(out, s.API)
+		}
 	}
 	return out
 }
@@ -320,10 +347,17 @@ type HostMethod struct {
 	// GrantedBy lists the capabilities any one of which grants the method;
 	// empty for methods every plugin has.
 	GrantedBy []Capability
+	// Hook, when set, is the hook whose declaration grants the method
+	// instead of a capability.
+	Hook HookName
 }
 
-// Allowed reports whether a plugin granted caps may call the method.
-func (m HostMethod) Allowed(caps []Capability) bool {
+// Allowed reports whether a plugin granted caps and declaring hooks may call
+// the method.
+func (m HostMethod) Allowed(caps []Capability, hooks ...HookName) bool {
+	if m.Hook != "" {
+		return slices.Contains(hooks, m.Hook)
+	}
 	if len(m.GrantedBy) == 0 {
 		return true
 	}
@@ -367,7 +401,26 @@ func indexHostMethods() ([]HostMethod, map[string]map[string]int) {
 			add(s.API, s.Name)
 		}
 	}
+	for _, s := range hookAPITable {
+		first := len(list)
+		add(s.API, "")
+		for i := first; i < len(list); i++ {
+			list[i].Hook = s.Hook
+		}
+	}
 	return list, index
+}
+
+// Needs names what grants the method, for refusals: its capability or its
+// hook ("" for base methods).
+func (m HostMethod) Needs() string {
+	if m.Hook != "" {
+		return "the " + string(m.Hook) + " hook"
+	}
+	if len(m.GrantedBy) > 0 {
+		return "capability " + string(m.GrantedBy[0])
+	}
+	return ""
 }
 
 // HostMethods returns every method that reaches the host, in table order.

@@ -105,6 +105,17 @@ func TestVocabularyRowsComplete(t *testing.T) {
 		}
 		namespaces[s.API.Namespace] = s.Name
 	}
+	for _, s := range HookAPIs() {
+		if !s.Hook.Known() || s.API == nil {
+			t.Errorf("hook API row %+v: unknown hook or no API", s)
+			continue
+		}
+		checkAPI(t, string(s.Hook), s.API)
+		if _, dup := namespaces[s.API.Namespace]; dup {
+			t.Errorf("hook %s reuses ctx.%s", s.Hook, s.API.Namespace)
+		}
+		namespaces[s.API.Namespace] = ""
+	}
 	events := EventTypings + CronEventTypings(nil)
 	for _, h := range Hooks() {
 		if h.Consent == "" {
@@ -142,7 +153,11 @@ func TestCapabilityImplies(t *testing.T) {
 func TestCtxAPIs(t *testing.T) {
 	names := func(caps ...Capability) string {
 		var out []string
-		for _, a := range CtxAPIs(caps) {
+		var hooks []HookName
+		if slices.Contains(caps, "cron") {
+			hooks = []HookName{HookAfterSave, HookCron}
+		}
+		for _, a := range CtxAPIs(caps, hooks...) {
 			out = append(out, a.Namespace+":"+a.Type)
 		}
 		return strings.Join(out, " ")
@@ -158,6 +173,7 @@ func TestCtxAPIs(t *testing.T) {
 		{[]Capability{ContentWrite}, base + " content:ContentWriter"},
 		{[]Capability{ContentRead, ContentWrite}, base + " content:ContentWriter"},
 		{[]Capability{EmailSend, MediaRead, NetworkRequest, UsersRead}, base + " media:MediaReader users:Users http:Http email:Email"},
+		{[]Capability{"cron", ContentRead}, base + " content:ContentReader cron:Cron"}, // "cron" here stands for declaring the hook
 	} {
 		if got := names(tc.caps...); got != tc.want {
 			t.Errorf("CtxAPIs(%v) = %s\nwant %s", tc.caps, got, tc.want)
@@ -198,6 +214,11 @@ func TestResolveHostCall(t *testing.T) {
 		if got := tc.m.Allowed(tc.caps); got != tc.want {
 			t.Errorf("%s allowed with %v = %v", tc.m.Key, tc.caps, got)
 		}
+	}
+	schedule, _, ok := ResolveHostCall("cron.schedule")
+	if !ok || schedule.Hook != HookCron || schedule.Allowed([]Capability{ContentWrite, NetworkRequest}) ||
+		schedule.Allowed(nil, HookAfterSave) || !schedule.Allowed(nil, HookCron) || schedule.Needs() != "the cron hook" {
+		t.Errorf("cron.schedule is not granted by the cron hook alone: %+v", schedule)
 	}
 	if !fetch.Subrequest || get.Subrequest {
 		t.Error("only http.fetch counts as a subrequest")

@@ -110,6 +110,11 @@ type Services struct {
 	Users   UsersAPI
 	Media   MediaAPI
 	Mail    Mailer
+	// Cron answers ctx.cron; the Manager sets it to its cron runner.
+	Cron *CronRunner
+	// StorageBytes is the site's storage quota per plugin (0: the default
+	// of manifest.SiteDefaults); a manifest's limits.storageBytes may lower it.
+	StorageBytes int
 }
 
 // Plugin is what a host needs to know about the plugin of one invocation.
@@ -162,28 +167,35 @@ type hostImpl func(h *Host, ctx context.Context, c hostCall) (any, error)
 // hostImpls implement every manifest.HostMethods entry, by key; a test keeps
 // the two equal. Adding a capability adds its methods here.
 var hostImpls = map[string]hostImpl{
-	"kv.get":         (*Host).kvGet,
-	"kv.set":         (*Host).kvSet,
-	"kv.delete":      (*Host).kvDelete,
-	"kv.list":        (*Host).kvList,
-	"storage.get":    (*Host).storageGet,
-	"storage.put":    (*Host).storagePut,
-	"storage.delete": (*Host).storageDelete,
-	"storage.query":  (*Host).storageQuery,
-	"storage.count":  (*Host).storageCount,
-	"content.get":    (*Host).contentGet,
-	"content.list":   (*Host).contentList,
-	"content.create": (*Host).contentCreate,
-	"content.update": (*Host).contentUpdate,
-	"content.delete": (*Host).contentDelete,
-	"media.get":      (*Host).mediaGet,
-	"media.list":     (*Host).mediaList,
-	"media.upload":   (*Host).mediaUpload,
-	"media.delete":   (*Host).mediaDelete,
-	"users.get":      (*Host).usersGet,
-	"users.list":     (*Host).usersList,
-	"http.fetch":     (*Host).fetch,
-	"email.send":     (*Host).emailSend,
+	"kv.get":             (*Host).kvGet,
+	"kv.set":             (*Host).kvSet,
+	"kv.delete":          (*Host).kvDelete,
+	"kv.list":            (*Host).kvList,
+	"storage.get":        (*Host).storageGet,
+	"storage.put":        (*Host).storagePut,
+	"storage.delete":     (*Host).storageDelete,
+	"storage.exists":     (*Host).storageExists,
+	"storage.getMany":    (*Host).storageGetMany,
+	"storage.putMany":    (*Host).storagePutMany,
+	"storage.deleteMany": (*Host).storageDeleteMany,
+	"storage.query":      (*Host).storageQuery,
+	"storage.count":      (*Host).storageCount,
+	"cron.schedule":      (*Host).cronSchedule,
+	"cron.cancel":        (*Host).cronCancel,
+	"cron.list":          (*Host).cronList,
+	"content.get":        (*Host).contentGet,
+	"content.list":       (*Host).contentList,
+	"content.create":     (*Host).contentCreate,
+	"content.update":     (*Host).contentUpdate,
+	"content.delete":     (*Host).contentDelete,
+	"media.get":          (*Host).mediaGet,
+	"media.list":         (*Host).mediaList,
+	"media.upload":       (*Host).mediaUpload,
+	"media.delete":       (*Host).mediaDelete,
+	"users.get":          (*Host).usersGet,
+	"users.list":         (*Host).usersList,
+	"http.fetch":         (*Host).fetch,
+	"email.send":         (*Host).emailSend,
 }
 
 // Call dispatches one binding call. args is the JSON array of the JS
@@ -203,8 +215,8 @@ func (h *Host) Call(ctx context.Context, pluginID, method string, args json.RawM
 	if !ok || impl == nil {
 		return nil, badCall(method, "unknown method")
 	}
-	if !m.Allowed(h.p.Capabilities) {
-		return nil, fmt.Errorf("%w: %s needs capability %s", sandbox.ErrDenied, method, m.GrantedBy[0])
+	if !m.Allowed(h.p.Capabilities, h.hooks()...) {
+		return nil, fmt.Errorf("%w: %s needs %s", sandbox.ErrDenied, method, m.Needs())
 	}
 	c := hostCall{method: method, collection: coll}
 	if len(args) > 0 {
@@ -223,6 +235,10 @@ func (h *Host) Call(ctx context.Context, pluginID, method string, args json.RawM
 }
 
 func (h *Host) id() string { return h.p.Manifest.ID }
+
+// hooks are the hooks the plugin's manifest declares, which grant the hook
+// APIs (ctx.cron).
+func (h *Host) hooks() []manifest.HookName { return h.p.Manifest.HookNames() }
 
 func (h *Host) kvGet(ctx context.Context, c hostCall) (any, error) {
 	key, err := stringArg(c.method, c.argv, 0, "key")
@@ -244,7 +260,7 @@ func (h *Host) kvSet(ctx context.Context, c hostCall) (any, error) {
 	if len(c.argv) < 2 {
 		return nil, badCall(c.method, "needs a value")
 	}
-	return nil, h.svc.Data.KVSet(ctx, h.id(), key, c.argv[1])
+	return nil, storageErr(c.method, h.svc.Data.KVSet(ctx, h.id(), key, c.argv[1], h.storageQuota()))
 }
 
 func (h *Host) kvDelete(ctx context.Context, c hostCall) (any, error) {
@@ -321,18 +337,10 @@ func (h *Host) kvList(ctx context.Context, c hostCall) (any, error) {
 	}
 }
 
-func page[T any](items []T, next string) map[string]any {
-	out := map[string]any{"items": items}
-	if next != "" {
-		out["nextCursor"] = next
-	}
-	return out
-}
-
 // collection is the declaration of a ctx.storage.<collection> call's
-// collection: only declared collections exist, and queries run only on
-// declared index fields, so a plugin cannot turn its storage into unindexed
-// full scans of a large table.
+// collection: only declared collections exist. Which fields can be queried
+// is the storage layer's to check, against the indexes it built from the
+// running version's manifest.
 func (h *Host) collection(c hostCall) (manifest.StorageCollection, error) {
 	decl, ok := h.p.Manifest.Storage[c.collection]
 	if !ok {
@@ -341,11 +349,37 @@ func (h *Host) collection(c hostCall) (manifest.StorageCollection, error) {
 	return decl, nil
 }
 
-func (h *Host) storageGet(ctx context.Context, c hostCall) (any, error) {
-	if _, err := h.collection(c); err != nil {
-		return nil, err
+// storageQuota is the plugin's storage quota in bytes: the site's, lowered
+// by the manifest's limits.storageBytes.
+func (h *Host) storageQuota() int64 {
+	site := manifest.SiteDefaults.StorageBytes
+	if h.svc.StorageBytes > 0 {
+		site = h.svc.StorageBytes
 	}
-	id, err := stringArg(c.method, c.argv, 0, "id")
+	return int64(h.p.Manifest.EffectiveLimits(manifest.Limits{StorageBytes: site}).StorageBytes)
+}
+
+// storageErr prefixes a storage refusal with the method, so the plugin's
+// error says which call failed.
+func storageErr(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, storage.ErrInvalid) || errors.Is(err, storage.ErrUnique) || errors.Is(err, storage.ErrQuota) {
+		return fmt.Errorf("%s: %w", method, err)
+	}
+	return err
+}
+
+func (h *Host) storageID(c hostCall) (string, error) {
+	if _, err := h.collection(c); err != nil {
+		return "", err
+	}
+	return stringArg(c.method, c.argv, 0, "id")
+}
+
+func (h *Host) storageGet(ctx context.Context, c hostCall) (any, error) {
+	id, err := h.storageID(c)
 	if err != nil {
 		return nil, err
 	}
@@ -354,95 +388,170 @@ func (h *Host) storageGet(ctx context.Context, c hostCall) (any, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, storageErr(c.method, err)
 	}
 	return d.Data, nil
 }
 
-func (h *Host) storagePut(ctx context.Context, c hostCall) (any, error) {
-	if _, err := h.collection(c); err != nil {
+func (h *Host) storageExists(ctx context.Context, c hostCall) (any, error) {
+	id, err := h.storageID(c)
+	if err != nil {
 		return nil, err
 	}
-	id, err := stringArg(c.method, c.argv, 0, "id")
+	ok, err := h.svc.Data.DocExists(ctx, h.id(), c.collection, id)
+	return ok, storageErr(c.method, err)
+}
+
+func (h *Host) storagePut(ctx context.Context, c hostCall) (any, error) {
+	id, err := h.storageID(c)
 	if err != nil {
 		return nil, err
 	}
 	if len(c.argv) < 2 {
 		return nil, badCall(c.method, "needs a document")
 	}
-	return nil, h.svc.Data.DocPut(ctx, h.id(), c.collection, id, c.argv[1])
+	return nil, storageErr(c.method, h.svc.Data.DocPut(ctx, h.id(), c.collection, id, c.argv[1], h.storageQuota()))
 }
 
 func (h *Host) storageDelete(ctx context.Context, c hostCall) (any, error) {
+	id, err := h.storageID(c)
+	if err != nil {
+		return nil, err
+	}
+	existed, err := h.svc.Data.DocDelete(ctx, h.id(), c.collection, id)
+	return existed, storageErr(c.method, err)
+}
+
+// batchArg reads the array argument of a batch call, bounded before its
+// items are decoded.
+func batchArg(c hostCall, what string) ([]json.RawMessage, error) {
+	var raw []json.RawMessage
+	if len(c.argv) == 0 || json.Unmarshal(c.argv[0], &raw) != nil {
+		return nil, badCall(c.method, "needs an array of %s", what)
+	}
+	if len(raw) > storage.MaxBatch {
+		return nil, badCall(c.method, "takes at most %d %s in one call, not %d", storage.MaxBatch, what, len(raw))
+	}
+	return raw, nil
+}
+
+func idsArg(c hostCall) ([]string, error) {
+	raw, err := batchArg(c, "ids")
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &ids[i]); err != nil {
+			return nil, badCall(c.method, "id %d is not a string", i)
+		}
+	}
+	return ids, nil
+}
+
+func (h *Host) storageGetMany(ctx context.Context, c hostCall) (any, error) {
 	if _, err := h.collection(c); err != nil {
 		return nil, err
 	}
-	id, err := stringArg(c.method, c.argv, 0, "id")
+	ids, err := idsArg(c)
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.Data.DocDelete(ctx, h.id(), c.collection, id)
+	docs, err := h.svc.Data.DocGetMany(ctx, h.id(), c.collection, ids)
+	if err != nil {
+		return nil, storageErr(c.method, err)
+	}
+	// Pairs, which the isolate turns into a Map in this order.
+	pairs := make([][2]any, len(docs))
+	for i, d := range docs {
+		pairs[i] = [2]any{d.ID, d.Data}
+	}
+	return pairs, nil
+}
+
+func (h *Host) storagePutMany(ctx context.Context, c hostCall) (any, error) {
+	if _, err := h.collection(c); err != nil {
+		return nil, err
+	}
+	raw, err := batchArg(c, "{id, data} items")
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]storage.DocInput, len(raw))
+	for i, r := range raw {
+		var item struct {
+			ID   *string         `json:"id"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(r, &item); err != nil || item.ID == nil || len(item.Data) == 0 {
+			return nil, badCall(c.method, "item %d must be {id: string, data: object}", i)
+		}
+		docs[i] = storage.DocInput{ID: *item.ID, Data: item.Data}
+	}
+	return nil, storageErr(c.method, h.svc.Data.DocPutMany(ctx, h.id(), c.collection, docs, h.storageQuota()))
+}
+
+func (h *Host) storageDeleteMany(ctx context.Context, c hostCall) (any, error) {
+	if _, err := h.collection(c); err != nil {
+		return nil, err
+	}
+	ids, err := idsArg(c)
+	if err != nil {
+		return nil, err
+	}
+	n, err := h.svc.Data.DocDeleteMany(ctx, h.id(), c.collection, ids)
+	return n, storageErr(c.method, err)
+}
+
+// storagePage is what query answers: EmDash's shape ({items, cursor,
+// hasMore}) with items as {id, data}.
+type storagePage struct {
+	Items   []storedDoc `json:"items"`
+	Cursor  string      `json:"cursor,omitempty"`
+	HasMore bool        `json:"hasMore"`
+}
+
+type storedDoc struct {
+	ID   string          `json:"id"`
+	Data json.RawMessage `json:"data"`
+}
+
+func firstArg(c hostCall) json.RawMessage {
+	if len(c.argv) == 0 {
+		return nil
+	}
+	return c.argv[0]
 }
 
 func (h *Host) storageQuery(ctx context.Context, c hostCall) (any, error) {
-	decl, err := h.collection(c)
+	if _, err := h.collection(c); err != nil {
+		return nil, err
+	}
+	q, err := storage.ParseDocQuery(firstArg(c))
 	if err != nil {
-		return nil, err
+		return nil, storageErr(c.method, err)
 	}
-	var q struct {
-		Where   map[string]any `json:"where"`
-		OrderBy string         `json:"orderBy"`
-		Limit   int            `json:"limit"`
-		Cursor  string         `json:"cursor"`
-	}
-	if err := optionalObject(c.method, c.argv, 0, &q); err != nil {
-		return nil, err
-	}
-	fields := map[string]any{}
-	for k, v := range q.Where {
-		fields[k] = v
-	}
-	if q.OrderBy != "" {
-		fields[strings.TrimPrefix(q.OrderBy, "-")] = nil
-	}
-	if err := indexedOnly(c.method, decl, fields); err != nil {
-		return nil, err
-	}
-	docs, next, err := h.svc.Data.DocList(ctx, h.id(), c.collection, storage.DocQuery{Where: q.Where, OrderBy: q.OrderBy, Limit: q.Limit, Cursor: q.Cursor})
+	p, err := h.svc.Data.DocQuery(ctx, h.id(), c.collection, q)
 	if err != nil {
-		return nil, err
+		return nil, storageErr(c.method, err)
 	}
-	return page(docs, next), nil
+	out := storagePage{Items: make([]storedDoc, len(p.Items)), Cursor: p.Cursor, HasMore: p.Cursor != ""}
+	for i, d := range p.Items {
+		out.Items[i] = storedDoc{ID: d.ID, Data: d.Data}
+	}
+	return out, nil
 }
 
 func (h *Host) storageCount(ctx context.Context, c hostCall) (any, error) {
-	decl, err := h.collection(c)
+	if _, err := h.collection(c); err != nil {
+		return nil, err
+	}
+	where, err := storage.ParseWhere(firstArg(c))
 	if err != nil {
-		return nil, err
+		return nil, storageErr(c.method, err)
 	}
-	var where map[string]any
-	if err := optionalObject(c.method, c.argv, 0, &where); err != nil {
-		return nil, err
-	}
-	if err := indexedOnly(c.method, decl, where); err != nil {
-		return nil, err
-	}
-	return h.svc.Data.DocCount(ctx, h.id(), c.collection, where)
-}
-
-func indexedOnly(method string, decl manifest.StorageCollection, where map[string]any) error {
-	for field := range where {
-		found := false
-		for _, ix := range decl.Indexes {
-			for _, f := range ix {
-				found = found || f == field
-			}
-		}
-		if !found {
-			return badCall(method, "field %q is not a declared index of this collection", field)
-		}
-	}
-	return nil
+	n, err := h.svc.Data.DocCount(ctx, h.id(), c.collection, where)
+	return n, storageErr(c.method, err)
 }
 
 type fetchInit struct {
@@ -689,4 +798,63 @@ func optionalObject(method string, argv []json.RawMessage, i int, v any) error {
 		return nil
 	}
 	return objectArg(method, argv, i, v)
+}
+
+func (h *Host) cronRunner(c hostCall) (*CronRunner, error) {
+	if h.svc.Cron == nil {
+		return nil, badCall(c.method, "not available on this site")
+	}
+	return h.svc.Cron, nil
+}
+
+// cronSchedule is ctx.cron.schedule(name, schedule, data?), or EmDash's
+// ctx.cron.schedule(name, {schedule, data?}).
+func (h *Host) cronSchedule(ctx context.Context, c hostCall) (any, error) {
+	cr, err := h.cronRunner(c)
+	if err != nil {
+		return nil, err
+	}
+	name, err := stringArg(c.method, c.argv, 0, "name")
+	if err != nil {
+		return nil, err
+	}
+	if len(c.argv) < 2 {
+		return nil, badCall(c.method, "needs a schedule")
+	}
+	var schedule string
+	var data json.RawMessage
+	if err := json.Unmarshal(c.argv[1], &schedule); err != nil {
+		var opts struct {
+			Schedule *string         `json:"schedule"`
+			Data     json.RawMessage `json:"data"`
+		}
+		if json.Unmarshal(c.argv[1], &opts) != nil || opts.Schedule == nil {
+			return nil, badCall(c.method, "schedule must be a string (\"0 * * * *\", \"@daily\") or {schedule, data}")
+		}
+		schedule, data = *opts.Schedule, opts.Data
+	}
+	if len(c.argv) > 2 && data == nil {
+		data = c.argv[2]
+	}
+	return nil, cr.Schedule(ctx, h.p.Manifest, name, schedule, data)
+}
+
+func (h *Host) cronCancel(ctx context.Context, c hostCall) (any, error) {
+	cr, err := h.cronRunner(c)
+	if err != nil {
+		return nil, err
+	}
+	name, err := stringArg(c.method, c.argv, 0, "name")
+	if err != nil {
+		return nil, err
+	}
+	return cr.Cancel(ctx, h.p.Manifest, name)
+}
+
+func (h *Host) cronList(ctx context.Context, c hostCall) (any, error) {
+	cr, err := h.cronRunner(c)
+	if err != nil {
+		return nil, err
+	}
+	return cr.Schedules(ctx, h.p.Manifest)
 }

@@ -21,6 +21,7 @@ func GrantsFor(m *manifest.Manifest, settings map[string]any, deny []manifest.Ca
 		}
 	}
 	g.StorageCollections = m.StorageCollections()
+	g.Hooks = m.HookNames()
 	visible := map[string]any{}
 	for _, s := range m.Settings {
 		if !s.VisibleToPlugin() {

@@ -76,11 +76,17 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 	}
 	defer db.Close()
 
+	data := storage.NewPluginData(db)
+	if err := data.SyncIndexes(ctx, r.Manifest.ID, storageCollections(r.Manifest), true); err != nil {
+		return nil, fmt.Errorf("throwaway site: %w", err)
+	}
 	svc := &Services{
-		Data:   storage.NewPluginData(db),
+		Data:   data,
 		Egress: egress.New(egress.Options{UnsafeAllowLoopback: r.UnsafeAllowLoopback, Logger: r.Log}),
 		Users:  UserDirectory{Users: cms.NewUsers(db, nil)},
 		Mail:   LogMailer{Log: r.Log},
+		// ctx.cron works on the throwaway site; its schedules go with it.
+		Cron: NewCronRunner(db, nil, CronConfig{Log: r.Log}),
 	}
 	inv := &sandbox.Invocation{
 		PluginID: r.Manifest.ID,

@@ -171,6 +171,7 @@ func NewManager(cfg Config) *Manager {
 	m.logs = NewLogs(cfg.DB, cfg.Logs)
 	m.queue = NewQueue(cfg.DB, m, cfg.Queue)
 	m.cron = NewCronRunner(cfg.DB, m, cfg.Cron)
+	m.services.Cron = m.cron
 	m.hooks = NewDispatcher(m, m.queue, cfg.Log)
 	return m
 }
@@ -303,6 +304,11 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 				return err
 			}
 			if !manifest.Escalates(manifest.Diff(old, b.Manifest)) {
+				// The new version runs at once: its storage indexes are
+				// built (or it is refused) in the same transaction.
+				if err := syncStorageTx(ctx, tx, b.Manifest, true); err != nil {
+					return err
+				}
 				_, err = tx.ExecContext(ctx, `UPDATE plugins SET version = ?, sha256 = ?, pending_version = NULL, pending_sha256 = NULL, updated_at = ? WHERE id = ?`,
 					version, b.SHA256, now, id)
 				return err
@@ -312,7 +318,8 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrDowngrade) {
+		var be *bundle.Error
+		if errors.Is(err, ErrDowngrade) || errors.As(err, &be) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("install: %w", err)
@@ -515,6 +522,13 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 		return nil, err
 	}
 	ap := &ActivePlugin{ID: id, InstallSeq: r.seq, Manifest: mf, SHA256: sha, epoch: m.revoked.current()}
+	// The lifecycle hooks below may use storage, so the new version's
+	// indexes are built first, added to the running version's: should a hook
+	// fail, the running version keeps every index it queries (the extra ones
+	// go at the next start or activation).
+	if err := m.db.Tx(ctx, func(tx *sql.Tx) error { return syncStorageTx(ctx, tx, mf, false) }); err != nil {
+		return nil, err
+	}
 	if !r.installRan {
 		if err := m.lifecycle(ctx, ap, manifest.HookInstall, map[string]any{}); err != nil {
 			return nil, err
@@ -529,7 +543,10 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 		_, err := tx.ExecContext(ctx, `UPDATE plugins SET enabled = 1, version = ?, sha256 = ?, grant_json = ?, consented_by = ?, consented_at = ?,
 			pending_version = NULL, pending_sha256 = NULL, install_hook_ran = 1, updated_at = ? WHERE id = ?`,
 			version, sha, string(grantJSON), by, now, now, id)
-		return err
+		if err != nil {
+			return err
+		}
+		return syncStorageTx(ctx, tx, mf, true)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
@@ -623,12 +640,14 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 				return err
 			}
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_cron WHERE plugin_id = ?`, id); err != nil {
+			return err
+		}
 		if deleteData {
-			for _, q := range []string{`DELETE FROM plugin_settings WHERE plugin_id = ?`, `DELETE FROM plugin_kv WHERE plugin_id = ?`, `DELETE FROM plugin_docs WHERE plugin_id = ?`} {
-				if _, err := tx.ExecContext(ctx, q, id); err != nil {
-					return err
-				}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_settings WHERE plugin_id = ?`, id); err != nil {
+				return err
 			}
+			return storage.DeleteAllTx(ctx, tx, id)
 		}
 		return nil
 	})

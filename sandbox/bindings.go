@@ -24,7 +24,7 @@ const logLineOverhead = 32
 // trivial invocation cheap.
 func (r *runner) buildCtx() (*goja.Object, error) {
 	ctx := r.rt.NewObject()
-	for _, api := range manifest.CtxAPIs(r.t.Capabilities) {
+	for _, api := range manifest.CtxAPIs(r.t.Capabilities, r.t.Hooks...) {
 		switch api.Kind {
 		case manifest.ValueAPI:
 			build, ok := valueAPIs[api.Namespace]
@@ -80,7 +80,22 @@ var isolateAPIs = map[string]func(r *runner, method string) goja.Value{
 // resultWrappers decorate the answers of host methods whose result is more
 // than JSON, by manifest method key.
 var resultWrappers = map[string]func(*runner, goja.Value) goja.Value{
-	"http.fetch": (*runner).responseObject,
+	"http.fetch":      (*runner).responseObject,
+	"storage.getMany": (*runner).docMap,
+}
+
+// docMap turns getMany's [[id, data], …] into a Map, as EmDash's
+// getMany returns (an object would reorder ids that look like numbers).
+func (r *runner) docMap(v goja.Value) goja.Value {
+	ctor, ok := goja.AssertConstructor(r.rt.Get("Map"))
+	if !ok {
+		return v
+	}
+	m, err := ctor(nil, v)
+	if err != nil {
+		return v
+	}
+	return m
 }
 
 // pluginValue is ctx.plugin: the frozen {id, version}.

@@ -117,8 +117,8 @@ func allowed(grants Grants, method string) (manifest.HostMethod, error) {
 	if m.Kind == manifest.CollectionAPI && !slices.Contains(grants.StorageCollections, coll) {
 		return m, fmt.Errorf("%w: storage collection %q is not declared", ErrDenied, coll)
 	}
-	if !m.Allowed(grants.Capabilities) {
-		return m, fmt.Errorf("%w: %s needs capability %s", ErrDenied, method, m.GrantedBy[0])
+	if !m.Allowed(grants.Capabilities, grants.Hooks...) {
+		return m, fmt.Errorf("%w: %s needs %s", ErrDenied, method, m.Needs())
 	}
 	return m, nil
 }

@@ -42,6 +42,9 @@ type Grants struct {
 	Capabilities []manifest.Capability
 	// StorageCollections declared in the manifest; each becomes ctx.storage.<name>.
 	StorageCollections []string
+	// Hooks declared in the manifest: some bring a ctx member (the cron hook
+	// brings ctx.cron; see manifest.HookAPIs).
+	Hooks []manifest.HookName
 	// Settings is a JSON object of non-secret values and exposed secrets only;
 	// it is visible to the plugin as a frozen ctx.settings.
 	Settings json.RawMessage

@@ -27,6 +27,7 @@ type task struct {
 	Event        json.RawMessage       `json:"event,omitempty"`
 	Capabilities []manifest.Capability `json:"caps,omitempty"`
 	Collections  []string              `json:"colls,omitempty"`
+	Hooks        []manifest.HookName   `json:"hooks,omitempty"`
 	Settings     json.RawMessage       `json:"settings,omitempty"`
 	Limits       Limits                `json:"limits"`
 }
@@ -38,7 +39,7 @@ func newTask(inv *Invocation, limits Limits) *task {
 	return &task{
 		PluginID: inv.PluginID, Version: inv.Version, Hash: scriptHash(inv),
 		Kind: inv.Kind, Name: inv.Name, Event: inv.Event,
-		Capabilities: inv.Grants.Capabilities, Collections: inv.Grants.StorageCollections,
+		Capabilities: inv.Grants.Capabilities, Collections: inv.Grants.StorageCollections, Hooks: inv.Grants.Hooks,
 		Settings: inv.Grants.Settings, Limits: limits,
 	}
 }

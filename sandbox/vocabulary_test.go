@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/manifest"
@@ -16,6 +17,9 @@ func allAPIs() []manifest.API {
 		if s.API != nil {
 			out = append(out, *s.API)
 		}
+	}
+	for _, s := range manifest.HookAPIs() {
+		out = append(out, *s.API)
 	}
 	return out
 }
@@ -37,7 +41,7 @@ func TestVocabularyImplemented(t *testing.T) {
 		t.Errorf("isolate APIs implemented %v, vocabulary %v", got, want[manifest.IsolateAPI])
 	}
 	for key := range resultWrappers {
-		if m, _, ok := manifest.ResolveHostCall(key); !ok || m.Kind != manifest.HostAPI {
+		if m, _, ok := manifest.ResolveHostCall(strings.Replace(key, "storage.", "storage.posts.", 1)); !ok || (m.Kind != manifest.HostAPI && m.Kind != manifest.CollectionAPI) {
 			t.Errorf("result wrapper for %q, which is not a host method of the vocabulary", key)
 		}
 	}
@@ -68,11 +72,13 @@ func TestCtxIsTheVocabulary(t *testing.T) {
 	for _, c := range manifest.AllCapabilities() {
 		grants = append(grants, []manifest.Capability{c})
 	}
-	for _, caps := range grants {
-		g := Grants{Capabilities: caps, StorageCollections: []string{"posts"}}
+	hookSets := [][]manifest.HookName{nil, {manifest.HookCron}, manifest.AllHooks()}
+	for i, caps := range grants {
+		hooks := hookSets[i%len(hookSets)]
+		g := Grants{Capabilities: caps, StorageCollections: []string{"posts"}, Hooks: hooks}
 		want := map[string]any{}
 		offered := map[string]bool{} // host calls the ctx can make
-		for _, api := range manifest.CtxAPIs(caps) {
+		for _, api := range manifest.CtxAPIs(caps, hooks...) {
 			var names []string
 			for _, m := range api.Methods {
 				names = append(names, m.Name)
@@ -106,7 +112,7 @@ func TestCtxIsTheVocabulary(t *testing.T) {
 		_ = json.Unmarshal(res.Value, &got)
 		gotJSON, _ := json.Marshal(got)
 		if string(gotJSON) != string(wantJSON) {
-			t.Errorf("grant %v: ctx\n%s\nwant\n%s", caps, gotJSON, wantJSON)
+			t.Errorf("grant %v %v: ctx\n%s\nwant\n%s", caps, hooks, gotJSON, wantJSON)
 		}
 		for _, m := range manifest.HostMethods() {
 			for _, wire := range []string{m.Key, m.Namespace + ".posts." + m.Name, m.Namespace + ".other." + m.Name} {

@@ -100,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	// delete items that entries use.
 	s.Content = cms.NewContent(db, cms.WithLogger(cfg.Logger), cms.WithMediaChecker(media))
 	media.SetReferenceFinder(s.Content)
-	if err := s.openPlugins(cfg); err != nil {
+	if err := s.openPlugins(ctx, cfg); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 // openPlugins wires the plugin runtime: the sandbox pool (started lazily),
 // the services behind plugins' ctx.* calls, and the lifecycle manager whose
 // bundles live in the media blob store under plugins/.
-func (s *Site) openPlugins(cfg Config) error {
+func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	key, err := plugins.LoadSecretKey(cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("plugin secrets: %w", err)
@@ -146,7 +146,8 @@ func (s *Site) openPlugins(cfg Config) error {
 	s.Hooks = s.Plugins.Hooks()
 	s.Content.SetHooks(s.Hooks)
 	s.Media.SetHooks(s.Hooks)
-	return nil
+	// Storage indexes of plugins installed before this binary knew them.
+	return s.Plugins.SyncStorage(ctx)
 }
 
 // Handler is the site's HTTP handler.

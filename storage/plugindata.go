@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -81,8 +79,9 @@ func (p *PluginData) KVGet(ctx context.Context, pluginID, key string) (json.RawM
 	return json.RawMessage(v), nil
 }
 
-// KVSet stores value under key.
-func (p *PluginData) KVSet(ctx context.Context, pluginID, key string, value json.RawMessage) error {
+// KVSet stores value under key. quota bounds the bytes the plugin keeps
+// (see addUsage); 0 or less means no quota.
+func (p *PluginData) KVSet(ctx context.Context, pluginID, key string, value json.RawMessage, quota int64) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -90,11 +89,13 @@ func (p *PluginData) KVSet(ctx context.Context, pluginID, key string, value json
 		return err
 	}
 	return p.db.Tx(ctx, func(tx *sql.Tx) error {
-		var exists, n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM plugin_kv WHERE plugin_id = ? AND key = ?`, pluginID, key).Scan(&exists); err != nil {
+		var old sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT `+byteLength("key")+` + `+byteLength("value")+` FROM plugin_kv WHERE plugin_id = ? AND key = ?`,
+			pluginID, key).Scan(&old); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("kv set: %w", err)
 		}
-		if exists == 0 {
+		if !old.Valid {
+			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM plugin_kv WHERE plugin_id = ?`, pluginID).Scan(&n); err != nil {
 				return fmt.Errorf("kv set: %w", err)
 			}
@@ -108,7 +109,7 @@ func (p *PluginData) KVSet(ctx context.Context, pluginID, key string, value json
 		if err != nil {
 			return fmt.Errorf("kv set: %w", err)
 		}
-		return nil
+		return addUsage(ctx, tx, pluginID, int64(len(key)+len(value))-old.Int64, quota)
 	})
 }
 
@@ -118,8 +119,16 @@ func (p *PluginData) KVDelete(ctx context.Context, pluginID, key string) error {
 		return err
 	}
 	return p.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM plugin_kv WHERE plugin_id = ? AND key = ?`, pluginID, key)
-		return err
+		var size int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM plugin_kv WHERE plugin_id = ? AND key = ? RETURNING `+byteLength("key")+` + `+byteLength("value"),
+			pluginID, key).Scan(&size)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("kv delete: %w", err)
+		}
+		return addUsage(ctx, tx, pluginID, -size, 0)
 	})
 }
 
@@ -220,178 +229,60 @@ func (p *PluginData) DocGet(ctx context.Context, pluginID, collection, id string
 	return &d, nil
 }
 
-// DocPut creates or replaces a document. data must be a JSON object.
-func (p *PluginData) DocPut(ctx context.Context, pluginID, collection, id string, data json.RawMessage) error {
-	if err := checkDoc(collection, id); err != nil {
-		return err
-	}
-	if err := checkValue(data); err != nil {
-		return err
-	}
-	if t := strings.TrimSpace(string(data)); !strings.HasPrefix(t, "{") {
-		return invalid("document must be a JSON object")
-	}
-	now := p.now().UnixMilli()
-	return p.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO plugin_docs (plugin_id, collection, id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (plugin_id, collection, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
-			pluginID, collection, id, string(data), now, now)
-		if err != nil {
-			return fmt.Errorf("storage put: %w", err)
-		}
-		return nil
-	})
-}
-
-// DocDelete removes a document and reports whether it existed.
-func (p *PluginData) DocDelete(ctx context.Context, pluginID, collection, id string) (bool, error) {
-	if err := checkDoc(collection, id); err != nil {
-		return false, err
-	}
-	var existed bool
-	err := p.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM plugin_docs WHERE plugin_id = ? AND collection = ? AND id = ?`, pluginID, collection, id)
-		if err != nil {
-			return fmt.Errorf("storage delete: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		existed = n > 0
-		return nil
-	})
-	return existed, err
-}
-
-// DocQuery selects documents of a collection. Where holds equality conditions on
-// top-level fields, and OrderBy names a field ("-field" for descending); the
-// caller (which knows the manifest) must only pass fields the plugin declared as
-// indexes. Without OrderBy results come in id order after the id cursor; with
-// it, the cursor is an opaque position.
-type DocQuery struct {
-	Where   map[string]any
-	OrderBy string
-	Cursor  string
-	Limit   int
-}
-
-var fieldRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
-// DocList runs a DocQuery.
-func (p *PluginData) DocList(ctx context.Context, pluginID, collection string, q DocQuery) ([]Doc, string, error) {
-	if !nameRE.MatchString(collection) {
-		return nil, "", invalid("collection name %q is not valid", collection)
-	}
-	limit := clampPage(q.Limit)
-	where, args, err := docWhere(pluginID, collection, q.Where)
-	if err != nil {
-		return nil, "", err
-	}
-	sqlq := `SELECT id, data, created_at, updated_at FROM plugin_docs WHERE ` + where
-	offset := 0
-	if q.OrderBy == "" {
-		sqlq += ` AND id > ? ORDER BY id LIMIT ?`
-		args = append(args, q.Cursor, limit+1)
-	} else {
-		field, desc := strings.CutPrefix(q.OrderBy, "-")
-		if !fieldRE.MatchString(field) {
-			return nil, "", invalid("orderBy field %q is not valid", field)
-		}
-		if q.Cursor != "" {
-			n, err := strconv.Atoi(strings.TrimPrefix(q.Cursor, "o"))
-			if err != nil || n < 0 || !strings.HasPrefix(q.Cursor, "o") {
-				return nil, "", invalid("cursor %q is not valid", q.Cursor)
-			}
-			offset = n
-		}
-		dir := "ASC"
-		if desc {
-			dir = "DESC"
-		}
-		sqlq += ` ORDER BY json_extract(data, ?) ` + dir + `, id ` + dir + ` LIMIT ? OFFSET ?`
-		args = append(args, "$."+field, limit+1, offset)
-	}
-	rows, err := p.db.Read().QueryContext(ctx, sqlq, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("storage query: %w", err)
-	}
-	defer rows.Close()
-	out := []Doc{}
-	for rows.Next() {
-		var d Doc
-		var data string
-		if err := rows.Scan(&d.ID, &data, &d.CreatedAt, &d.UpdatedAt); err != nil {
-			return nil, "", fmt.Errorf("storage query: %w", err)
-		}
-		d.Data = json.RawMessage(data)
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("storage query: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-		if q.OrderBy != "" {
-			next = "o" + strconv.Itoa(offset+limit)
-		}
-	}
-	return out, next, nil
-}
-
-// DocCount counts the documents matching where.
-func (p *PluginData) DocCount(ctx context.Context, pluginID, collection string, where map[string]any) (int, error) {
-	if !nameRE.MatchString(collection) {
-		return 0, invalid("collection name %q is not valid", collection)
-	}
-	w, args, err := docWhere(pluginID, collection, where)
-	if err != nil {
-		return 0, err
-	}
-	var n int
-	if err := p.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM plugin_docs WHERE `+w, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("storage count: %w", err)
-	}
-	return n, nil
-}
-
-// docWhere builds the WHERE clause. Field names are checked against a strict
-// pattern and passed as bound JSON paths, never spliced into SQL.
-func docWhere(pluginID, collection string, where map[string]any) (string, []any, error) {
-	clause := `plugin_id = ? AND collection = ?`
-	args := []any{pluginID, collection}
-	for field, v := range where {
-		if !fieldRE.MatchString(field) {
-			return "", nil, invalid("field name %q is not valid", field)
-		}
-		switch v.(type) {
-		case string, float64, int, int64, bool, nil:
-		default:
-			return "", nil, invalid("field %q can only be compared with a string, number, boolean or null", field)
-		}
-		if v == nil {
-			clause += ` AND json_extract(data, ?) IS NULL`
-			args = append(args, "$."+field)
-			continue
-		}
-		if b, ok := v.(bool); ok {
-			v = 0
-			if b {
-				v = 1
-			}
-		}
-		clause += ` AND json_extract(data, ?) = ?`
-		args = append(args, "$."+field, v)
-	}
-	return clause, args, nil
-}
-
-// DeleteAll removes every KV key and document of a plugin (uninstall with data).
+// DeleteAll removes every KV key, document, index and the usage of a plugin
+// (uninstall with data).
 func (p *PluginData) DeleteAll(ctx context.Context, pluginID string) error {
-	return p.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_kv WHERE plugin_id = ?`, pluginID); err != nil {
-			return err
+	return p.db.Tx(ctx, func(tx *sql.Tx) error { return DeleteAllTx(ctx, tx, pluginID) })
+}
+
+// DeleteAllTx is DeleteAll inside the caller's transaction.
+func DeleteAllTx(ctx context.Context, tx *sql.Tx, pluginID string) error {
+	for _, q := range []string{
+		`DELETE FROM plugin_kv WHERE plugin_id = ?`,
+		`DELETE FROM plugin_doc_keys WHERE index_id IN (SELECT id FROM plugin_storage_indexes WHERE plugin_id = ?)`,
+		`DELETE FROM plugin_storage_indexes WHERE plugin_id = ?`,
+		`DELETE FROM plugin_docs WHERE plugin_id = ?`,
+		`DELETE FROM plugin_storage_usage WHERE plugin_id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, pluginID); err != nil {
+			return fmt.Errorf("delete plugin data: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM plugin_docs WHERE plugin_id = ?`, pluginID)
-		return err
-	})
+	}
+	return nil
+}
+
+// ErrQuota refuses a write that would take a plugin past its storage quota.
+var ErrQuota = errors.New("storage quota exceeded")
+
+// byteLength is the SQL expression of a text column's size in bytes.
+func byteLength(col string) string { return "length(CAST(" + col + " AS BLOB))" }
+
+// addUsage adds delta bytes to the plugin's usage and refuses a growth past
+// quota (quota <= 0: none). Shrinking is always allowed, so a plugin over a
+// quota that an upgrade lowered can still delete its way back under it.
+func addUsage(ctx context.Context, tx *sql.Tx, pluginID string, delta, quota int64) error {
+	if delta == 0 {
+		return nil
+	}
+	var total int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO plugin_storage_usage (plugin_id, bytes) VALUES (?, MAX(?, 0))
+		ON CONFLICT (plugin_id) DO UPDATE SET bytes = MAX(plugin_storage_usage.bytes + ?, 0) RETURNING bytes`, pluginID, delta, delta).Scan(&total)
+	if err != nil {
+		return fmt.Errorf("storage usage: %w", err)
+	}
+	if delta > 0 && quota > 0 && total > quota {
+		return fmt.Errorf("%w: this write would bring the plugin's storage to %d bytes, over its storage quota (limits.storageBytes) of %d bytes", ErrQuota, total, quota)
+	}
+	return nil
+}
+
+// Usage returns the bytes a plugin keeps (KV keys and values, document ids
+// and data).
+func (p *PluginData) Usage(ctx context.Context, pluginID string) (int64, error) {
+	var n int64
+	err := p.db.Read().QueryRowContext(ctx, `SELECT bytes FROM plugin_storage_usage WHERE plugin_id = ?`, pluginID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
 }

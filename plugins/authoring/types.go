@@ -102,7 +102,11 @@ func Types(in TypesInput) ([]byte, error) {
 		b.WriteString(api.Typings)
 	}
 
-	apis := manifest.CtxAPIs(caps)
+	hooks := make([]manifest.HookName, len(in.Hooks))
+	for i, h := range in.Hooks {
+		hooks[i] = manifest.HookName(h)
+	}
+	apis := manifest.CtxAPIs(caps, hooks...)
 	writeContext(&b, apis)
 	writeSettings(&b, in.Settings)
 	writeStorage(&b, in.StorageCollections)

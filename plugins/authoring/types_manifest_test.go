@@ -39,7 +39,7 @@ func TestTypesForManifest(t *testing.T) {
 		`readonly "deliveries": StorageCollection;`,
 		`"content:afterPublish": (event: ContentEvent, ctx: Context) => MaybePromise<void>;`,
 		`"cron": (event: CronEvent, ctx: Context) => MaybePromise<void>;`,
-		`readonly name: "retry";`,
+		`readonly name: "retry" | (string & {});`,
 		`"deliveries": RouteHandler;`,
 		`readonly "url": string;`,
 		`readonly "format": "json" | "form";`,

@@ -103,7 +103,7 @@ func TestTypesDeclarations(t *testing.T) {
 		`"page:metadata": (event: PageMetadataEvent, ctx: Context) => MaybePromise<PageMetadata | void>;`,
 		`"cron": (event: CronEvent, ctx: Context) => MaybePromise<void>;`,
 		`"content:beforeDelete": (event: ContentEvent, ctx: Context) => MaybePromise<boolean | void>;`,
-		`readonly name: "hourly" | "nightly";`,
+		`readonly name: "hourly" | "nightly" | (string & {});`,
 		`"sitemap/xml": RouteHandler;`,
 		`"ping": RouteHandler;`,
 		`readonly "cache": StorageCollection;`,

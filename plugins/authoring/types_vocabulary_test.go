@@ -48,7 +48,7 @@ func TestTypesCoverVocabulary(t *testing.T) {
 		ctxDecl, _, _ = strings.Cut(ctxDecl, "  }\n")
 		var members []string
 		var uses strings.Builder // every method, referenced from a plugin
-		for _, api := range manifest.CtxAPIs(caps) {
+		for _, api := range manifest.CtxAPIs(caps, manifest.AllHooks()...) {
 			members = append(members, fmt.Sprintf("    readonly %s: %s;\n", api.Namespace, api.Type))
 			if !strings.HasPrefix(api.Type, "{") && !declaresType(dts, api.Type) {
 				t.Errorf("%v: ctx.%s is typed %s, which is not declared", caps, api.Namespace, api.Type)
@@ -91,5 +91,76 @@ func TestTypesCoverVocabulary(t *testing.T) {
 		if out, err := exec.Command(tsc, "-p", dir).CombinedOutput(); err != nil {
 			t.Fatalf("tsc on a plugin using every method of %v: %v\n%s\n%s", caps, err, out, src.String())
 		}
+	}
+}
+
+// TestTypesStorageAndCron type-checks a plugin using the storage and cron
+// APIs the way docs/plugins.md shows them, and checks that ctx.cron is a
+// type error for a plugin without the cron hook.
+func TestTypesStorageAndCron(t *testing.T) {
+	tsc := os.Getenv("PILCROW_TSC")
+	if tsc == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but PILCROW_TSC is not")
+		}
+		t.Skip("PILCROW_TSC is not set")
+	}
+	const uses = `export default {
+  hooks: {
+    cron: async (event, ctx) => {
+      const subs = ctx.storage.subscribers as Pilcrow.StorageCollection<{ email: string; status: string; createdAt: number }>;
+      await subs.put("s1", { email: "a@example.com", status: "new", createdAt: 1 });
+      await subs.putMany([{ id: "s2", data: { email: "b@example.com", status: "new", createdAt: 2 } }]);
+      const many: Map<string, { email: string }> = await subs.getMany(["s1", "s2"]);
+      const n: number = await subs.deleteMany(["s9"]);
+      const there: boolean = await subs.exists("s1");
+      let cursor: string | undefined;
+      do {
+        const page = await subs.query({
+          where: { status: { in: ["new", "read"] }, createdAt: { gte: 0, lt: 10 }, email: { startsWith: "a" } },
+          orderBy: { createdAt: "desc" }, limit: 100, cursor,
+        });
+        for (const item of page.items) ctx.log.info(item.id + item.data.email);
+        cursor = page.cursor;
+        const more: boolean = page.hasMore;
+      } while (cursor);
+      await subs.query({ orderBy: ["-createdAt", { email: "asc" }] });
+      await subs.query({ where: { status: null }, orderBy: "createdAt" });
+      const c: number = await subs.count({ status: "new" });
+      await ctx.cron.schedule("digest", "@daily", { list: "weekly" });
+      await ctx.cron.schedule("cleanup", { schedule: "0 3 * * *" });
+      const gone: boolean = await ctx.cron.cancel("digest");
+      for (const s of await ctx.cron.list()) ctx.log.info(s.name + s.nextRunAt + s.source);
+      const when: string = event.scheduledAt;
+      const name: string = event.name;
+      if (event.name === "nightly") ctx.log.info(String(event.data));
+      void many; void n; void there; void c; void gone; void when; void name;
+    },
+  },
+} satisfies Pilcrow.Plugin;
+`
+	run := func(hooks []string, src string) error {
+		dts, err := Types(TypesInput{Hooks: hooks, StorageCollections: []string{"subscribers"}, CronSchedules: []string{"nightly"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "store-plugin")
+		if err := Scaffold(dir, ScaffoldOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		writeTree(t, dir, map[string]string{"pilcrow.d.ts": string(dts), "src/plugin.ts": src})
+		out, err := exec.Command(tsc, "-p", dir).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	}
+	if err := run([]string{"cron"}, uses); err != nil {
+		t.Fatalf("tsc on the storage and cron APIs: %v", err)
+	}
+	noCron := strings.Replace(uses, "cron: async", "\"plugin:activate\": async", 1)
+	err := run([]string{"plugin:activate"}, noCron)
+	if err == nil || !strings.Contains(err.Error(), "cron") {
+		t.Fatalf("ctx.cron type-checked without the cron hook: %v", err)
 	}
 }
