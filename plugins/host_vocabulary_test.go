@@ -35,6 +35,18 @@ func TestHostRechecksGrant(t *testing.T) {
 		if hm.Kind == manifest.CollectionAPI {
 			wire = hm.Namespace + ".posts." + hm.Name
 		}
+		if hm.Hook != "" {
+			// Granted by declaring the hook, whatever the capabilities.
+			all := &Plugin{Manifest: m, Capabilities: manifest.AllCapabilities()}
+			if _, err := h.Bind(all, nil).Call(t.Context(), "greedy", wire, []byte(`[]`)); !errors.Is(err, sandbox.ErrDenied) {
+				t.Errorf("%s without the %s hook: %v, want ErrDenied", wire, hm.Hook, err)
+			}
+			withHook := mustManifest(t, `{"id": "greedy", "version": "1.0.0", "name": "Greedy", "hooks": ["`+string(hm.Hook)+`"]}`)
+			if _, err := h.Bind(&Plugin{Manifest: withHook}, nil).Call(t.Context(), "greedy", wire, []byte(`[]`)); errors.Is(err, sandbox.ErrDenied) {
+				t.Errorf("%s with the %s hook: %v", wire, hm.Hook, err)
+			}
+			continue
+		}
 		if len(hm.GrantedBy) == 0 {
 			continue
 		}

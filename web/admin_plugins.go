@@ -122,6 +122,9 @@ type pluginView struct {
 	PublicRoutes []manifest.Route
 	Secrets      []secretLine
 	Stats        *plugins.LogStats
+	// Schedules are the cron schedules of the running version: the
+	// manifest's and those the plugin registered with ctx.cron.
+	Schedules []plugins.ScheduleInfo
 }
 
 func secretLines(m *manifest.Manifest) []secretLine {
@@ -167,6 +170,10 @@ func (s *Server) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
 			s.adminFail(w, r, err)
 			return
 		}
+	}
+	if v.Schedules, err = s.svc.Plugins.Schedules(r.Context(), info.ID); err != nil {
+		s.adminFail(w, r, err)
+		return
 	}
 	title := info.Name
 	if v.NeedsConsent {
