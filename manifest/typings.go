@@ -104,16 +104,16 @@ const tsStorage = `
    * (at most 100 ids or documents) is one transaction: all or nothing.
    */
   interface StorageCollection<T extends JSONValue = JSONValue> {
-    get(id: string): Promise<T | null>;
-    put(id: string, data: T): Promise<void>;
+    get<U extends JSONValue = T>(id: string): Promise<U | null>;
+    put<U extends JSONValue = T>(id: string, data: U): Promise<void>;
     delete(id: string): Promise<boolean>;
     exists(id: string): Promise<boolean>;
     /** The documents that exist, keyed by id, in the order asked. */
-    getMany(ids: string[]): Promise<Map<string, T>>;
-    putMany(items: Array<{ id: string; data: T }>): Promise<void>;
+    getMany<U extends JSONValue = T>(ids: string[]): Promise<Map<string, U>>;
+    putMany<U extends JSONValue = T>(items: Array<{ id: string; data: U }>): Promise<void>;
     /** Returns how many of the documents existed. */
     deleteMany(ids: string[]): Promise<number>;
-    query(query?: StorageQuery): Promise<StoragePage<T>>;
+    query<U extends JSONValue = T>(query?: StorageQuery): Promise<StoragePage<U>>;
     count(where?: Where): Promise<number>;
   }
 `

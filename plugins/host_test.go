@@ -45,7 +45,7 @@ func newTestHost(t *testing.T, plugins mapDirectory) *testHost {
 	t.Cleanup(func() { db.Close() })
 	data := storage.NewPluginData(db)
 	for _, p := range plugins {
-		if err := data.SyncIndexes(context.Background(), p.Manifest.ID, storageCollections(p.Manifest), true); err != nil {
+		if err := data.SyncIndexes(context.Background(), p.Manifest.ID, StorageCollections(p.Manifest), true); err != nil {
 			t.Fatal(err)
 		}
 	}

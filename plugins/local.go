@@ -77,7 +77,7 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 	defer db.Close()
 
 	data := storage.NewPluginData(db)
-	if err := data.SyncIndexes(ctx, r.Manifest.ID, storageCollections(r.Manifest), true); err != nil {
+	if err := data.SyncIndexes(ctx, r.Manifest.ID, StorageCollections(r.Manifest), true); err != nil {
 		return nil, fmt.Errorf("throwaway site: %w", err)
 	}
 	svc := &Services{

@@ -14,7 +14,7 @@ import (
 
 // storageCollections is the storage layer's declaration of a manifest's
 // collections and indexes.
-func storageCollections(mf *manifest.Manifest) []storage.StorageCollection {
+func StorageCollections(mf *manifest.Manifest) []storage.StorageCollection {
 	var out []storage.StorageCollection
 	for _, name := range mf.StorageCollections() {
 		decl := mf.Storage[name]
@@ -36,7 +36,7 @@ func storageCollections(mf *manifest.Manifest) []storage.StorageCollection {
 // index over duplicates) fails with a bundle problem at the index's place in
 // the manifest, so an upgrade reports it like any other manifest problem.
 func syncStorageTx(ctx context.Context, tx *sql.Tx, mf *manifest.Manifest, drop bool) error {
-	err := storage.SyncIndexesTx(ctx, tx, mf.ID, storageCollections(mf), drop)
+	err := storage.SyncIndexesTx(ctx, tx, mf.ID, StorageCollections(mf), drop)
 	var be *storage.IndexBuildError
 	if !errors.As(err, &be) {
 		return err

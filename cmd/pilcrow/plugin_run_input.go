@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
@@ -76,7 +77,7 @@ func defaultEvent(m *manifest.Manifest, kind, name string) json.RawMessage {
 	case spec.Event == "MediaItem":
 		v = map[string]any{"id": "example-media", "url": "/api/media/example-media/file", "filename": "example.png", "mimeType": "image/png", "size": 0, "alt": ""}
 	case spec.Event == "CronEvent":
-		ev := map[string]any{"name": "", "schedule": ""}
+		ev := map[string]any{"name": "", "schedule": "", "data": nil, "scheduledAt": time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)}
 		if m != nil && len(m.Cron) > 0 {
 			ev["name"], ev["schedule"] = m.Cron[0].Name, m.Cron[0].Schedule
 		}

@@ -51,6 +51,10 @@ func (s *site) run(t testing.TB, ex *example, m *manifest.Manifest, kind, name s
 		}
 		hook = &h
 	}
+	// The indexes of the manifest's storage, as an install builds them.
+	if err := s.data.SyncIndexes(context.Background(), m.ID, plugins.StorageCollections(m), true); err != nil {
+		t.Fatal(err)
+	}
 	svc := &plugins.Services{Data: s.data, Egress: s.egress, Content: s.content}
 	inv := &sandbox.Invocation{
 		PluginID: m.ID, Version: m.Version, Script: ex.script,

@@ -49,20 +49,58 @@ declare namespace Pilcrow {
     readonly data: T;
   }
 
-  interface StorageQuery extends ListOptions {
-    /** Equality filters; only fields covered by a declared index may be used. */
-    where?: { [field: string]: string | number | boolean | null };
-    /** A declared index field, optionally prefixed with "-" for descending order. */
-    orderBy?: string;
+  /** A value an indexed field can be compared with. */
+  type IndexValue = string | number | boolean | null;
+
+  /**
+   * The condition on one indexed field: a value (equality; null matches null
+   * and absent fields), one of several values, a range (numbers or strings,
+   * never both), or a string prefix. Operators of one field are ANDed.
+   */
+  type WhereCondition =
+    | IndexValue
+    | { in: IndexValue[] }
+    | { gt?: number | string; gte?: number | string; lt?: number | string; lte?: number | string; startsWith?: string };
+
+  /** Conditions on indexed fields, ANDed. Any other field is an error naming it. */
+  type Where = { [field: string]: WhereCondition };
+
+  /** Indexed fields, "-field" for descending, {field: "asc" | "desc"} (key order is the order), or an array of those. */
+  type OrderBy = string | { [field: string]: "asc" | "desc" } | Array<string | { [field: string]: "asc" | "desc" }>;
+
+  interface StorageQuery {
+    where?: Where;
+    orderBy?: OrderBy;
+    /** 1 to 1000; 50 when absent. */
+    limit?: number;
+    /** The cursor of the previous page of the same query. */
+    cursor?: string;
   }
 
-  /** One storage collection, private to this plugin. */
-  interface StorageCollection {
-    get<T extends JSONValue = JSONValue>(id: string): Promise<T | null>;
-    put(id: string, data: JSONValue): Promise<void>;
+  /** A page of a query; cursor is absent on the last page. */
+  interface StoragePage<T extends JSONValue = JSONValue> {
+    readonly items: Array<StoredDocument<T>>;
+    readonly cursor?: string;
+    readonly hasMore: boolean;
+  }
+
+  /**
+   * One storage collection, private to this plugin. A write that breaks a
+   * unique index or the plugin's storage quota throws naming it; a batch
+   * (at most 100 ids or documents) is one transaction: all or nothing.
+   */
+  interface StorageCollection<T extends JSONValue = JSONValue> {
+    get<U extends JSONValue = T>(id: string): Promise<U | null>;
+    put<U extends JSONValue = T>(id: string, data: U): Promise<void>;
     delete(id: string): Promise<boolean>;
-    query<T extends JSONValue = JSONValue>(query?: StorageQuery): Promise<Page<StoredDocument<T>>>;
-    count(where?: StorageQuery["where"]): Promise<number>;
+    exists(id: string): Promise<boolean>;
+    /** The documents that exist, keyed by id, in the order asked. */
+    getMany<U extends JSONValue = T>(ids: string[]): Promise<Map<string, U>>;
+    putMany<U extends JSONValue = T>(items: Array<{ id: string; data: U }>): Promise<void>;
+    /** Returns how many of the documents existed. */
+    deleteMany(ids: string[]): Promise<number>;
+    query<U extends JSONValue = T>(query?: StorageQuery): Promise<StoragePage<U>>;
+    count(where?: Where): Promise<number>;
   }
 
   /** The second argument of every hook and route handler. An API the manifest does not grant is absent. */
@@ -192,10 +230,14 @@ declare namespace Pilcrow {
 
   type RouteHandler = (request: RouteRequest, ctx: Context) => MaybePromise<RouteResponse | JSONValue>;
 
-  /** The cron hook's event: which declared schedule fired. */
+  /** The cron hook's event: which schedule fired, a manifest's or a runtime one. */
   interface CronEvent {
     readonly name: string;
     readonly schedule: string;
+    /** The data given to ctx.cron.schedule (null for the manifest's schedules). */
+    readonly data: JSONValue;
+    /** When the tick was due (ISO 8601, UTC); a tick missed while the site was down runs once, late. */
+    readonly scheduledAt: string;
   }
 
   /** The hooks manifest.json declares; each must be implemented, and no other. */

@@ -83,7 +83,7 @@ export default {
         limit: pageSize(request.query.limit),
         cursor: cursor || undefined,
       });
-      return { items: page.items.map((item) => item.data), nextCursor: page.nextCursor ?? null };
+      return { items: page.items.map((item) => item.data), nextCursor: page.cursor ?? null };
     },
   },
 } satisfies Pilcrow.Plugin;
