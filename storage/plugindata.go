@@ -265,8 +265,9 @@ func addUsage(ctx context.Context, tx *sql.Tx, pluginID string, delta, quota int
 		return nil
 	}
 	var total int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO plugin_storage_usage (plugin_id, bytes) VALUES (?, MAX(?, 0))
-		ON CONFLICT (plugin_id) DO UPDATE SET bytes = MAX(plugin_storage_usage.bytes + ?, 0) RETURNING bytes`, pluginID, delta, delta).Scan(&total)
+	err := tx.QueryRowContext(ctx, `INSERT INTO plugin_storage_usage (plugin_id, bytes) VALUES (?, ?)
+		ON CONFLICT (plugin_id) DO UPDATE SET bytes = CASE WHEN plugin_storage_usage.bytes + ? < 0 THEN 0 ELSE plugin_storage_usage.bytes + ? END
+		RETURNING bytes`, pluginID, max(delta, 0), delta, delta).Scan(&total)
 	if err != nil {
 		return fmt.Errorf("storage usage: %w", err)
 	}
