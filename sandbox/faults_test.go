@@ -202,6 +202,8 @@ func TestReadOnlyMethods(t *testing.T) {
 		"kv.get": true, "kv.list": true, "kv.set": false, "kv.delete": false,
 		"storage.posts.get": true, "storage.posts.query": true, "storage.posts.count": true,
 		"storage.posts.put": false, "storage.posts.delete": false,
+		"storage.posts.exists": true, "storage.posts.getMany": true, "storage.posts.putMany": false, "storage.posts.deleteMany": false,
+		"cron.list": true, "cron.schedule": false, "cron.cancel": false,
 		"content.get": true, "content.list": true, "content.create": false, "content.update": false, "content.delete": false,
 		"media.get": true, "media.upload": false, "users.list": true,
 		"http.fetch": false, "email.send": false, "log.info": false, "admin.shutdown": false, "kv": false,
