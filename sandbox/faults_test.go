@@ -59,16 +59,20 @@ func spinHook() *Invocation {
 
 func faultPool(t *testing.T) *Pool {
 	t.Helper()
-	p, err := NewPool(context.Background(), PoolOptions{Logger: quietLog, Size: 1, Executable: os.Args[0]})
+	var p *Pool
+	ready := make(chan struct{})
+	opts := PoolOptions{Logger: quietLog, Size: 1, Executable: os.Args[0], onStart: func(pid int) {
+		<-ready // p is assigned
+		pidsMu.Lock()
+		pids[p] = append(pids[p], pid)
+		pidsMu.Unlock()
+	}}
+	p, err := NewPool(context.Background(), opts)
+	close(ready)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	p.onStart = func(pid int) {
-		pidsMu.Lock()
-		pids[p] = append(pids[p], pid)
-		pidsMu.Unlock()
-	}
 	return p
 }
 

@@ -38,7 +38,12 @@ type PoolOptions struct {
 	// switch to when the server runs as root (default 65534, "nobody").
 	// Workers of a server that is not root keep its user.
 	WorkerUID, WorkerGID int
-	Logger               *slog.Logger
+
+	// onStart, when set (tests), learns the pid of every worker started. It
+	// is an option, not a field set after NewPool, because the pool's
+	// warm-up goroutine starts workers at once.
+	onStart func(pid int)
+	Logger  *slog.Logger
 }
 
 // defaultWorkerID is the uid and gid of root servers' workers: "nobody".
@@ -66,9 +71,6 @@ type Pool struct {
 	once   sync.Once
 
 	started, invocations, killed, crashed, retried, cancelled atomic.Int64
-
-	// onStart, when set (tests), learns the pid of every worker started.
-	onStart func(pid int)
 }
 
 // slot is one worker position: its process (nil until started or after a
@@ -322,8 +324,8 @@ func (p *Pool) ensure(ctx context.Context, s *slot) error {
 		return err
 	}
 	p.started.Add(1)
-	if p.onStart != nil {
-		p.onStart(w.pid)
+	if p.opts.onStart != nil {
+		p.opts.onStart(w.pid)
 	}
 	s.w, s.tasks = w, 0
 	return nil
