@@ -231,6 +231,28 @@ var hookAPITable = []HookAPISpec{
 // not modify them.
 func HookAPIs() []HookAPISpec { return hookAPITable }
 
+// GlobalSpec is one global of every isolate beyond ECMAScript's own: the web
+// platform APIs plugins written for workers expect (SPEC §11). They are pure
+// (nothing reaches I/O), need no capability, and are built on first touch.
+// Their TypeScript declarations are TypingsGlobals.
+type GlobalSpec struct {
+	Name string
+}
+
+// globalTable is the isolate's web platform globals, in the order the docs
+// list them.
+var globalTable = []GlobalSpec{
+	{Name: "URL"}, {Name: "URLSearchParams"},
+	{Name: "TextEncoder"}, {Name: "TextDecoder"}, {Name: "atob"}, {Name: "btoa"},
+	{Name: "structuredClone"}, {Name: "queueMicrotask"}, {Name: "crypto"},
+	{Name: "setTimeout"}, {Name: "clearTimeout"}, {Name: "setInterval"}, {Name: "clearInterval"},
+	{Name: "AbortController"}, {Name: "AbortSignal"}, {Name: "DOMException"}, {Name: "Headers"},
+}
+
+// Globals returns the isolate's web platform globals. The rows are shared:
+// callers must not modify them.
+func Globals() []GlobalSpec { return globalTable }
+
 var (
 	capabilityIndex = indexBy(capabilityTable, func(s CapabilitySpec) Capability { return s.Name })
 	hookIndex       = indexBy(hookTable, func(s HookSpec) HookName { return s.Name })

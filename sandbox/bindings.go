@@ -1,9 +1,12 @@
 package sandbox
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dop251/goja"
@@ -98,6 +101,13 @@ func (r *runner) docMap(v goja.Value) goja.Value {
 	return m
 }
 
+// argPreparers turn the arguments of host methods that take more than JSON
+// into JSON-ready values, and find the AbortSignal that cancels the call,
+// by manifest method key.
+var argPreparers = map[string]func(*runner, []goja.Value) ([]goja.Value, *abortSignal){
+	"http.fetch": (*runner).fetchArgs,
+}
+
 // pluginValue is ctx.plugin: the frozen {id, version}.
 func (r *runner) pluginValue() (goja.Value, error) {
 	plugin := r.rt.NewObject()
@@ -129,18 +139,27 @@ func (r *runner) hostObject(ns, prefix string, methods []manifest.Method) *goja.
 		if w, ok := resultWrappers[ns+"."+m.Name]; ok {
 			wrap = func(v goja.Value) goja.Value { return w(r, v) }
 		}
-		_ = o.Set(m.Name, r.hostFunc(prefix+"."+m.Name, wrap))
+		_ = o.Set(m.Name, r.hostFunc(prefix+"."+m.Name, wrap, argPreparers[ns+"."+m.Name]))
 	}
 	return o
 }
 
 // hostFunc returns a binding that copies its arguments out as JSON, sends the
 // call to the host and returns a promise of the answer.
-func (r *runner) hostFunc(method string, wrap func(goja.Value) goja.Value) goja.Value {
+func (r *runner) hostFunc(method string, wrap func(goja.Value) goja.Value,
+	prepare func(*runner, []goja.Value) ([]goja.Value, *abortSignal)) goja.Value {
 	return r.rt.ToValue(func(call goja.FunctionCall) goja.Value {
+		args := call.Arguments
+		var signal *abortSignal
+		if prepare != nil {
+			args, signal = prepare(r, args)
+			if signal != nil && signal.aborted {
+				return r.promiseRejected(signal.reason)
+			}
+		}
 		enc := newValueEncoder(r.rt, LimitRequest, r.limits.RequestBytes, r.limits.MaxDepth)
 		enc.buf = append(enc.buf, '[')
-		for i, a := range call.Arguments {
+		for i, a := range args {
 			if i > 0 {
 				enc.buf = append(enc.buf, ',')
 			}
@@ -166,6 +185,16 @@ func (r *runner) hostFunc(method string, wrap func(goja.Value) goja.Value) goja.
 			return r.rt.ToValue(p)
 		}
 		r.pending[id] = &pendingCall{resolve: resolve, reject: reject, wrap: wrap}
+		if signal != nil {
+			signal.algorithms = append(signal.algorithms, func() {
+				if _, waiting := r.pending[id]; !waiting {
+					return
+				}
+				delete(r.pending, id)
+				r.link.cancel(id)
+				_ = reject(signal.reason)
+			})
+		}
 		return r.rt.ToValue(p)
 	})
 }
@@ -184,33 +213,96 @@ func (r *runner) throw(err error) {
 }
 
 // responseObject decorates the host's fetch answer {status, statusText,
-// headers, body} like a small Response: ok, text(), json().
+// headers, body | bodyBase64, url, redirected} like a small Response: ok,
+// headers as a Headers object, text(), json() and arrayBuffer(). The body
+// may be read any number of times.
 func (r *runner) responseObject(v goja.Value) goja.Value {
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return v
 	}
 	status := o.Get("status").ToInteger()
-	body := o.Get("body")
-	if body == nil || goja.IsUndefined(body) || goja.IsNull(body) {
-		body = r.rt.ToValue("")
+	var raw []byte
+	if b64 := o.Get("bodyBase64"); !isNullish(b64) {
+		raw, _ = base64.StdEncoding.DecodeString(b64.String())
+		_ = o.Delete("bodyBase64")
+	} else if body := o.Get("body"); !isNullish(body) {
+		raw = []byte(body.String())
 	}
-	_ = o.Set("ok", status >= 200 && status <= 299)
-	_ = o.Set("text", func(goja.FunctionCall) goja.Value {
-		p, resolve, _ := r.rt.NewPromise()
-		_ = resolve(body)
-		return r.rt.ToValue(p)
-	})
-	_ = o.Set("json", func(goja.FunctionCall) goja.Value {
-		p, resolve, reject := r.rt.NewPromise()
-		if parsed, err := decodeJSON(r.rt, []byte(body.String()), hostJSONDepth); err != nil {
-			_ = reject(r.syntaxError(err.Error()))
-		} else {
-			_ = resolve(parsed)
+	_ = o.Delete("body")
+	text := func() string { s, _, _ := decodeUTF8(raw, false); return s }
+	var list []nameValue
+	if h, ok := o.Get("headers").(*goja.Object); ok {
+		for _, k := range h.Keys() {
+			list = append(list, nameValue{strings.ToLower(k), h.Get(k).String()})
 		}
-		return r.rt.ToValue(p)
+	}
+	_ = o.Set("headers", r.newHeaders(list, true))
+	_ = o.Set("ok", status >= 200 && status <= 299)
+	_ = o.Set("text", func(goja.FunctionCall) goja.Value { return r.promiseResolved(r.rt.ToValue(text())) })
+	_ = o.Set("json", func(goja.FunctionCall) goja.Value {
+		parsed, err := decodeJSON(r.rt, []byte(text()), hostJSONDepth)
+		if err != nil {
+			return r.promiseRejected(r.syntaxError(err.Error()))
+		}
+		return r.promiseResolved(parsed)
+	})
+	_ = o.Set("arrayBuffer", func(goja.FunctionCall) goja.Value {
+		return r.promiseResolved(r.arrayBuffer(slices.Clone(raw)))
 	})
 	return o
+}
+
+// fetchArgs prepares ctx.http.fetch(input, init): the input as a string
+// (a URL object is its href), and init as {method, headers: [[name,
+// value], …], body | bodyBase64}: headers from an object, pairs or a
+// Headers, the body from a string, URLSearchParams (form-encoded) or bytes.
+// init.signal cancels the request.
+func (r *runner) fetchArgs(args []goja.Value) ([]goja.Value, *abortSignal) {
+	out := make([]goja.Value, 0, 2)
+	input := argument(args, 0)
+	if _, isObj := input.(*goja.Object); isObj && !isNullish(input) {
+		input = r.rt.ToValue(r.toUSVString(input))
+	}
+	out = append(out, input)
+	init, ok := argument(args, 1).(*goja.Object)
+	if !ok {
+		return out, nil
+	}
+	signal := r.signalOf(init.Get("signal"))
+	if s := init.Get("signal"); signal == nil && !isNullish(s) {
+		panic(r.rt.NewTypeError("ctx.http.fetch: init.signal must be an AbortSignal"))
+	}
+	req := r.rt.NewObject()
+	if m := init.Get("method"); !isNullish(m) {
+		_ = req.Set("method", r.toDOMString(m))
+	}
+	headers := r.headerPairs(init.Get("headers"), "ctx.http.fetch")
+	if body := init.Get("body"); !isNullish(body) {
+		if bo, isObj := body.(*goja.Object); isObj {
+			if sp := r.params[bo]; sp != nil {
+				_ = req.Set("body", serializeURLEncoded(sp.list))
+				if !slices.ContainsFunc(headers, func(p nameValue) bool { return p.name == "content-type" }) {
+					headers = append(headers, nameValue{"content-type", "application/x-www-form-urlencoded;charset=UTF-8"})
+				}
+			} else if b, isBuf := r.bufferBytes(bo); isBuf {
+				r.charge(base64.StdEncoding.EncodedLen(len(b)))
+				_ = req.Set("bodyBase64", base64.StdEncoding.EncodeToString(b))
+			} else {
+				_ = req.Set("body", r.toUSVString(body))
+			}
+		} else {
+			_ = req.Set("body", r.toUSVString(body))
+		}
+	}
+	if headers != nil {
+		pairs := make([]any, len(headers))
+		for i, h := range headers {
+			pairs[i] = r.rt.NewArray(h.name, h.value)
+		}
+		_ = req.Set("headers", r.rt.NewArray(pairs...))
+	}
+	return append(out, req), signal
 }
 
 // frozenSettings is a deep-frozen copy of the granted settings.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 )
 
 // inProcessPrograms caches compiled programs for RunInProcess.
@@ -57,13 +58,16 @@ type directLink struct {
 	gate     *gate
 	answers  chan hostAnswer
 	wg       sync.WaitGroup
+	calls    callCancels
 }
 
 func (l *directLink) send(id uint64, method string, args []byte) error {
 	l.wg.Add(1)
+	ctx := l.calls.add(l.ctx, id)
 	go func() {
 		defer l.wg.Done()
-		a := answerCall(l.ctx, l.gate, l.host, l.pluginID, id, method, args)
+		defer l.calls.done(id)
+		a := answerCall(ctx, l.gate, l.host, l.pluginID, id, method, args)
 		select {
 		case l.answers <- a:
 		case <-l.ctx.Done():
@@ -72,12 +76,58 @@ func (l *directLink) send(id uint64, method string, args []byte) error {
 	return nil
 }
 
-func (l *directLink) recv(stop <-chan struct{}) (hostAnswer, error) {
+func (l *directLink) recv(stop <-chan struct{}, until time.Time) (hostAnswer, error) {
+	var timeout <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case a := <-l.answers:
 		return a, nil
 	case <-stop:
 		return hostAnswer{}, errStopped
+	case <-timeout:
+		return hostAnswer{}, errRecvTimeout
+	}
+}
+
+func (l *directLink) cancel(id uint64) { l.calls.cancel(id) }
+
+// callCancels cancels the contexts of host calls the plugin gave up on.
+type callCancels struct {
+	mu sync.Mutex
+	m  map[uint64]context.CancelFunc
+}
+
+func (c *callCancels) add(parent context.Context, id uint64) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[uint64]context.CancelFunc{}
+	}
+	c.m[id] = cancel
+	c.mu.Unlock()
+	return ctx
+}
+
+func (c *callCancels) done(id uint64) {
+	c.mu.Lock()
+	cancel := c.m[id]
+	delete(c.m, id)
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+func (c *callCancels) cancel(id uint64) {
+	c.mu.Lock()
+	cancel := c.m[id]
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/dop251/goja"
 )
@@ -24,8 +25,12 @@ const maxPendingCalls = 64
 type hostLink interface {
 	send(id uint64, method string, args []byte) error
 	// recv waits for the next answer, or until stop is closed (the
-	// watchdog tripped) or wake is called.
-	recv(stop <-chan struct{}) (hostAnswer, error)
+	// watchdog tripped) or wake is called, or (when until is not zero)
+	// until then: it returns errRecvTimeout.
+	recv(stop <-chan struct{}, until time.Time) (hostAnswer, error)
+	// cancel tells the host that the plugin gave up on a call (its
+	// AbortSignal fired): the host cancels the call's context.
+	cancel(id uint64)
 	// wake makes a blocked recv return; the watchdog calls it when it trips.
 	wake()
 	// watch tells the link which watchdog guards the running invocation
@@ -50,6 +55,9 @@ type pendingCall struct {
 	resolve, reject func(any) error
 	wrap            func(goja.Value) goja.Value
 }
+
+// errRecvTimeout: recv returned because its until passed.
+var errRecvTimeout = errors.New("sandbox: no answer before the next timer")
 
 // outcome is what running a task produced.
 type outcome struct {
@@ -76,6 +84,19 @@ type runner struct {
 	trampoline goja.Callable
 	goFn       func() error
 	goErr      error
+
+	// The web globals (globals.go): those built, the event loop's timers,
+	// the first exception a callback nobody awaits threw, and the state
+	// of the objects of each class.
+	web          map[string]goja.Value
+	timers       timers
+	uncaught     error
+	domProto     *goja.Object
+	signalProto  *goja.Object
+	urlProto     *goja.Object
+	paramsProto  *goja.Object
+	headersProto *goja.Object
+	webState
 }
 
 // runTask runs t in a fresh runtime. overrun is called by the watchdog when
@@ -106,6 +127,7 @@ func runTask(t *task, s *script, link hostLink, overrun func(*LimitError)) (out 
 		return out
 	}
 	r.n = n
+	r.installGlobals()
 	r.trampoline, _ = goja.AssertFunction(r.rt.ToValue(func(goja.FunctionCall) goja.Value {
 		r.goErr = r.goFn()
 		return goja.Undefined()
@@ -138,6 +160,9 @@ func (r *runner) invoke(prog *goja.Program) (json.RawMessage, error) {
 	if err != nil {
 		return nil, r.classify(err)
 	}
+	if r.uncaught != nil {
+		return nil, r.uncaught
+	}
 	if ret, err = r.await(ret); err != nil {
 		return nil, err
 	}
@@ -158,6 +183,7 @@ func (r *runner) invoke(prog *goja.Program) (json.RawMessage, error) {
 	}
 	// Host calls the plugin did not await still settle (and their
 	// callbacks run) under the limits, like an event loop draining.
+	// Timers do not run any more: the invocation's outcome is decided.
 	for len(r.pending) > 0 {
 		if err := r.next(); err != nil {
 			return nil, err
@@ -165,6 +191,9 @@ func (r *runner) invoke(prog *goja.Program) (json.RawMessage, error) {
 	}
 	if hit := r.guard.hit.Load(); hit != nil {
 		return nil, hit
+	}
+	if r.uncaught != nil {
+		return nil, r.uncaught
 	}
 	return value, nil
 }
@@ -249,6 +278,9 @@ func (r *runner) await(v goja.Value) (goja.Value, error) {
 		return v, nil
 	}
 	for {
+		if r.uncaught != nil {
+			return nil, r.uncaught
+		}
 		switch p.State() {
 		case goja.PromiseStateFulfilled:
 			return p.Result(), nil
@@ -258,18 +290,25 @@ func (r *runner) await(v goja.Value) (goja.Value, error) {
 			}
 			return nil, r.scriptError(p.Result())
 		}
-		if len(r.pending) == 0 {
-			return nil, ErrUnsettled
-		}
-		if err := r.next(); err != nil {
+		if err := r.turn(); err != nil {
+			if errors.Is(err, errNothingPending) {
+				return nil, ErrUnsettled
+			}
 			return nil, err
 		}
 	}
 }
 
 // next waits for one host answer and settles its promise.
-func (r *runner) next() error {
-	a, err := r.link.recv(r.guard.tripped)
+func (r *runner) next() error { return r.nextAnswer(time.Time{}) }
+
+// nextAnswer waits for one host answer (until the time given, when not
+// zero) and settles its promise.
+func (r *runner) nextAnswer(until time.Time) error {
+	a, err := r.link.recv(r.guard.tripped, until)
+	if errors.Is(err, errRecvTimeout) {
+		return err
+	}
 	if hit := r.guard.hit.Load(); hit != nil {
 		return hit
 	}

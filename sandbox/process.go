@@ -216,6 +216,7 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 	// An honest worker has at most maxPendingCalls calls in flight; one
 	// that floods the parent is broken or compromised.
 	var inflight atomic.Int64
+	var calls callCancels
 
 	if err := w.fw.write(frameInvoke, payload); err != nil {
 		return outcome{}, w.died(err, l.MemoryBytes)
@@ -245,14 +246,21 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			if inflight.Add(1) > maxPendingCalls {
 				return outcome{}, w.misbehaved("too many host calls in flight")
 			}
+			ctx := calls.add(callCtx, id)
 			go func() {
 				defer inflight.Add(-1)
-				a := answerCall(callCtx, g, host, t.PluginID, id, method, args)
+				defer calls.done(id)
+				a := answerCall(ctx, g, host, t.PluginID, id, method, args)
 				if finished.Load() {
 					return
 				}
 				_ = w.fw.write(frameAnswer, encodeAnswer(a)...)
 			}()
+		case frameCancel:
+			if len(p) != 8 {
+				return outcome{}, w.misbehaved("malformed cancel frame")
+			}
+			calls.cancel(binary.BigEndian.Uint64(p))
 		case frameDone:
 			out, err := decodeDone(p)
 			if err != nil {

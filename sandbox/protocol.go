@@ -21,6 +21,7 @@ const (
 	frameScript = 's' // parent → worker: hash, '\n', script
 	frameCall   = 'c' // worker → parent: id, method, args (binary)
 	frameAnswer = 'a' // parent → worker: id, kind, payload (binary)
+	frameCancel = 'k' // worker → parent: the plugin gave up on a host call (8-byte id)
 	frameDone   = 'd' // worker → parent: the outcome
 	frameFatal  = 'x' // worker → parent: a limit the runtime ignored; the worker exits
 )

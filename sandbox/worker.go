@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -255,17 +256,40 @@ func (l *pipeLink) send(id uint64, method string, args []byte) error {
 	return l.fw.write(frameCall, encodeCall(id, method, args)...)
 }
 
-func (l *pipeLink) recv(<-chan struct{}) (hostAnswer, error) {
-	for {
-		typ, p, err := l.fr.next()
-		if err != nil {
-			return hostAnswer{}, err
+func (l *pipeLink) recv(_ <-chan struct{}, until time.Time) (hostAnswer, error) {
+	if !until.IsZero() {
+		// The watchdog's wake sets a deadline of its own; it must win.
+		l.wakeMu.Lock()
+		if !l.woken {
+			_ = l.in.SetReadDeadline(until)
 		}
-		if typ != frameAnswer {
-			return hostAnswer{}, fmt.Errorf("sandbox worker: unexpected frame %q while waiting for an answer", typ)
-		}
-		return decodeAnswer(p)
+		l.wakeMu.Unlock()
+		defer func() {
+			l.wakeMu.Lock()
+			if !l.woken {
+				_ = l.in.SetReadDeadline(time.Time{})
+			}
+			l.wakeMu.Unlock()
+		}()
 	}
+	typ, p, err := l.fr.next()
+	if err != nil {
+		l.wakeMu.Lock()
+		woken := l.woken
+		l.wakeMu.Unlock()
+		if !until.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !woken {
+			return hostAnswer{}, errRecvTimeout
+		}
+		return hostAnswer{}, err
+	}
+	if typ != frameAnswer {
+		return hostAnswer{}, fmt.Errorf("sandbox worker: unexpected frame %q while waiting for an answer", typ)
+	}
+	return decodeAnswer(p)
+}
+
+func (l *pipeLink) cancel(id uint64) {
+	_ = l.fw.write(frameCancel, binary.BigEndian.AppendUint64(nil, id))
 }
 
 // wake runs on the watchdog's goroutine.
