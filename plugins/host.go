@@ -4,10 +4,12 @@ package plugins
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -555,17 +557,70 @@ func (h *Host) storageCount(ctx context.Context, c hostCall) (any, error) {
 }
 
 type fetchInit struct {
-	Method  string            `json:"method"`
-	Headers map[string]string `json:"headers"`
-	Body    *string           `json:"body"`
+	Method  string       `json:"method"`
+	Headers fetchHeaders `json:"headers"`
+	Body    *string      `json:"body"`
+	// BodyBase64 carries a body of bytes (an ArrayBuffer or typed array).
+	BodyBase64 *string `json:"bodyBase64"`
 }
 
+// fetchHeaders accepts init.headers as an object of names to values or an
+// array of [name, value] pairs (the isolate sends a Headers object as
+// pairs); values of one name are joined with ", ", as Headers does.
+type fetchHeaders map[string]string
+
+func (h *fetchHeaders) UnmarshalJSON(b []byte) error {
+	out := fetchHeaders{}
+	add := func(name, value string) {
+		for k, v := range out {
+			if strings.EqualFold(k, name) {
+				out[k] = v + ", " + value
+				return
+			}
+		}
+		out[name] = value
+	}
+	var pairs [][]string
+	if err := json.Unmarshal(b, &pairs); err == nil {
+		for _, p := range pairs {
+			if len(p) != 2 {
+				return errors.New("each header must be a [name, value] pair")
+			}
+			add(p[0], p[1])
+		}
+		*h = out
+		return nil
+	}
+	var obj map[string]string
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return errors.New("headers must be an object of strings or an array of [name, value] pairs")
+	}
+	for _, k := range sortedNames(obj) {
+		add(k, obj[k])
+	}
+	*h = out
+	return nil
+}
+
+func sortedNames(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// fetchResponse is http.fetch's answer; the isolate turns it into a
+// Response. A body that is not UTF-8 travels as BodyBase64, so
+// arrayBuffer() sees the bytes the server sent.
 type fetchResponse struct {
 	Status     int               `json:"status"`
 	StatusText string            `json:"statusText"`
 	OK         bool              `json:"ok"`
 	Headers    map[string]string `json:"headers"`
-	Body       string            `json:"body"`
+	Body       *string           `json:"body,omitempty"`
+	BodyBase64 *string           `json:"bodyBase64,omitempty"`
 	URL        string            `json:"url"`
 	Redirected bool              `json:"redirected"`
 }
@@ -626,19 +681,31 @@ func (h *Host) fetch(ctx context.Context, c hostCall) (any, error) {
 		return nil, cfg.err
 	}
 	req := egress.Request{Method: init.Method, URL: rawURL, Headers: init.Headers, Inject: cfg.inject}
-	if init.Body != nil {
+	switch {
+	case init.BodyBase64 != nil:
+		if req.Body, err = base64.StdEncoding.DecodeString(*init.BodyBase64); err != nil {
+			return nil, badCall(c.method, "bodyBase64 is not base64")
+		}
+	case init.Body != nil:
 		req.Body = []byte(*init.Body)
 	}
 	res, err := h.svc.Egress.Fetch(ctx, cfg.hosts, req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: the request was cancelled: %w", c.method, ctx.Err())
+		}
 		return nil, err
 	}
-	body := string(res.Body)
-	if !utf8.ValidString(body) {
-		body = strings.ToValidUTF8(body, "\uFFFD")
+	out := fetchResponse{Status: res.Status, StatusText: res.StatusText, OK: res.Status >= 200 && res.Status < 300,
+		Headers: res.Headers, URL: res.URL, Redirected: res.Redirected}
+	if utf8.Valid(res.Body) {
+		body := string(res.Body)
+		out.Body = &body
+	} else {
+		b64 := base64.StdEncoding.EncodeToString(res.Body)
+		out.BodyBase64 = &b64
 	}
-	return fetchResponse{Status: res.Status, StatusText: res.StatusText, OK: res.Status >= 200 && res.Status < 300,
-		Headers: res.Headers, Body: body, URL: res.URL, Redirected: res.Redirected}, nil
+	return out, nil
 }
 
 // singleHost is a host policy of one pattern, for secret injection.

@@ -170,7 +170,7 @@ func TestHostFetchInjectsBoundSecretsOnly(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != http.StatusTeapot || res.Body != "short and stout" || res.Headers["x-reply"] != "yes" || res.OK {
+	if res.Status != http.StatusTeapot || res.Body == nil || *res.Body != "short and stout" || res.Headers["x-reply"] != "yes" || res.OK {
 		t.Fatalf("response %+v", res)
 	}
 	if strings.Contains(out, "s3cret") {

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"reflect"
+	"time"
 	"unsafe"
 
 	"github.com/dop251/goja"
@@ -247,6 +249,21 @@ func (r *runner) checkpoint() {
 	}
 }
 
+// Export types that classify objects without exporting them (Export of a
+// plain object or a Map copies everything it holds, deeply).
+var (
+	arrayBufferType = reflect.TypeOf(goja.ArrayBuffer{})
+	timeType        = reflect.TypeOf(time.Time{})
+	mapExportType   = reflect.TypeOf([][2]any{})
+	listExportType  = reflect.TypeOf([]any{})
+	typedArrayTypes = map[reflect.Type]bool{
+		reflect.TypeOf([]uint8{}): true, reflect.TypeOf([]int8{}): true, reflect.TypeOf([]uint16{}): true,
+		reflect.TypeOf([]int16{}): true, reflect.TypeOf([]uint32{}): true, reflect.TypeOf([]int32{}): true,
+		reflect.TypeOf([]float32{}): true, reflect.TypeOf([]float64{}): true, reflect.TypeOf([]int64{}): true,
+		reflect.TypeOf([]uint64{}): true,
+	}
+)
+
 // bufferBytes returns the bytes a BufferSource (an ArrayBuffer, a typed
 // array or a DataView) views, sharing its memory; ok is false for any
 // other value.
@@ -255,9 +272,24 @@ func (r *runner) bufferBytes(v goja.Value) (b []byte, ok bool) {
 	if !isObj {
 		return nil, false
 	}
-	switch x := o.Export().(type) {
-	case goja.ArrayBuffer:
-		return x.Bytes(), true
+	switch t := o.ExportType(); {
+	case t == arrayBufferType:
+		return o.Export().(goja.ArrayBuffer).Bytes(), true
+	case typedArrayTypes[t]:
+		return typedBytes(o.Export())
+	}
+	if isDataView(r, o) {
+		var view []byte
+		if r.rt.ExportTo(o, &view) == nil {
+			return view, true
+		}
+	}
+	return nil, false
+}
+
+// typedBytes views the elements of an exported typed array as bytes.
+func typedBytes(v any) ([]byte, bool) {
+	switch x := v.(type) {
 	case []byte:
 		return x, true
 	case []int8:
@@ -278,13 +310,6 @@ func (r *runner) bufferBytes(v goja.Value) (b []byte, ok bool) {
 		return sliceBytes(x), true
 	case []uint64:
 		return sliceBytes(x), true
-	}
-	if o.ClassName() == "Object" && o.Prototype() != nil {
-		// A DataView exports as a plain object but converts to its bytes.
-		var view []byte
-		if o.Get("byteLength") != nil && r.rt.ExportTo(o, &view) == nil && isDataView(r, o) {
-			return view, true
-		}
 	}
 	return nil, false
 }

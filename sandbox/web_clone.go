@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"slices"
-	"time"
 
 	"github.com/dop251/goja"
 )
@@ -15,7 +14,7 @@ import (
 
 // maxCloneDepth bounds the nesting structuredClone follows (the copy
 // recurses on the Go stack).
-const maxCloneDepth = 10_000
+const maxCloneDepth = 2000
 
 // cloneCheckEvery is how many values a clone copies between two checks of
 // the watchdog (the copy is Go code the interrupt does not stop).
@@ -78,21 +77,23 @@ func (c *cloner) clone(v goja.Value, depth int) goja.Value {
 		c.fail("a function")
 	}
 	r := c.r
-	switch x := o.Export().(type) {
-	case goja.ArrayBuffer:
-		r.charge(len(x.Bytes()))
-		out := r.arrayBuffer(slices.Clone(x.Bytes())).(*goja.Object)
+	switch t := o.ExportType(); {
+	case t == arrayBufferType:
+		b := o.Export().(goja.ArrayBuffer).Bytes()
+		r.charge(len(b))
+		out := r.arrayBuffer(slices.Clone(b)).(*goja.Object)
 		c.memory[o] = out
 		return out
-	case []byte, []int8, []uint16, []int16, []uint32, []int32, []float32, []float64, []int64, []uint64:
+	case typedArrayTypes[t]:
 		return c.typedArray(o)
-	case time.Time:
-		out := c.construct("Date", r.rt.ToValue(x.UnixMilli()))
-		if x.IsZero() {
-			out = c.construct("Date", r.rt.ToValue(o.ToFloat()))
-		}
+	case t == timeType:
+		out := c.construct("Date", r.rt.ToValue(o.ToNumber()))
 		c.memory[o] = out
 		return out
+	case t == mapExportType:
+		return c.mapClone(o, depth)
+	case t == listExportType && o.ClassName() != "Array":
+		return c.setClone(o, depth)
 	}
 	switch o.ClassName() {
 	case "Array":
@@ -130,36 +131,6 @@ func (c *cloner) clone(v goja.Value, depth int) goja.Value {
 		out := c.construct(o.ClassName(), prim)
 		c.memory[o] = out
 		return out
-	case "Map":
-		out := c.construct("Map")
-		c.memory[o] = out
-		set, _ := goja.AssertFunction(out.Get("set"))
-		var pairs [][2]goja.Value
-		r.iterate(o, "structuredClone", func(e goja.Value) {
-			eo, _ := e.(*goja.Object)
-			if eo == nil {
-				c.fail("a Map entry")
-			}
-			pairs = append(pairs, [2]goja.Value{eo.Get("0"), eo.Get("1")})
-		})
-		for _, p := range pairs {
-			if _, err := set(out, c.clone(p[0], depth+1), c.clone(p[1], depth+1)); err != nil {
-				panic(err)
-			}
-		}
-		return out
-	case "Set":
-		out := c.construct("Set")
-		c.memory[o] = out
-		add, _ := goja.AssertFunction(out.Get("add"))
-		var items []goja.Value
-		r.iterate(o, "structuredClone", func(e goja.Value) { items = append(items, e) })
-		for _, it := range items {
-			if _, err := add(out, c.clone(it, depth+1)); err != nil {
-				panic(err)
-			}
-		}
-		return out
 	case "Object":
 		// An instance of a plugin's class is copied as a plain object, as
 		// in browsers; platform objects (URL, Headers, AbortSignal…) and
@@ -174,6 +145,40 @@ func (c *cloner) clone(v goja.Value, depth int) goja.Value {
 	}
 	c.fail("a " + o.ClassName())
 	return nil
+}
+
+func (c *cloner) mapClone(o *goja.Object, depth int) goja.Value {
+	out := c.construct("Map")
+	c.memory[o] = out
+	set, _ := goja.AssertFunction(out.Get("set"))
+	var pairs [][2]goja.Value
+	c.r.iterate(o, "structuredClone", func(e goja.Value) {
+		eo, _ := e.(*goja.Object)
+		if eo == nil {
+			c.fail("a Map entry")
+		}
+		pairs = append(pairs, [2]goja.Value{eo.Get("0"), eo.Get("1")})
+	})
+	for _, p := range pairs {
+		if _, err := set(out, c.clone(p[0], depth+1), c.clone(p[1], depth+1)); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+func (c *cloner) setClone(o *goja.Object, depth int) goja.Value {
+	out := c.construct("Set")
+	c.memory[o] = out
+	add, _ := goja.AssertFunction(out.Get("add"))
+	var items []goja.Value
+	c.r.iterate(o, "structuredClone", func(e goja.Value) { items = append(items, e) })
+	for _, it := range items {
+		if _, err := add(out, c.clone(it, depth+1)); err != nil {
+			panic(err)
+		}
+	}
+	return out
 }
 
 func (c *cloner) copyProps(from, to *goja.Object, depth int) {

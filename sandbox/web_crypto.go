@@ -62,28 +62,14 @@ func (r *runner) cryptoObject() goja.Value {
 // integerArrayBytes returns the bytes of an integer typed array.
 func (r *runner) integerArrayBytes(v goja.Value) ([]byte, bool) {
 	o, ok := v.(*goja.Object)
-	if !ok {
+	if !ok || !typedArrayTypes[o.ExportType()] {
 		return nil, false
 	}
-	switch x := o.Export().(type) {
-	case []byte: // Uint8Array, Uint8ClampedArray
-		return x, true
-	case []int8:
-		return sliceBytes(x), true
-	case []uint16:
-		return sliceBytes(x), true
-	case []int16:
-		return sliceBytes(x), true
-	case []uint32:
-		return sliceBytes(x), true
-	case []int32:
-		return sliceBytes(x), true
-	case []int64:
-		return sliceBytes(x), true
-	case []uint64:
-		return sliceBytes(x), true
+	switch o.Export().(type) {
+	case []float32, []float64:
+		return nil, false
 	}
-	return nil, false
+	return typedBytes(o.Export())
 }
 
 // algorithmName reads an AlgorithmIdentifier: a string or {name}.
@@ -107,13 +93,20 @@ func (r *runner) hashName(v goja.Value, what string) string {
 	return up
 }
 
-// copiedBytes is a copy of a BufferSource's bytes (WebCrypto works on a
-// copy, so later changes to the buffer do not matter).
-func (r *runner) copiedBytes(v goja.Value, what string) []byte {
+// dataBytes are the bytes of a BufferSource argument. WebCrypto works on a
+// copy so that later changes to the buffer do not matter; these operations
+// finish before any plugin code runs again, so they read the buffer in
+// place, and only a key keeps a copy (copiedBytes).
+func (r *runner) dataBytes(v goja.Value, what string) []byte {
 	b, ok := r.bufferBytes(v)
 	if !ok {
 		panic(r.rt.NewTypeError("%s: the data must be an ArrayBuffer, a typed array or a DataView", what))
 	}
+	return b
+}
+
+func (r *runner) copiedBytes(v goja.Value, what string) []byte {
+	b := r.dataBytes(v, what)
 	r.charge(len(b))
 	return slices.Clone(b)
 }
@@ -146,7 +139,7 @@ func (r *runner) subtleObject() goja.Value {
 	}
 	method("digest", 2, func(args []goja.Value) goja.Value {
 		name := r.hashName(argument(args, 0), "crypto.subtle.digest")
-		data := r.copiedBytes(argument(args, 1), "crypto.subtle.digest")
+		data := r.dataBytes(argument(args, 1), "crypto.subtle.digest")
 		return r.arrayBuffer(r.hashBytes(digests[name](), data))
 	})
 	method("importKey", 5, func(args []goja.Value) goja.Value {
@@ -219,7 +212,7 @@ func (r *runner) subtleObject() goja.Value {
 		if !slices.Contains(k.usages, usage) {
 			panic(r.domException("InvalidAccessError", what+": the key's usages do not include "+quoteJS(usage)))
 		}
-		return k, r.copiedBytes(argument(args, len(args)-1), what)
+		return k, r.dataBytes(argument(args, len(args)-1), what)
 	}
 	method("sign", 3, func(args []goja.Value) goja.Value {
 		k, data := mac(args, "crypto.subtle.sign", "sign")
@@ -230,7 +223,7 @@ func (r *runner) subtleObject() goja.Value {
 			panic(r.rt.NewTypeError("crypto.subtle.verify: 4 arguments required"))
 		}
 		k, data := mac(args, "crypto.subtle.verify", "verify")
-		sig := r.copiedBytes(args[2], "crypto.subtle.verify")
+		sig := r.dataBytes(args[2], "crypto.subtle.verify")
 		return r.rt.ToValue(hmac.Equal(sig, r.hashBytes(hmac.New(digests[k.hash], k.secret), data)))
 	})
 	return s
