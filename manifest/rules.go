@@ -136,6 +136,9 @@ func (r *rules) hooks() {
 		if gate := h.Name.Gate(); gate != "" && !r.m.Grants(gate) {
 			r.add(path, "hook %q needs the %q capability; add it to \"capabilities\"", h.Name, gate)
 		}
+		if h.ErrorPolicy != "" && !h.Name.CanAbort() {
+			r.add(pointer("/hooks", i, "errorPolicy"), "hook %q cannot stop anything (its failures are always logged and nothing waits for it); remove \"errorPolicy\"", h.Name)
+		}
 		if h.TimeoutMs > wall {
 			r.add(pointer("/hooks", i, "timeoutMs"), "timeoutMs %d is above the wall-time limit of %d ms", h.TimeoutMs, wall)
 		}

@@ -70,16 +70,39 @@ func (ix *Index) UnmarshalJSON(b []byte) error {
 const DefaultHookPriority = 100
 
 // Hook is one declared hook. In JSON it is either the hook's name or an object
-// {name, priority, timeoutMs}.
+// {name, priority, timeoutMs, errorPolicy}.
 type Hook struct {
 	Name     HookName `json:"name"`
 	Priority int      `json:"priority"`
 	// TimeoutMs is 0 when the manifest gave none; see Manifest.HookTimeoutMs.
 	TimeoutMs int `json:"timeoutMs,omitempty"`
+	// ErrorPolicy is what a failure of the hook does: ErrorAbort (the
+	// default) or ErrorContinue. "" when the manifest gave none.
+	ErrorPolicy ErrorPolicy `json:"errorPolicy,omitempty"`
+	// PrioritySet reports whether the manifest gave a priority (which then
+	// wins over the one the code exports).
+	PrioritySet bool `json:"-"`
 }
 
+// ErrorPolicy says what a hook's failure (a throw, a limit, a timeout) does
+// to the operation that ran it.
+type ErrorPolicy string
+
+const (
+	// ErrorAbort: the failure rejects the operation (a before-hook's save,
+	// delete or upload, an activation). The default.
+	ErrorAbort ErrorPolicy = "abort"
+	// ErrorContinue: the failure is logged and the operation proceeds with
+	// the data unchanged.
+	ErrorContinue ErrorPolicy = "continue"
+)
+
+// Continues reports whether the hook's failures let the operation proceed.
+func (h Hook) Continues() bool { return h.ErrorPolicy == ErrorContinue }
+
 // UnmarshalJSON accepts "content:afterSave" or {"name": …, "priority": …,
-// "timeoutMs": …}. It never fails (see Index.UnmarshalJSON); Parse reports wrong types.
+// "timeoutMs": …, "errorPolicy": …}. It never fails (see Index.UnmarshalJSON);
+// Parse reports wrong types.
 func (h *Hook) UnmarshalJSON(b []byte) error {
 	h.Priority = DefaultHookPriority
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
@@ -90,6 +113,9 @@ func (h *Hook) UnmarshalJSON(b []byte) error {
 	p := plain(*h)
 	_ = json.Unmarshal(b, &p)
 	*h = Hook(p)
+	var keys map[string]json.RawMessage
+	_ = json.Unmarshal(b, &keys)
+	_, h.PrioritySet = keys["priority"]
 	return nil
 }
 

@@ -512,6 +512,18 @@ func (h HookName) Gate() Capability {
 	return s.Gate
 }
 
+// CanAbort reports whether a failure of the hook can stop the operation
+// that ran it, so that an errorPolicy applies: the before hooks, and
+// plugin:install and plugin:activate (whose failure keeps the plugin from
+// being activated). page:metadata's failures never break a page.
+func (h HookName) CanAbort() bool {
+	switch h {
+	case HookBeforeSave, HookBeforeDelete, HookMediaBeforeUpload, HookInstall, HookActivate:
+		return true
+	}
+	return false
+}
+
 // Synchronous reports whether the hook runs inside the request that triggered it
 // (the "before" hooks and page:metadata), so its timeout delays that request.
 func (h HookName) Synchronous() bool {

@@ -86,6 +86,9 @@ func (d *Dispatcher) BeforeSave(ctx context.Context, ev cms.SaveEvent) (map[stri
 		res, err := d.m.Invoke(ctx, s.ap, sandbox.KindHook, string(manifest.HookBeforeSave),
 			ContentEvent{Collection: ev.Collection, ID: ev.ID, IsNew: ev.IsNew, Data: data})
 		if err != nil {
+			if d.continues(ctx, s, err) {
+				continue
+			}
 			return nil, d.rejection(ctx, s.ap, err)
 		}
 		if isNothing(res.Value) {
@@ -117,6 +120,9 @@ func (d *Dispatcher) BeforeDelete(ctx context.Context, ev cms.DeleteEvent) error
 	for _, s := range subs {
 		res, err := d.m.Invoke(ctx, s.ap, sandbox.KindHook, string(manifest.HookBeforeDelete), cev)
 		if err != nil {
+			if d.continues(ctx, s, err) {
+				continue
+			}
 			return d.rejection(ctx, s.ap, err)
 		}
 		if string(res.Value) == "false" {
@@ -124,6 +130,19 @@ func (d *Dispatcher) BeforeDelete(ctx context.Context, ev cms.DeleteEvent) error
 		}
 	}
 	return nil
+}
+
+// continues reports whether a failed before-hook lets the operation
+// proceed (errorPolicy "continue"): the failure is logged, here and in the
+// plugin's invocation log, and the data stays as it was before the hook. A
+// cancelled request stops the operation whatever the policy.
+func (d *Dispatcher) continues(ctx context.Context, s subscriber, err error) bool {
+	if !s.hook.Continues() || ctx.Err() != nil {
+		return false
+	}
+	d.log.WarnContext(ctx, "plugin hook failed; the operation continues (errorPolicy continue)",
+		"plugin", s.ap.ID, "hook", s.hook.Name, "err", failureMessage(err))
+	return true
 }
 
 // rejection turns a failed before-hook into the rejection the editor sees.
@@ -233,6 +252,9 @@ func (d *Dispatcher) BeforeUpload(ctx context.Context, ev cms.MediaUploadEvent) 
 	uev := UploadEvent{Filename: ev.Filename, MimeType: ev.MimeType, Size: ev.Size, Width: ev.Width, Height: ev.Height, Alt: ev.Alt}
 	for _, s := range subs {
 		if _, err := d.m.Invoke(ctx, s.ap, sandbox.KindHook, string(manifest.HookMediaBeforeUpload), uev); err != nil {
+			if d.continues(ctx, s, err) {
+				continue
+			}
 			return d.rejection(ctx, s.ap, err)
 		}
 	}

@@ -39,7 +39,7 @@ func (m *Manager) subscribers(ctx context.Context, hook manifest.HookName) ([]su
 	}
 	var subs []subscriber
 	for _, ap := range all {
-		if h, ok := ap.Manifest.Hook(hook); ok {
+		if h, ok := ap.Hook(hook); ok {
 			subs = append(subs, subscriber{ap: ap, hook: h})
 		}
 	}

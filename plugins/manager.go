@@ -98,6 +98,18 @@ type ActivePlugin struct {
 	// epoch is the revocation epoch read before the plugin was found
 	// enabled: a deactivation after it refuses the invocation's host calls.
 	epoch uint64
+	// hookOpts are the options its script exports for its hooks.
+	hookOpts map[string]sandbox.HookOptions
+}
+
+// Hook returns the declared hook name with its effective options: the
+// manifest's, else those the code exports, else the defaults.
+func (ap *ActivePlugin) Hook(name manifest.HookName) (manifest.Hook, bool) {
+	h, ok := ap.Manifest.Hook(name)
+	if !ok {
+		return h, false
+	}
+	return effectiveHook(h, ap.hookOpts), true
 }
 
 // Config is what a Manager is made of. DB, Blobs, Runner and Sealer are
@@ -142,6 +154,7 @@ type Manager struct {
 	mu        sync.Mutex
 	scripts   map[string][]byte             // bundle SHA-256 → plugin.js, read once per version
 	manifests map[string]*manifest.Manifest // bundle SHA-256 → its manifest
+	hookOpts  map[string]map[string]sandbox.HookOptions
 
 	activeOnce    sync.Once
 	activeStmt    *sql.Stmt
@@ -164,7 +177,7 @@ func NewManager(cfg Config) *Manager {
 	services := cfg.Services
 	m := &Manager{db: cfg.DB, blobs: cfg.Blobs, runner: cfg.Runner, sealer: cfg.Sealer, services: &services,
 		limits: cfg.Limits, log: cfg.Log, now: time.Now,
-		scripts: map[string][]byte{}, manifests: map[string]*manifest.Manifest{}}
+		scripts: map[string][]byte{}, manifests: map[string]*manifest.Manifest{}, hookOpts: map[string]map[string]sandbox.HookOptions{}}
 	m.revoked.at = map[string]uint64{}
 	// The queue, cron and dispatcher invoke plugins through m; they are made
 	// here, with it, and never replaced.
@@ -272,8 +285,13 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 	now := m.now().UnixMilli()
 	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
 		if existingSHA == "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO plugin_versions (plugin_id, version, sha256, manifest, bundle_key, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				id, version, b.SHA256, string(b.ManifestJSON), key, uploadedBy, now); err != nil {
+			var exports any // NULL when no hook is exported as an object
+			if len(ex.HookOptions) > 0 {
+				raw, _ := json.Marshal(ex.HookOptions)
+				exports = string(raw)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO plugin_versions (plugin_id, version, sha256, manifest, bundle_key, uploaded_by, uploaded_at, exports) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, version, b.SHA256, string(b.ManifestJSON), key, uploadedBy, now, exports); err != nil {
 				return err
 			}
 		}
@@ -521,7 +539,12 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 	if err := matchGrant(want, g); err != nil {
 		return nil, err
 	}
-	ap := &ActivePlugin{ID: id, InstallSeq: r.seq, Manifest: mf, SHA256: sha, epoch: m.revoked.current()}
+	epoch := m.revoked.current()
+	_, opts, err := m.runningManifest(ctx, id, version, sha)
+	if err != nil {
+		return nil, err
+	}
+	ap := &ActivePlugin{ID: id, InstallSeq: r.seq, Manifest: mf, SHA256: sha, epoch: epoch, hookOpts: opts}
 	// The lifecycle hooks below may use storage, so the new version's
 	// indexes are built first, added to the running version's: should a hook
 	// fail, the running version keeps every index it queries (the extra ones
@@ -674,11 +697,11 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 // active is the running version of the plugin of r, for its lifecycle hooks.
 func (m *Manager) active(ctx context.Context, r *pluginRow) (*ActivePlugin, error) {
 	epoch := m.revoked.current()
-	mf, err := m.runningManifest(ctx, r.id, r.version.String, r.sha.String)
+	mf, opts, err := m.runningManifest(ctx, r.id, r.version.String, r.sha.String)
 	if err != nil {
 		return nil, err
 	}
-	return &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha.String, epoch: epoch}, nil
+	return &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha.String, epoch: epoch, hookOpts: opts}, nil
 }
 
 // pluginIDs runs a query selecting plugin ids. The ids are read in full
@@ -745,32 +768,44 @@ func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
 	}
 	out := make([]*ActivePlugin, 0, len(list))
 	for _, r := range list {
-		mf, err := m.runningManifest(ctx, r.id, r.version, r.sha)
+		mf, opts, err := m.runningManifest(ctx, r.id, r.version, r.sha)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha, epoch: epoch})
+		out = append(out, &ActivePlugin{ID: r.id, InstallSeq: r.seq, Manifest: mf, SHA256: r.sha, epoch: epoch, hookOpts: opts})
 	}
 	return out, nil
 }
 
-// runningManifest returns the manifest of a consented version, cached by its
-// bundle hash so dispatch needs no query per plugin.
-func (m *Manager) runningManifest(ctx context.Context, id, version, sha string) (*manifest.Manifest, error) {
+// runningManifest returns the manifest of a consented version and the hook
+// options its script exports, cached by its bundle hash so dispatch needs no
+// query per plugin.
+func (m *Manager) runningManifest(ctx context.Context, id, version, sha string) (*manifest.Manifest, map[string]sandbox.HookOptions, error) {
 	m.mu.Lock()
 	mf, ok := m.manifests[sha]
+	opts := m.hookOpts[sha]
 	m.mu.Unlock()
 	if ok {
-		return mf, nil
+		return mf, opts, nil
 	}
 	mf, err := versionManifest(ctx, m.db.Read(), id, version)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var exports sql.NullString
+	if err := m.db.Read().QueryRowContext(ctx, `SELECT exports FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, version).Scan(&exports); err != nil {
+		return nil, nil, fmt.Errorf("exports of %s@%s: %w", id, version, err)
+	}
+	if exports.Valid {
+		if err := json.Unmarshal([]byte(exports.String), &opts); err != nil {
+			return nil, nil, fmt.Errorf("exports of %s@%s: %w", id, version, err)
+		}
 	}
 	m.mu.Lock()
 	m.manifests[sha] = mf
+	m.hookOpts[sha] = opts
 	m.mu.Unlock()
-	return mf, nil
+	return mf, opts, nil
 }
 
 // script returns a version's plugin.js, reading its bundle once.
@@ -821,7 +856,7 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 	}
 	var hook *manifest.Hook
 	if kind == sandbox.KindHook {
-		if h, ok := ap.Manifest.Hook(manifest.HookName(name)); ok {
+		if h, ok := ap.Hook(manifest.HookName(name)); ok {
 			hook = &h
 		}
 	}
@@ -846,10 +881,17 @@ func (m *Manager) bindHost(ap *ActivePlugin, caps []manifest.Capability, secrets
 
 // lifecycle runs a plugin:* hook if the plugin declares it.
 func (m *Manager) lifecycle(ctx context.Context, ap *ActivePlugin, hook manifest.HookName, event any) error {
-	if _, ok := ap.Manifest.Hook(hook); !ok {
+	h, ok := ap.Hook(hook)
+	if !ok {
 		return nil
 	}
 	if _, err := m.Invoke(ctx, ap, sandbox.KindHook, string(hook), event); err != nil {
+		if h.Continues() && ctx.Err() == nil {
+			// errorPolicy "continue": logged (the invocation log has it),
+			// and the activation proceeds.
+			m.log.WarnContext(ctx, "plugin hook failed; continuing (errorPolicy continue)", "plugin", ap.ID, "hook", hook, "err", err)
+			return nil
+		}
 		return fmt.Errorf("%w: %s of %s: %w", ErrLifecycle, hook, ap.ID, err)
 	}
 	return nil

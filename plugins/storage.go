@@ -71,7 +71,7 @@ func (m *Manager) SyncStorage(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		mf, err := m.runningManifest(ctx, id, r.version.String, r.sha.String)
+		mf, _, err := m.runningManifest(ctx, id, r.version.String, r.sha.String)
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func (m *Manager) Schedules(ctx context.Context, id string) ([]ScheduleInfo, err
 	if !r.version.Valid {
 		return []ScheduleInfo{}, nil
 	}
-	mf, err := m.runningManifest(ctx, id, r.version.String, r.sha.String)
+	mf, _, err := m.runningManifest(ctx, id, r.version.String, r.sha.String)
 	if err != nil {
 		return nil, err
 	}

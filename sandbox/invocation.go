@@ -164,6 +164,20 @@ type Usage struct {
 type Exports struct {
 	Hooks  []string `json:"hooks"`
 	Routes []string `json:"routes"`
+	// HookOptions are the options of the hooks exported as objects
+	// {handler, priority?, timeoutMs?}, by hook name, as the script wrote
+	// them (the plugins package checks them).
+	HookOptions map[string]HookOptions `json:"hookOptions,omitempty"`
+}
+
+// HookOptions are what a hook exported as an object says about itself.
+// Fields the object leaves out are nil; a value that is not a number is
+// kept as its JSON so the check can name it.
+type HookOptions struct {
+	Priority  json.RawMessage `json:"priority,omitempty"`
+	TimeoutMs json.RawMessage `json:"timeoutMs,omitempty"`
+	// NoHandler is set when the object has no handler function.
+	NoHandler bool `json:"noHandler,omitempty"`
 }
 
 // validate reports what is wrong with an invocation before any work is done.

@@ -217,9 +217,40 @@ func (r *runner) inspect(prog *goja.Program) (*Exports, error) {
 				continue
 			}
 			for _, k := range obj.Keys() {
-				if _, ok := goja.AssertFunction(obj.Get(k)); ok {
+				v := obj.Get(k)
+				if _, ok := goja.AssertFunction(v); ok {
 					*part.into = append(*part.into, k)
+					continue
 				}
+				o, isObj := v.(*goja.Object)
+				if part.key != "hooks" || !isObj {
+					continue
+				}
+				// A hook as an object: {handler, priority?, timeoutMs?}.
+				*part.into = append(*part.into, k)
+				opts := HookOptions{}
+				if _, ok := goja.AssertFunction(o.Get("handler")); !ok {
+					opts.NoHandler = true
+				}
+				for _, f := range []struct {
+					name string
+					into *json.RawMessage
+				}{{"priority", &opts.Priority}, {"timeoutMs", &opts.TimeoutMs}} {
+					fv := o.Get(f.name)
+					if fv == nil || goja.IsUndefined(fv) {
+						continue
+					}
+					enc := newValueEncoder(r.rt, LimitResult, 64, 2)
+					if ok, err := enc.encode(fv); ok && err == nil {
+						*f.into = json.RawMessage(enc.buf)
+					} else {
+						*f.into = json.RawMessage(`"not a number"`)
+					}
+				}
+				if ex.HookOptions == nil {
+					ex.HookOptions = map[string]HookOptions{}
+				}
+				ex.HookOptions[k] = opts
 			}
 		}
 		return nil
@@ -260,7 +291,14 @@ func (r *runner) lookup() (goja.Callable, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s %q (the default export has no %s)", ErrNotImplemented, r.t.Kind, r.t.Name, group)
 	}
-	fn, ok := goja.AssertFunction(obj.Get(r.t.Name))
+	v := obj.Get(r.t.Name)
+	fn, ok := goja.AssertFunction(v)
+	if !ok && r.t.Kind == KindHook {
+		// A hook may be exported as {handler, priority?, timeoutMs?}.
+		if o, isObj := v.(*goja.Object); isObj {
+			fn, ok = goja.AssertFunction(o.Get("handler"))
+		}
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %s %q", ErrNotImplemented, r.t.Kind, r.t.Name)
 	}

@@ -42,7 +42,11 @@ func checkExports(ctx context.Context, in inspector, l *loadedPlugin) error {
 		return nil
 	}
 	// The same comparison install makes, so both report the same problems.
-	for _, p := range plugins.ExportProblems(l.manifestJSON, l.entry, hooks, routes, ex) {
+	problems := plugins.ExportProblems(l.manifestJSON, l.entry, hooks, routes, ex)
+	if l.manifest != nil {
+		problems = append(problems, plugins.HookOptionProblems(l.manifest, l.manifestJSON, l.entry, ex)...)
+	}
+	for _, p := range problems {
 		l.diags = append(l.diags, diagnostic{File: p.File, Path: p.Path, Line: p.Line, Column: p.Column,
 			Severity: severityError, Message: p.Message})
 	}
