@@ -113,11 +113,10 @@ func routeLine(id string, r Route) string {
 		return fmt.Sprintf("Adds a PUBLIC web address %s that anyone can call", r.Path(id))
 	}
 	who := map[string]string{
-		"":       "any signed-in user",
 		"author": "signed-in authors, editors and admins",
 		"editor": "signed-in editors and admins",
 		"admin":  "signed-in admins",
-	}[r.Permission]
+	}[r.LeastRole()]
 	return fmt.Sprintf("Adds a web address %s that %s can call", r.Path(id), who)
 }
 

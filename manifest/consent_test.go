@@ -53,7 +53,7 @@ func TestConsentFull(t *testing.T) {
 		`Keep its own data in a storage collection "events"`,
 		"Adds a PUBLIC web address /api/p/events-sync/webhook that anyone can call",
 		"Adds a web address /api/p/events-sync/admin/resync that signed-in admins can call",
-		"Adds a web address /api/p/events-sync/status that any signed-in user can call",
+		"Adds a web address /api/p/events-sync/status that signed-in admins can call",
 		"Runs when an entry is about to be saved and may change or reject it",
 		`Runs on a schedule: "nightly" (0 3 * * *, UTC), "quarter-hourly" (*/15 * * * 1-5, UTC)`,
 	} {

@@ -142,7 +142,7 @@ func audience(r Route) int {
 	if r.Public {
 		return 4
 	}
-	return map[string]int{"admin": 0, "editor": 1, "author": 2, "": 3}[r.Permission]
+	return map[string]int{"admin": 0, "editor": 1, "author": 2}[r.LeastRole()]
 }
 
 func (d *differ) routes(old, new *Manifest) {

@@ -125,8 +125,22 @@ type Route struct {
 	// Public routes need no signed-in user; anyone on the internet can call them.
 	Public bool `json:"public,omitempty"`
 	// Permission is the least role ("admin", "editor" or "author") a caller of a
-	// private route needs; empty admits any signed-in user. Never set on public routes.
+	// private route needs; empty means admin (see LeastRole). Never set on
+	// public routes.
 	Permission string `json:"permission,omitempty"`
+}
+
+// DefaultRoutePermission is the least role of a private route that names
+// none: plugin routes often expose settings or data, so only admins call
+// them unless the manifest says otherwise.
+const DefaultRoutePermission = "admin"
+
+// LeastRole is the least role a caller of the private route needs.
+func (r Route) LeastRole() string {
+	if r.Permission == "" {
+		return DefaultRoutePermission
+	}
+	return r.Permission
 }
 
 // Path returns the route's URL path for the given plugin id.

@@ -54,6 +54,19 @@ const tsKV = `
   }
 `
 
+const tsSite = `
+  /** The site the plugin runs on, as its admin configured it. */
+  interface Site {
+    readonly name: string;
+    /** The site's public URL, without a trailing slash. */
+    readonly url: string;
+    /** A BCP 47 language tag, e.g. "en" or "de-CH". */
+    readonly locale: string;
+    /** An IANA time zone, e.g. "UTC" or "Europe/Paris". */
+    readonly timezone: string;
+  }
+`
+
 // tsStorage declares one collection's object; the Storage interface itself
 // lists the manifest's collections.
 const tsStorage = `

@@ -52,6 +52,9 @@ const (
 	IsolateAPI
 	// ValueAPI is a frozen value with no methods (ctx.plugin, ctx.settings).
 	ValueAPI
+	// FunctionAPI is a function answered inside the isolate: ctx.<ns>(…)
+	// itself (ctx.url).
+	FunctionAPI
 )
 
 // API is one member of ctx: ctx.<Namespace>.
@@ -161,6 +164,9 @@ var baseAPIs = []API{
 	{Namespace: "storage", Kind: CollectionAPI, Methods: readOnly(methods("get", "put", "delete", "exists", "getMany", "putMany", "deleteMany", "query", "count"),
 		"get", "exists", "getMany", "query", "count"), Type: "Storage", Typings: tsStorage},
 	{Namespace: "settings", Kind: ValueAPI, Type: "Settings"},
+	// Runtime API (SPEC §11): the site a plugin runs on.
+	{Namespace: "site", Kind: ValueAPI, Type: "Site", Typings: tsSite},
+	{Namespace: "url", Kind: FunctionAPI, Type: "(path: string) => string"},
 }
 
 // capabilityTable is the capability vocabulary in its canonical order (the

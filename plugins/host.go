@@ -117,6 +117,8 @@ type Services struct {
 	// StorageBytes is the site's storage quota per plugin (0: the default
 	// of manifest.SiteDefaults); a manifest's limits.storageBytes may lower it.
 	StorageBytes int
+	// Site describes the site to its plugins (ctx.site, ctx.url).
+	Site sandbox.SiteInfo
 }
 
 // Plugin is what a host needs to know about the plugin of one invocation.

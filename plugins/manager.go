@@ -865,6 +865,7 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 		Kind: kind, Name: name, Event: ev,
 		Grants: GrantsFor(ap.Manifest, visible, nil),
 		Limits: LimitsFor(ap.Manifest, m.limits, hook),
+		Site:   m.services.Site,
 	}
 	start := m.now()
 	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, secrets))

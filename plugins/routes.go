@@ -39,6 +39,11 @@ type RouteRequest struct {
 	Body json.RawMessage `json:"body"`
 	// User is the signed-in caller of a private route; absent on public ones.
 	User *RouteUser `json:"user,omitempty"`
+	// IP is the client's address (X-Forwarded-For's first address only
+	// behind a trusted proxy).
+	IP string `json:"ip"`
+	// URL is the absolute URL of the request.
+	URL string `json:"url"`
 }
 
 // RouteUser is who called a private route: a public profile, never a credential.

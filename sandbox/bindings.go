@@ -51,6 +51,12 @@ func (r *runner) buildCtx() (*goja.Object, error) {
 				}
 				return o
 			})
+		case manifest.FunctionAPI:
+			impl, ok := isolateFuncs[api.Namespace]
+			if !ok {
+				return nil, fmt.Errorf("sandbox: no implementation of ctx.%s", api.Namespace)
+			}
+			r.lazy(ctx, api.Namespace, func() *goja.Object { return impl(r) })
 		case manifest.HostAPI:
 			r.lazy(ctx, api.Namespace, func() *goja.Object { return r.hostObject(api.Namespace, api.Namespace, api.Methods) })
 		case manifest.CollectionAPI:
@@ -72,6 +78,13 @@ func (r *runner) buildCtx() (*goja.Object, error) {
 var valueAPIs = map[string]func(*runner) (goja.Value, error){
 	"plugin":   (*runner).pluginValue,
 	"settings": (*runner).frozenSettings,
+	"site":     (*runner).siteValue,
+}
+
+// isolateFuncs build the ctx members that are functions answered in the
+// isolate.
+var isolateFuncs = map[string]func(*runner) *goja.Object{
+	"url": (*runner).urlFunc,
 }
 
 // isolateAPIs implement the ctx members answered inside the isolate: each

@@ -42,13 +42,13 @@ func TestCtxHasOnlyGrantedAPIs(t *testing.T) {
 		want   string
 	}{
 		{"nothing granted", Grants{},
-			`{"top":["kv","log","plugin","settings","storage"],"content":"undefined","media":"undefined","users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
+			`{"top":["kv","log","plugin","settings","site","storage","url"],"content":"undefined","media":"undefined","users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
 		{"read only", Grants{Capabilities: []manifest.Capability{manifest.ContentRead, manifest.MediaRead}},
-			`{"top":["content","kv","log","media","plugin","settings","storage"],"content":["get","list"],"media":["get","list"],"users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
+			`{"top":["content","kv","log","media","plugin","settings","site","storage","url"],"content":["get","list"],"media":["get","list"],"users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
 		{"write implies read", Grants{Capabilities: []manifest.Capability{manifest.ContentWrite, manifest.MediaWrite, manifest.UsersRead, manifest.NetworkRequest, manifest.EmailSend}, StorageCollections: []string{"posts", "tags"}},
-			`{"top":["content","email","http","kv","log","media","plugin","settings","storage","users"],"content":["create","delete","get","list","update"],"media":["delete","get","list","upload"],"users":"object","http":"object","email":"object","storage":["posts","tags"],"posts":["count","delete","deleteMany","exists","get","getMany","put","putMany","query"]}`},
+			`{"top":["content","email","http","kv","log","media","plugin","settings","site","storage","url","users"],"content":["create","delete","get","list","update"],"media":["delete","get","list","upload"],"users":"object","http":"object","email":"object","storage":["posts","tags"],"posts":["count","delete","deleteMany","exists","get","getMany","put","putMany","query"]}`},
 		{"page:metadata unlocks no API", Grants{Capabilities: []manifest.Capability{"page:metadata"}},
-			`{"top":["kv","log","plugin","settings","storage"],"content":"undefined","media":"undefined","users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
+			`{"top":["kv","log","plugin","settings","site","storage","url"],"content":"undefined","media":"undefined","users":"undefined","http":"undefined","email":"undefined","storage":[],"posts":null}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

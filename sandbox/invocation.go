@@ -31,6 +31,17 @@ type Invocation struct {
 	Event  json.RawMessage
 	Grants Grants
 	Limits Limits
+	// Site is the site the plugin runs on (ctx.site, ctx.url).
+	Site SiteInfo
+}
+
+// SiteInfo describes the site to its plugins: ctx.site, and the base of
+// ctx.url. URL has no trailing slash.
+type SiteInfo struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	Locale   string `json:"locale"`
+	Timezone string `json:"timezone"`
 }
 
 // Grants is what the site admin consented to for this plugin: it decides

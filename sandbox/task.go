@@ -30,6 +30,7 @@ type task struct {
 	Hooks        []manifest.HookName   `json:"hooks,omitempty"`
 	Settings     json.RawMessage       `json:"settings,omitempty"`
 	Limits       Limits                `json:"limits"`
+	Site         SiteInfo              `json:"site"`
 }
 
 // kindInspect is the internal task kind of Pool.Inspect.
@@ -40,7 +41,7 @@ func newTask(inv *Invocation, limits Limits) *task {
 		PluginID: inv.PluginID, Version: inv.Version, Hash: scriptHash(inv),
 		Kind: inv.Kind, Name: inv.Name, Event: inv.Event,
 		Capabilities: inv.Grants.Capabilities, Collections: inv.Grants.StorageCollections, Hooks: inv.Grants.Hooks,
-		Settings: inv.Grants.Settings, Limits: limits,
+		Settings: inv.Grants.Settings, Limits: limits, Site: inv.Site,
 	}
 }
 

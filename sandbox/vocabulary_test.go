@@ -28,7 +28,7 @@ func allAPIs() []manifest.API {
 // isolate cannot build, or the isolate implements one it does not have.
 func TestVocabularyImplemented(t *testing.T) {
 	t.Parallel()
-	want := map[manifest.APIKind]map[string]bool{manifest.ValueAPI: {}, manifest.IsolateAPI: {}}
+	want := map[manifest.APIKind]map[string]bool{manifest.ValueAPI: {}, manifest.IsolateAPI: {}, manifest.FunctionAPI: {}}
 	for _, api := range allAPIs() {
 		if want[api.Kind] != nil {
 			want[api.Kind][api.Namespace] = true
@@ -36,6 +36,9 @@ func TestVocabularyImplemented(t *testing.T) {
 	}
 	if got := slices.Sorted(maps.Keys(valueAPIs)); !slices.Equal(got, slices.Sorted(maps.Keys(want[manifest.ValueAPI]))) {
 		t.Errorf("values built %v, vocabulary %v", got, want[manifest.ValueAPI])
+	}
+	if got := slices.Sorted(maps.Keys(isolateFuncs)); !slices.Equal(got, slices.Sorted(maps.Keys(want[manifest.FunctionAPI]))) {
+		t.Errorf("isolate functions implemented %v, vocabulary %v", got, want[manifest.FunctionAPI])
 	}
 	if got := slices.Sorted(maps.Keys(isolateAPIs)); !slices.Equal(got, slices.Sorted(maps.Keys(want[manifest.IsolateAPI]))) {
 		t.Errorf("isolate APIs implemented %v, vocabulary %v", got, want[manifest.IsolateAPI])
@@ -55,6 +58,8 @@ const ctxProbe = `const out = {};
 		if (k === "storage") {
 			out[k] = {};
 			for (const c of Object.keys(v)) out[k][c] = Object.keys(v[c]).sort();
+		} else if (typeof v === "function") {
+			out[k] = "function";
 		} else if (Object.values(v).some((x) => typeof x === "function")) {
 			out[k] = Object.keys(v).sort();
 		} else {
@@ -87,6 +92,8 @@ func TestCtxIsTheVocabulary(t *testing.T) {
 			switch api.Kind {
 			case manifest.ValueAPI:
 				want[api.Namespace] = "value"
+			case manifest.FunctionAPI:
+				want[api.Namespace] = "function"
 			case manifest.CollectionAPI:
 				want[api.Namespace] = map[string]any{"posts": names}
 				for _, n := range names {

@@ -647,3 +647,43 @@ func TestHostileWebGlobals(t *testing.T) {
 		})
 	}
 }
+
+func TestCtxSiteAndURL(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"https://example.com", "https://example.com/blog/"} {
+		inv := hookInvocation(`
+			const out = {site: ctx.site, frozen: Object.isFrozen(ctx.site), ok: [], bad: {}};
+			for (const p of ["/", "/posts/hello world?x=1#top", "/a/../b", "/%2F%2Fevil.test", "/@evil.test", "/:80"]) out.ok.push(ctx.url(p));
+			for (const p of ["posts", "", "//evil.test/x", "/\\evil.test", "\\\\evil.test", "/\t/evil.test", "/\n/evil.test", "https://evil.test/", "javascript:alert(1)", " /x", 42, null, {toString() { return "/x" }}]) {
+				try { ctx.url(p); out.bad[String(p)] = "accepted" } catch (e) { out.bad[String(p)] = e.name }
+			}
+			return out`)
+		inv.Site = SiteInfo{Name: "My site", URL: base, Locale: "de-CH", Timezone: "Europe/Zurich"}
+		res, err := invokeBoth(t, inv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := decode[struct {
+			Site   map[string]string
+			Frozen bool
+			OK     []string
+			Bad    map[string]string
+		}](t, res.Value)
+		root := strings.TrimRight(base, "/")
+		if got.Site["name"] != "My site" || got.Site["url"] != root || got.Site["locale"] != "de-CH" || got.Site["timezone"] != "Europe/Zurich" || !got.Frozen {
+			t.Errorf("ctx.site = %v (frozen %v)", got.Site, got.Frozen)
+		}
+		want := []string{root + "/", root + "/posts/hello%20world?x=1#top", root + "/b", root + "/%2F%2Fevil.test", root + "/@evil.test", root + "/:80"}
+		if !slices.Equal(got.OK, want) {
+			t.Errorf("base %s: ctx.url =\n%q\nwant\n%q", base, got.OK, want)
+		}
+		for p, outcome := range got.Bad {
+			if outcome != "TypeError" {
+				t.Errorf("ctx.url(%q) = %s, want a TypeError", p, outcome)
+			}
+		}
+		if len(got.Bad) != 13 {
+			t.Errorf("%d rejections, want 13: %v", len(got.Bad), got.Bad)
+		}
+	}
+}

@@ -9,9 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+	_ "time/tzdata" // time zones of ctx.site wherever the binary runs
+
+	"golang.org/x/text/language"
 
 	"github.com/alexedwards/argon2id"
 
@@ -36,7 +41,53 @@ type Config struct {
 	Media cms.MediaConfig
 	// Plugins tunes the sandbox plugins run in.
 	Plugins PluginConfig
-	Logger  *slog.Logger
+	// Info is what the site says about itself to plugins (ctx.site): its
+	// name, public URL, locale and time zone. Zero fields take defaults
+	// (see DefaultInfo); URL defaults to Web.BaseURL.
+	Info   Info
+	Logger *slog.Logger
+}
+
+// Info describes a site: its name, public URL (no trailing slash), locale
+// (a BCP 47 tag) and time zone (an IANA name).
+type Info struct {
+	Name, URL, Locale, Timezone string
+}
+
+// DefaultInfo is what a site says about itself unless configured.
+var DefaultInfo = Info{Name: "Pilcrow", URL: "http://localhost:8080", Locale: "en", Timezone: "UTC"}
+
+// CheckInfo validates and normalises a site's description: the URL must be
+// an absolute http(s) URL, the locale a well-formed BCP 47 tag (written in
+// its canonical form), the time zone one the IANA database knows.
+func CheckInfo(in Info) (Info, error) {
+	d := DefaultInfo
+	if in.Name == "" {
+		in.Name = d.Name
+	}
+	if in.URL == "" {
+		in.URL = d.URL
+	}
+	if in.Locale == "" {
+		in.Locale = d.Locale
+	}
+	if in.Timezone == "" {
+		in.Timezone = d.Timezone
+	}
+	u, err := url.Parse(in.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return in, fmt.Errorf("the site URL %q must be an absolute http:// or https:// URL without query or fragment", in.URL)
+	}
+	in.URL = strings.TrimRight(u.String(), "/")
+	tag, err := language.Parse(in.Locale)
+	if err != nil {
+		return in, fmt.Errorf("locale %q is not a BCP 47 language tag such as en, en-GB or pt-BR: %v", in.Locale, err)
+	}
+	in.Locale = tag.String()
+	if _, err := time.LoadLocation(in.Timezone); err != nil || in.Timezone == "Local" {
+		return in, fmt.Errorf("time zone %q is not an IANA time zone such as UTC or Europe/Paris", in.Timezone)
+	}
+	return in, nil
 }
 
 // PluginConfig tunes the sandbox and the plugin runtime.
@@ -127,6 +178,13 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	if cfg.Plugins.UnsafeAllowLoopbackEgress {
 		cfg.Logger.Warn("plugins may fetch loopback addresses (--unsafe-allow-loopback-egress): never use this on a server")
 	}
+	if cfg.Info.URL == "" {
+		cfg.Info.URL = cfg.Web.BaseURL
+	}
+	info, err := CheckInfo(cfg.Info)
+	if err != nil {
+		return err
+	}
 	s.Plugins = plugins.NewManager(plugins.Config{
 		DB: s.DB, Blobs: s.Media.Store(), Runner: s.pool, Sealer: sealer,
 		Services: plugins.Services{
@@ -136,6 +194,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 			Users:   plugins.UserDirectory{Users: s.Users},
 			Media:   pluginMedia{s.Media},
 			Mail:    plugins.LogMailer{Log: cfg.Logger},
+			Site:    sandbox.SiteInfo{Name: info.Name, URL: info.URL, Locale: info.Locale, Timezone: info.Timezone},
 		},
 		Limits: cfg.Plugins.Limits,
 		Log:    cfg.Logger,

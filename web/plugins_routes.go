@@ -6,7 +6,9 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -50,8 +52,8 @@ func (s *Server) pluginRouteHandler() http.Handler {
 				problem(w, r, http.StatusUnauthorized, "this plugin route is private: sign in or send an API token")
 				return
 			}
-			if !roleAtLeast(u.Role, route.Permission) {
-				problem(w, r, http.StatusForbidden, fmt.Sprintf("plugin route %s/%s needs the %s role or higher", id, name, route.Permission))
+			if !roleAtLeast(u.Role, route.LeastRole()) {
+				problem(w, r, http.StatusForbidden, fmt.Sprintf("plugin route %s/%s needs the %s role or higher", id, name, route.LeastRole()))
 				return
 			}
 			caller = &plugins.RouteUser{ID: u.ID, Name: u.Name, Role: string(u.Role)}
@@ -62,6 +64,8 @@ func (s *Server) pluginRouteHandler() http.Handler {
 			return
 		}
 		req.User = caller
+		req.IP = s.clientIP(r)
+		req.URL = s.requestURL(r)
 		res, err := s.svc.Plugins.ServeRoute(r.Context(), ap, route, req)
 		if err != nil {
 			s.pluginError(w, r, err)
@@ -111,11 +115,27 @@ func routeRequest(w http.ResponseWriter, r *http.Request) (plugins.RouteRequest,
 	return plugins.RouteRequest{Method: r.Method, Query: query, Headers: plugins.RequestHeaders(r.Header), Body: rb}, nil
 }
 
+// requestURL is the absolute URL of r: on the site's configured base URL
+// when there is one (behind a proxy the Host header may be the proxy's),
+// else on the scheme and host the request came with.
+func (s *Server) requestURL(r *http.Request) string {
+	if base := strings.TrimRight(s.cfg.BaseURL, "/"); base != "" {
+		if u, err := url.Parse(base); err == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host + r.URL.RequestURI()
+		}
+	}
+	scheme := "http"
+	if s.isHTTPS(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
 // roleRank orders roles for a route's least permission.
 var roleRank = map[cms.Role]int{cms.RoleAuthor: 1, cms.RoleEditor: 2, cms.RoleAdmin: 3}
 
 // roleAtLeast reports whether role is least or higher; an empty least admits
-// any signed-in user.
+// any signed-in user (route.LeastRole never is).
 func roleAtLeast(role cms.Role, least string) bool {
 	if least == "" {
 		return roleRank[role] > 0

@@ -153,7 +153,9 @@ func TestPluginRouteAccess(t *testing.T) {
 	anon := ts.anon()
 	anon.do("GET", "/api/p/kv-one/kv/get?key=a", nil).problem(http.StatusUnauthorized)
 	author := ts.as(cms.RoleAuthor)
-	author.do("GET", "/api/p/kv-one/kv/get?key=a", nil).want(http.StatusOK) // no permission: any signed-in user
+	// No permission: admins only.
+	author.do("GET", "/api/p/kv-one/kv/get?key=a", nil).problem(http.StatusForbidden)
+	admin.do("GET", "/api/p/kv-one/kv/get?key=a", nil).want(http.StatusOK)
 	p := author.do("POST", "/api/p/kv-one/kv/set?key=a", `1`).problem(http.StatusForbidden)
 	if !strings.Contains(p.Detail, "editor") {
 		t.Errorf("forbidden detail %q does not name the role", p.Detail)

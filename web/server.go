@@ -19,6 +19,9 @@ import (
 type Config struct {
 	// MaxBodyBytes caps JSON request bodies (413 beyond it).
 	MaxBodyBytes int64
+	// BaseURL is the site's public URL (--base-url); plugin routes see
+	// their request's URL on it. Empty: the request's own scheme and host.
+	BaseURL string
 	// TrustProxy makes X-Forwarded-For and X-Forwarded-Proto count, for sites
 	// behind a reverse proxy. Off by default: otherwise any client could pick
 	// its own rate-limit key.

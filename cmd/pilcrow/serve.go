@@ -31,6 +31,7 @@ type serveConfig struct {
 	media           cms.MediaConfig
 	mediaServe      string
 	plugins         site.PluginConfig
+	info            site.Info
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -39,7 +40,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	c.web = web.DefaultConfig()
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.data, "data", "./pilcrow-data", "folder for the SQLite database and local media")
-	fs.StringVar(&c.baseURL, "base-url", "", "public URL of the site, used in printed links (default: derived from --addr)")
+	fs.StringVar(&c.baseURL, "base-url", "", "public URL of the site, used in printed links and by plugins (ctx.site.url, ctx.url) (default: derived from --addr)")
+	fs.StringVar(&c.info.Name, "site-name", site.DefaultInfo.Name, "the site's name, as plugins see it (ctx.site.name)")
+	fs.StringVar(&c.info.Locale, "locale", site.DefaultInfo.Locale, "the site's language, a BCP 47 tag such as en, en-GB or pt-BR (ctx.site.locale)")
+	fs.StringVar(&c.info.Timezone, "timezone", site.DefaultInfo.Timezone, "the site's IANA time zone, such as UTC or Europe/Paris (ctx.site.timezone)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on shutdown")
@@ -76,6 +80,10 @@ Flags:
 		fmt.Fprintf(stderr, "pilcrow serve: --media-serve: %v\n", err)
 		return 2
 	}
+	if _, err := site.CheckInfo(site.Info{Name: c.info.Name, URL: orDefault(c.baseURL, site.DefaultInfo.URL), Locale: c.info.Locale, Timezone: c.info.Timezone}); err != nil {
+		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+		return 2
+	}
 	if err := serve(ctx, c, stdout, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
@@ -98,19 +106,21 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logger) error {
 	// Before anything holds a secret: not dumpable, not traceable by
 	// another process of this user (a sandbox worker, say).
 	if err := sandbox.ProtectServer(); err != nil {
 		log.Warn(err.Error())
 	}
-	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
+	// Listen first: the site's URL (for plugins too) derives from the
+	// address when --base-url is not given.
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
@@ -119,6 +129,15 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	if base == "" {
 		base = baseURLFor(ln.Addr())
 	}
+	c.web.BaseURL = c.baseURL
+	c.info.URL = base
+	// Wiring of services lives in package site, shared with the end-to-end tests.
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer st.Close()
 	if err := ensureFirstAdmin(ctx, st, c.setupTTL, base, stdout, log); err != nil {
 		ln.Close()
 		return err
