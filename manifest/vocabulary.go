@@ -166,7 +166,7 @@ var baseAPIs = []API{
 	{Namespace: "settings", Kind: ValueAPI, Type: "Settings"},
 	// Runtime API (SPEC §11): the site a plugin runs on.
 	{Namespace: "site", Kind: ValueAPI, Type: "Site", Typings: tsSite},
-	{Namespace: "url", Kind: FunctionAPI, Type: "(path: string) => string"},
+	{Namespace: "url", Kind: FunctionAPI, Type: "SiteURL", Typings: tsSiteURL},
 }
 
 // capabilityTable is the capability vocabulary in its canonical order (the

@@ -45,11 +45,11 @@ func declares(ts, typ string) bool {
 // checkAPI requires an API's typings to declare its type with every method.
 func checkAPI(t *testing.T, owner string, api *API) {
 	t.Helper()
-	if api.Namespace == "" || api.Kind < HostAPI || api.Kind > ValueAPI {
+	if api.Namespace == "" || api.Kind < HostAPI || api.Kind > FunctionAPI {
 		t.Errorf("%s: API %+v has no namespace or kind", owner, api)
 	}
-	if (api.Kind == ValueAPI) != (len(api.Methods) == 0) {
-		t.Errorf("%s: ctx.%s: a value has no methods, every other API has some", owner, api.Namespace)
+	if (api.Kind == ValueAPI || api.Kind == FunctionAPI) != (len(api.Methods) == 0) {
+		t.Errorf("%s: ctx.%s: a value or function has no methods, every other API has some", owner, api.Namespace)
 	}
 	if api.Type == "" {
 		t.Errorf("%s: ctx.%s has no TypeScript type", owner, api.Namespace)
@@ -162,7 +162,7 @@ func TestCtxAPIs(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	base := "plugin:{ readonly id: string; readonly version: string } log:Log kv:KV storage:Storage settings:Settings"
+	base := "plugin:{ readonly id: string; readonly version: string } log:Log kv:KV storage:Storage settings:Settings site:Site url:SiteURL"
 	for _, tc := range []struct {
 		caps []Capability
 		want string

@@ -95,6 +95,7 @@ func Types(in TypesInput) ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "// Capabilities: %s.\n", comment(strings.Join(names, ", ")))
 	}
+	b.WriteString(manifest.TypingsGlobals)
 	b.WriteString("\ndeclare namespace Pilcrow {\n")
 	b.WriteString(manifest.TypingsCommon)
 	base := manifest.BaseAPIs()
@@ -204,11 +205,14 @@ func writeEvents(b *strings.Builder, in TypesInput) {
 }
 
 func writeHooks(b *strings.Builder, hooks []string) {
+	b.WriteString("\n  type HookHandler<E, R> = (event: E, ctx: Context) => MaybePromise<R>;\n")
+	b.WriteString("  /** A hook is a function, or an object whose priority and timeoutMs apply where manifest.json gives none. */\n")
+	b.WriteString("  type Hook<E, R> = HookHandler<E, R> | { handler: HookHandler<E, R>; priority?: number; timeoutMs?: number };\n")
 	b.WriteString("\n  /** The hooks manifest.json declares; each must be implemented, and no other. */\n")
 	b.WriteString("  interface Hooks {\n")
 	for _, h := range hooks {
 		spec, _ := manifest.HookName(h).Spec()
-		fmt.Fprintf(b, "    %s: (event: %s, ctx: Context) => MaybePromise<%s>;\n", quote(h), spec.Event, spec.Returns)
+		fmt.Fprintf(b, "    %s: Hook<%s, %s>;\n", quote(h), spec.Event, spec.Returns)
 	}
 	b.WriteString("  }\n")
 }

@@ -27,7 +27,7 @@ func TestTypesCapabilities(t *testing.T) {
 		"email":  "readonly email: Email;",
 		"create": "create(collection: string, data: EntryData): Promise<Entry>;",
 		"upload": "upload(file: MediaUpload): Promise<MediaItem>;",
-		"fetch":  "fetch(url: string, init?: FetchInit): Promise<FetchResponse>;",
+		"fetch":  "fetch(url: string | URL, init?: FetchInit): Promise<FetchResponse>;",
 	}
 	tests := []struct {
 		name string
@@ -100,9 +100,9 @@ func TestTypesDeclarations(t *testing.T) {
 	for _, want := range []string{
 		"for seo@1.2.0",
 		"// Capabilities: network:request, page:metadata.",
-		`"page:metadata": (event: PageMetadataEvent, ctx: Context) => MaybePromise<PageMetadata | void>;`,
-		`"cron": (event: CronEvent, ctx: Context) => MaybePromise<void>;`,
-		`"content:beforeDelete": (event: ContentEvent, ctx: Context) => MaybePromise<boolean | void>;`,
+		`"page:metadata": Hook<PageMetadataEvent, PageMetadata | void>;`,
+		`"cron": Hook<CronEvent, void>;`,
+		`"content:beforeDelete": Hook<ContentEvent, boolean | void>;`,
 		`readonly name: "hourly" | "nightly" | (string & {});`,
 		`"sitemap/xml": RouteHandler;`,
 		`"ping": RouteHandler;`,

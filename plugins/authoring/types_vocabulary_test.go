@@ -65,7 +65,7 @@ func TestTypesCoverVocabulary(t *testing.T) {
 			t.Errorf("%v: Context is\n%s\nwant\n%s", caps, ctxDecl, strings.Join(members, ""))
 		}
 		for _, h := range manifest.Hooks() {
-			sig := fmt.Sprintf("    %q: (event: %s, ctx: Context) => MaybePromise<%s>;", h.Name, h.Event, h.Returns)
+			sig := fmt.Sprintf("    %q: Hook<%s, %s>;", h.Name, h.Event, h.Returns)
 			if !strings.Contains(dts, sig) || !declaresType(dts, h.Event) {
 				t.Errorf("%v: hook %s is not typed as %s with its event declared", caps, h.Name, sig)
 			}
@@ -162,5 +162,89 @@ func TestTypesStorageAndCron(t *testing.T) {
 	err := run([]string{"plugin:activate"}, noCron)
 	if err == nil || !strings.Contains(err.Error(), "cron") {
 		t.Fatalf("ctx.cron type-checked without the cron hook: %v", err)
+	}
+}
+
+// TestTypesGlobals: every web global of the vocabulary is declared, and
+// with PILCROW_TSC a plugin using them, the fetch init and response shapes,
+// ctx.site, ctx.url and a hook exported as an object type-checks, while
+// misuse does not.
+func TestTypesGlobals(t *testing.T) {
+	dts, err := Types(TypesInput{Capabilities: []string{"network:request", "content:write"}, Hooks: []string{"content:beforeSave", "content:afterSave"}, Routes: []string{"r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range manifest.Globals() {
+		if !regexp.MustCompile(`(?m)^declare (class|function|var) ` + g.Name + `\b`).Match(dts) {
+			t.Errorf("global %s is not declared", g.Name)
+		}
+	}
+	tsc := os.Getenv("PILCROW_TSC")
+	if tsc == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but PILCROW_TSC is not: the generated types must be type-checked")
+		}
+		t.Skip("PILCROW_TSC is not set")
+	}
+	good := `export default {
+  hooks: {
+    "content:beforeSave": {
+      priority: 10,
+      timeoutMs: 500,
+      async handler(event, ctx) {
+        const u = new URL("/x?y=1", ctx.site.url);
+        u.searchParams.append("z", ctx.url("/posts"));
+        const bytes: Uint8Array = new TextEncoder().encode(u.href);
+        const text: string = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+        const digest: ArrayBuffer = await crypto.subtle.digest("SHA-256", bytes);
+        const key = await crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+        const sig = await crypto.subtle.sign("HMAC", key, bytes);
+        const ok: boolean = await crypto.subtle.verify("HMAC", key, sig, bytes);
+        const id: string = crypto.randomUUID() + btoa(atob("YQ==")) + crypto.getRandomValues(new Uint8Array(4)).length;
+        const t = setTimeout((a: string) => a, 10, "x"); clearTimeout(t);
+        queueMicrotask(() => {});
+        const copy = structuredClone({ a: 1 });
+        const c = new AbortController();
+        const res = await ctx.http.fetch(u, { method: "POST", headers: new Headers([["x-a", "1"]]), body: new URLSearchParams({ a: "b" }), signal: AbortSignal.any([c.signal, AbortSignal.timeout(1000)]) });
+        const h: string | null = res.headers.get("content-type");
+        res.headers.forEach((v, k) => v + k);
+        const buf: ArrayBuffer = await res.arrayBuffer();
+        if (!ok || !text || !digest || !id || !copy || !h || !buf) throw new DOMException("no", "AbortError");
+        return { ...event.data, n: copy.a };
+      },
+    },
+    "content:afterSave": (event, ctx) => { ctx.log.info(ctx.site.timezone + ctx.site.locale + ctx.site.name) },
+  },
+  routes: { r: (req) => ({ ip: req.ip, url: req.url }) },
+} satisfies Pilcrow.Plugin;
+`
+	bad := map[string]string{
+		"number path":      `ctx.url(42)`,
+		"object hook":      `"content:beforeSave": { priority: 1 }`,
+		"headers number":   `ctx.http.fetch("https://x", { headers: 5 })`,
+		"decoder label":    `new TextDecoder("latin1")`,
+		"digest algorithm": `crypto.subtle.digest("MD5", new Uint8Array(1))`,
+	}
+	check := func(name, src string, wantOK bool) {
+		dir := filepath.Join(t.TempDir(), "globals")
+		if err := Scaffold(dir, ScaffoldOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		writeTree(t, dir, map[string]string{"pilcrow.d.ts": string(dts), "src/plugin.ts": src})
+		out, err := exec.Command(tsc, "-p", dir).CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Errorf("%s: tsc ok = %v, want %v\n%s", name, err == nil, wantOK, out)
+		}
+	}
+	check("good", good, true)
+	for name, snippet := range bad {
+		src := good
+		switch {
+		case strings.HasPrefix(snippet, `"content:beforeSave"`):
+			src = "export default { hooks: { " + snippet + `, "content:afterSave": () => {} }, routes: { r: () => 1 } } satisfies Pilcrow.Plugin;`
+		default:
+			src = strings.Replace(good, "queueMicrotask(() => {});", "queueMicrotask(() => {}); "+snippet+";", 1)
+		}
+		check(name, src, false)
 	}
 }
