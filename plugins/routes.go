@@ -91,7 +91,7 @@ func RequestHeaders(h http.Header) map[string]string {
 // plant cookies on the CMS's origin or loosen its browser protections.
 var allowedResponseHeaders = []string{
 	"content-type", "cache-control", "content-language", "content-disposition", "etag", "last-modified",
-	"expires", "location", "vary", "retry-after", "link",
+	"expires", "location", "vary", "retry-after", "link", "allow",
 }
 
 // RouteBody turns a request body into the route's body value: parsed JSON

@@ -139,9 +139,18 @@ func TestAuditLogHistory(t *testing.T) {
 	}{
 		{"GET", map[string]string{"kind": "edited"}, `{"status":400,"body":{"error":"kind must be one of created, updated, deleted, published, unpublished"}}`},
 		{"POST", nil, `{"status":405,"headers":{"allow":"GET"},"body":{"error":"use GET"}}`},
+		{"GET", map[string]string{"cursor": "not-a-cursor"}, `{"status":400,"body":{"error":"cursor is not valid: pass the nextCursor of a previous page"}}`},
 	} {
-		if raw, _ := route(bad.method, bad.query); string(raw) != bad.want {
+		raw, _ := route(bad.method, bad.query)
+		if string(raw) != bad.want {
 			t.Errorf("%s %v = %s, want %s", bad.method, bad.query, raw, bad.want)
+		}
+		// The host sends these answers as they are (Allow included).
+		res, err := plugins.ParseRouteResult(raw)
+		if err != nil {
+			t.Errorf("%s %v: the host refuses the answer: %v", bad.method, bad.query, err)
+		} else if bad.method == "POST" && (res.Status != 405 || res.Header.Get("Allow") != "GET") {
+			t.Errorf("405 answer sent as %d with Allow %q", res.Status, res.Header.Get("Allow"))
 		}
 	}
 

@@ -22,18 +22,18 @@ func TestReadingTime(t *testing.T) {
 			// diagram" (link and image targets not counted) and two words of
 			// code: 450 words, 2.25 minutes at 200 wpm, rounded up.
 			name: "markdown at the default speed", fixture: "content.beforeSave.json",
-			settings: map[string]any{"wordCountField": "wordCount"},
-			set:      map[string]any{"readingTime": 3.0, "wordCount": 450.0},
+			settings: map[string]any{"wordCountField": "word_count"},
+			set:      map[string]any{"reading_time": 3.0, "word_count": 450.0},
 		},
 		{
 			name: "slower readers", fixture: "content.beforeSave.json",
 			settings: map[string]any{"wordsPerMinute": 100},
-			set:      map[string]any{"readingTime": 5.0}, // 4.5 rounded up; wordCount not configured, left null
+			set:      map[string]any{"reading_time": 5.0}, // 4.5 rounded up; word_count not configured, left null
 		},
 		{
 			name: "custom field name present in the data", fixture: "content.beforeSave.json",
-			settings: map[string]any{"field": "wordCount", "wordsPerMinute": 150},
-			set:      map[string]any{"wordCount": 3.0},
+			settings: map[string]any{"field": "word_count", "wordsPerMinute": 150},
+			set:      map[string]any{"word_count": 3.0},
 		},
 		{
 			name: "collection without the field is left alone", fixture: "content.beforeSave.nofield.json",
@@ -42,14 +42,14 @@ func TestReadingTime(t *testing.T) {
 			// "We write small things": the HTML tags are not words.
 			name: "listed collection gets the field added", fixture: "content.beforeSave.nofield.json",
 			settings: map[string]any{"collections": "posts\npages", "wordCountField": "words"},
-			set:      map[string]any{"readingTime": 1.0, "words": 4.0},
+			set:      map[string]any{"reading_time": 1.0, "words": 4.0},
 		},
 		{
 			// "Pilcrow" is one word; the three Japanese characters count one
 			// each and the ideographic full stop none.
 			name: "scripts without spaces", fixture: "content.beforeSave.cjk.json",
 			settings: map[string]any{"collections": "notes", "wordCountField": "words"},
-			set:      map[string]any{"readingTime": 1.0, "words": 4.0},
+			set:      map[string]any{"reading_time": 1.0, "words": 4.0},
 		},
 		{
 			name: "value already current", fixture: "content.beforeSave.current.json",
@@ -57,7 +57,7 @@ func TestReadingTime(t *testing.T) {
 		{
 			name: "no text in the source fields", fixture: "content.beforeSave.current.json",
 			settings: map[string]any{"sourceFields": "body"}, // the note's text is in "content"
-			set:      map[string]any{"readingTime": 0.0},
+			set:      map[string]any{"reading_time": 0.0},
 		},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,150 @@
 // Regenerate it after changing capabilities, hooks, routes, storage or settings.
 // Capabilities: content:read.
 
+/** The web platform globals of the Pilcrow sandbox (docs/plugins.md, "Web APIs"). */
+type BufferSource = ArrayBuffer | ArrayBufferView;
+type HeadersInit = Headers | Array<[string, string]> | Record<string, string>;
+
+declare class URL {
+  constructor(url: string | URL, base?: string | URL);
+  static canParse(url: string | URL, base?: string | URL): boolean;
+  static parse(url: string | URL, base?: string | URL): URL | null;
+  href: string;
+  readonly origin: string;
+  protocol: string;
+  username: string;
+  password: string;
+  host: string;
+  hostname: string;
+  port: string;
+  pathname: string;
+  search: string;
+  readonly searchParams: URLSearchParams;
+  hash: string;
+  toString(): string;
+  toJSON(): string;
+}
+
+declare class URLSearchParams {
+  constructor(init?: string | Array<[string, string]> | Record<string, string> | URLSearchParams);
+  readonly size: number;
+  append(name: string, value: string): void;
+  delete(name: string, value?: string): void;
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string, value?: string): boolean;
+  set(name: string, value: string): void;
+  sort(): void;
+  toString(): string;
+  forEach(callback: (value: string, name: string, params: URLSearchParams) => void, thisArg?: unknown): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+
+declare class TextEncoder {
+  readonly encoding: "utf-8";
+  encode(input?: string): Uint8Array;
+  encodeInto(input: string, destination: Uint8Array): { read: number; written: number };
+}
+
+/** UTF-8 only. */
+declare class TextDecoder {
+  constructor(label?: "utf-8" | "utf8" | "unicode-1-1-utf-8", options?: { fatal?: boolean; ignoreBOM?: boolean });
+  readonly encoding: "utf-8";
+  readonly fatal: boolean;
+  readonly ignoreBOM: boolean;
+  decode(input?: BufferSource, options?: { stream?: boolean }): string;
+}
+
+declare function atob(data: string): string;
+declare function btoa(data: string): string;
+declare function structuredClone<T>(value: T): T;
+declare function queueMicrotask(callback: () => void): void;
+
+/** Timers run only while the invocation awaits its result, and never outlive it. */
+declare function setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): number;
+declare function clearTimeout(id: number | undefined): void;
+declare function setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): number;
+declare function clearInterval(id: number | undefined): void;
+
+declare class DOMException extends Error {
+  constructor(message?: string, name?: string);
+  readonly code: number;
+  static readonly ABORT_ERR: 20;
+  static readonly TIMEOUT_ERR: 23;
+}
+
+declare class AbortSignal {
+  private constructor();
+  static abort(reason?: unknown): AbortSignal;
+  static timeout(ms: number): AbortSignal;
+  static any(signals: Iterable<AbortSignal>): AbortSignal;
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  onabort: ((event: { type: "abort"; target: AbortSignal }) => void) | null;
+  throwIfAborted(): void;
+  addEventListener(type: "abort", listener: (event: { type: "abort"; target: AbortSignal }) => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: (event: { type: "abort"; target: AbortSignal }) => void): void;
+}
+
+declare class AbortController {
+  readonly signal: AbortSignal;
+  abort(reason?: unknown): void;
+}
+
+declare class Headers {
+  constructor(init?: HeadersInit);
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  get(name: string): string | null;
+  getSetCookie(): string[];
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  forEach(callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+
+type DigestAlgorithm = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
+type HmacImportParams = { name: "HMAC"; hash: DigestAlgorithm | { name: DigestAlgorithm }; length?: number };
+
+interface CryptoKey {
+  readonly type: "secret";
+  readonly extractable: boolean;
+  readonly algorithm: { name: "HMAC"; hash: { name: DigestAlgorithm }; length: number };
+  readonly usages: Array<"sign" | "verify">;
+}
+
+interface JsonWebKey {
+  kty?: string;
+  k?: string;
+  alg?: string;
+  key_ops?: string[];
+  ext?: boolean;
+}
+
+/** SHA digests and HMAC keys. */
+interface SubtleCrypto {
+  digest(algorithm: DigestAlgorithm | { name: DigestAlgorithm }, data: BufferSource): Promise<ArrayBuffer>;
+  importKey(format: "raw", keyData: BufferSource, algorithm: HmacImportParams, extractable: boolean, keyUsages: Array<"sign" | "verify">): Promise<CryptoKey>;
+  importKey(format: "jwk", keyData: JsonWebKey, algorithm: HmacImportParams, extractable: boolean, keyUsages: Array<"sign" | "verify">): Promise<CryptoKey>;
+  exportKey(format: "raw", key: CryptoKey): Promise<ArrayBuffer>;
+  exportKey(format: "jwk", key: CryptoKey): Promise<JsonWebKey>;
+  sign(algorithm: "HMAC" | { name: "HMAC" }, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+  verify(algorithm: "HMAC" | { name: "HMAC" }, key: CryptoKey, signature: BufferSource, data: BufferSource): Promise<boolean>;
+}
+
+declare var crypto: {
+  /** At most 65536 bytes per call (a QuotaExceededError beyond). */
+  getRandomValues<T extends Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array>(array: T): T;
+  randomUUID(): string;
+  readonly subtle: SubtleCrypto;
+};
+
 declare namespace Pilcrow {
   /**
    * Data crosses the sandbox boundary as JSON: functions, symbols and cycles do
@@ -103,6 +247,24 @@ declare namespace Pilcrow {
     count(where?: Where): Promise<number>;
   }
 
+  /** The site the plugin runs on, as its admin configured it. */
+  interface Site {
+    readonly name: string;
+    /** The site's public URL, without a trailing slash. */
+    readonly url: string;
+    /** A BCP 47 language tag, e.g. "en" or "de-CH". */
+    readonly locale: string;
+    /** An IANA time zone, e.g. "UTC" or "Europe/Paris". */
+    readonly timezone: string;
+  }
+
+  /**
+   * ctx.url(path): the absolute URL of a path on the site. Throws a TypeError
+   * for anything but a path starting with one "/" (no "//", backslash or
+   * control character), so the result never leaves the site.
+   */
+  type SiteURL = (path: string) => string;
+
   /** The second argument of every hook and route handler. An API the manifest does not grant is absent. */
   interface Context {
     readonly plugin: { readonly id: string; readonly version: string };
@@ -110,6 +272,8 @@ declare namespace Pilcrow {
     readonly kv: KV;
     readonly storage: Storage;
     readonly settings: Settings;
+    readonly site: Site;
+    readonly url: SiteURL;
     readonly content: ContentReader;
   }
 
@@ -213,6 +377,10 @@ declare namespace Pilcrow {
     readonly headers: { readonly [name: string]: string };
     /** Parsed JSON for a JSON request, the text otherwise, null when empty. */
     readonly body: JSONValue;
+    /** The client's address (X-Forwarded-For is honoured only behind a trusted proxy). */
+    readonly ip: string;
+    /** The absolute URL of the request. */
+    readonly url: string;
     /** Who called a private route (absent on public routes): never a credential. */
     readonly user?: {
       readonly id: string;
@@ -240,12 +408,16 @@ declare namespace Pilcrow {
     readonly scheduledAt: string;
   }
 
+  type HookHandler<E, R> = (event: E, ctx: Context) => MaybePromise<R>;
+  /** A hook is a function, or an object whose priority and timeoutMs apply where manifest.json gives none. */
+  type Hook<E, R> = HookHandler<E, R> | { handler: HookHandler<E, R>; priority?: number; timeoutMs?: number };
+
   /** The hooks manifest.json declares; each must be implemented, and no other. */
   interface Hooks {
-    "content:afterSave": (event: ContentEvent, ctx: Context) => MaybePromise<void>;
-    "content:afterDelete": (event: ContentEvent, ctx: Context) => MaybePromise<void>;
-    "content:afterPublish": (event: ContentEvent, ctx: Context) => MaybePromise<void>;
-    "content:afterUnpublish": (event: ContentEvent, ctx: Context) => MaybePromise<void>;
+    "content:afterSave": Hook<ContentEvent, void>;
+    "content:afterDelete": Hook<ContentEvent, void>;
+    "content:afterPublish": Hook<ContentEvent, void>;
+    "content:afterUnpublish": Hook<ContentEvent, void>;
   }
 
   /** The routes manifest.json declares, served at /api/p/<plugin id>/<name>. */

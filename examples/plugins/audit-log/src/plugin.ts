@@ -77,12 +77,22 @@ export default {
       const where: Record<string, string> = {};
       if (entryId) where.entryId = entryId;
       if (kind) where.kind = kind;
-      const page = await ctx.storage.events.query<AuditEvent>({
-        where,
-        orderBy: "-at",
-        limit: pageSize(request.query.limit),
-        cursor: cursor || undefined,
-      });
+      let page;
+      try {
+        page = await ctx.storage.events.query<AuditEvent>({
+          where,
+          orderBy: "-at",
+          limit: pageSize(request.query.limit),
+          cursor: cursor || undefined,
+        });
+      } catch (err) {
+        // A cursor that did not come from a previous page is the caller's
+        // mistake, not a failure of the plugin.
+        if (cursor && /cursor/i.test(String((err as Error)?.message ?? err))) {
+          return { status: 400, body: { error: "cursor is not valid: pass the nextCursor of a previous page" } };
+        }
+        throw err;
+      }
       return { items: page.items.map((item) => item.data), nextCursor: page.cursor ?? null };
     },
   },

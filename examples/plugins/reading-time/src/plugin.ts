@@ -33,7 +33,7 @@ function wordsPerMinute(value: unknown): number {
 export default {
   hooks: {
     "content:beforeSave": (event, ctx) => {
-      const field = String(ctx.settings.field ?? "").trim() || "readingTime";
+      const field = String(ctx.settings.field ?? "").trim() || "reading_time";
       const countField = String(ctx.settings.wordCountField ?? "").trim();
       const listed = names(ctx.settings.collections).includes(event.collection);
       const has = (key: string) => Object.prototype.hasOwnProperty.call(event.data, key);
