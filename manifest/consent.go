@@ -14,6 +14,9 @@ type Summary struct {
 	Capabilities []string `json:"capabilities"`
 	// AllowedHosts in canonical spelling (see HostPattern.String), sorted.
 	AllowedHosts []string `json:"allowedHosts"`
+	// HostsFromSettings are the keys of the url settings whose host the
+	// plugin may send requests to, in manifest order.
+	HostsFromSettings []string `json:"hostsFromSettings"`
 	// Storage collection names, sorted.
 	Storage []string `json:"storage"`
 	// Routes are the route names, in manifest order.
@@ -39,7 +42,7 @@ func grantedCapabilities(m *Manifest) []Capability {
 // Consent describes everything the manifest asks for.
 func Consent(m *Manifest) Summary {
 	s := Summary{
-		Capabilities: []string{}, AllowedHosts: []string{}, Storage: []string{},
+		Capabilities: []string{}, AllowedHosts: []string{}, HostsFromSettings: []string{}, Storage: []string{},
 		Routes: []string{}, Hooks: []string{}, Lines: []string{},
 	}
 	if m == nil {
@@ -68,6 +71,10 @@ func Consent(m *Manifest) Summary {
 			for _, h := range s.AllowedHosts {
 				p, _ := ParseHostPattern(h)
 				s.Lines = append(s.Lines, "Send requests to "+describeHost(p))
+			}
+			for _, key := range m.HostsFromSettings() {
+				s.HostsFromSettings = append(s.HostsFromSettings, key)
+				s.Lines = append(s.Lines, settingHostLine(m, key))
 			}
 			continue
 		}
@@ -151,6 +158,13 @@ func secretLines(m *Manifest) []string {
 			if p, err := ParseHostPattern(host); err == nil {
 				host = describeHost(p)
 			}
+			if key := s.Inject.HostFromSetting; key != "" {
+				label := key
+				if st, ok := m.Setting(key); ok {
+					label = st.Label
+				}
+				host = fmt.Sprintf("the address you enter in %q", label)
+			}
 			out = append(out, injectLine(s, host))
 		}
 		if s.Exposed {
@@ -158,6 +172,15 @@ func secretLines(m *Manifest) []string {
 		}
 	}
 	return out
+}
+
+// settingHostLine is the consent line of one allowedHostsFromSettings key.
+func settingHostLine(m *Manifest, key string) string {
+	label := key
+	if st, ok := m.Setting(key); ok {
+		label = st.Label
+	}
+	return fmt.Sprintf("Send requests to the address you enter in %q", label)
 }
 
 func injectLine(s Setting, host string) string {

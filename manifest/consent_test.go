@@ -91,7 +91,7 @@ func TestConsentEveryCapabilityHasALine(t *testing.T) {
 func TestConsentMinimal(t *testing.T) {
 	s := Consent(mustParse(t, `{"id": "demo-plugin", "version": "1.0.0", "name": "Demo"}`))
 	b, _ := json.Marshal(s)
-	want := `{"capabilities":[],"allowedHosts":[],"storage":[],"routes":[],"hooks":[],"lines":[]}`
+	want := `{"capabilities":[],"allowedHosts":[],"hostsFromSettings":[],"storage":[],"routes":[],"hooks":[],"lines":[]}`
 	if string(b) != want {
 		t.Errorf("consent = %s, want %s (empty lists, never null)", b, want)
 	}

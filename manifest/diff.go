@@ -122,6 +122,22 @@ func (d *differ) hosts(old, new *Manifest) {
 			d.add(HostRemoved, o.String(), "No longer: Send requests to %s", describeHost(o))
 		}
 	}
+	settingHosts := func(m *Manifest) []string {
+		if !m.Grants(NetworkRequest) {
+			return nil
+		}
+		return m.HostsFromSettings()
+	}
+	for _, key := range settingHosts(new) {
+		if !slices.Contains(settingHosts(old), key) {
+			d.add(HostAdded, "setting:"+key, "New: %s", settingHostLine(new, key))
+		}
+	}
+	for _, key := range settingHosts(old) {
+		if !slices.Contains(settingHosts(new), key) {
+			d.add(HostRemoved, "setting:"+key, "No longer: %s", settingHostLine(old, key))
+		}
+	}
 }
 
 func (d *differ) storage(old, new *Manifest) {

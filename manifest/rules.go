@@ -83,16 +83,35 @@ func (r *rules) profile() {
 
 func (r *rules) network() {
 	hosts := r.m.AllowedHosts()
+	fromSettings := r.m.HostsFromSettings()
 	wants := r.m.Grants(NetworkRequest)
 	switch {
-	case wants && len(hosts) == 0:
+	case wants && len(hosts) == 0 && len(fromSettings) == 0:
 		path := "/network/allowedHosts"
 		if _, ok := lookup(r.doc, path); !ok {
 			path = pointer("/capabilities", slices.Index(r.m.Capabilities, NetworkRequest))
 		}
-		r.add(path, "%q needs at least one host in network.allowedHosts", NetworkRequest)
+		r.add(path, "%q needs at least one host in network.allowedHosts or a setting in network.allowedHostsFromSettings", NetworkRequest)
 	case !wants && len(hosts) > 0:
 		r.add("/network/allowedHosts", "hosts are listed but the %q capability is not declared; add it to \"capabilities\" or remove the hosts", NetworkRequest)
+	case !wants && len(fromSettings) > 0:
+		r.add("/network/allowedHostsFromSettings", "hosts from settings are listed but the %q capability is not declared; add it to \"capabilities\" or remove them", NetworkRequest)
+	}
+	seenKeys := map[string]int{}
+	for i, key := range fromSettings {
+		path := pointer("/network/allowedHostsFromSettings", i)
+		if j, dup := seenKeys[key]; dup {
+			r.add(path, "setting %q is listed twice (also at index %d)", key, j)
+			continue
+		}
+		seenKeys[key] = i
+		s, ok := r.m.Setting(key)
+		switch {
+		case !ok:
+			r.add(path, "%q is not a setting of this plugin; declare a url setting with that key", key)
+		case s.Type != SettingURL:
+			r.add(path, "setting %q is a %s setting; only url settings can name a host", key, s.Type)
+		}
 	}
 	seen := map[string]int{}
 	for i, h := range hosts {
@@ -290,6 +309,14 @@ var forbiddenHeaders = map[string]bool{
 }
 
 func (r *rules) inject(path string, in SecretInject, hosts HostSet) {
+	switch {
+	case in.Host != "" && in.HostFromSetting != "":
+		r.add(path, "give host or hostFromSetting, not both")
+	case in.Host == "" && in.HostFromSetting == "":
+		r.add(path, "give the host the secret is sent to: host, or hostFromSetting")
+	case in.HostFromSetting != "" && !slices.Contains(r.m.HostsFromSettings(), in.HostFromSetting):
+		r.add(path+"/hostFromSetting", "setting %q is not in network.allowedHostsFromSettings", in.HostFromSetting)
+	}
 	if in.Host != "" {
 		p, err := ParseHostPattern(in.Host)
 		switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -33,6 +34,52 @@ type Manifest struct {
 type Network struct {
 	// AllowedHosts are host patterns (see ParseHostPattern) as written.
 	AllowedHosts []string `json:"allowedHosts,omitempty"`
+	// AllowedHostsFromSettings name url settings whose host (https only,
+	// the default port unless the URL gives one) is an allowed host once
+	// the admin saves the setting.
+	AllowedHostsFromSettings []string `json:"allowedHostsFromSettings,omitempty"`
+}
+
+// HostsFromSettings returns the keys of network.allowedHostsFromSettings.
+func (m *Manifest) HostsFromSettings() []string {
+	if m == nil || m.Network == nil {
+		return nil
+	}
+	return m.Network.AllowedHostsFromSettings
+}
+
+// Setting returns the declared setting with the given key.
+func (m *Manifest) Setting(key string) (Setting, bool) {
+	for _, s := range m.Settings {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// SettingHost is the host a URL saved in an allowedHostsFromSettings
+// setting allows: its host, with its port unless it is https's default.
+// Only absolute https URLs with a host and no credentials qualify.
+func SettingHost(raw string) (HostPattern, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "" {
+		return HostPattern{}, fmt.Errorf("%q is not an https:// URL (requests to an address from the settings go over https only)", raw)
+	}
+	if u.User != nil {
+		return HostPattern{}, fmt.Errorf("%q has a user name or password: put credentials in a secret setting instead", raw)
+	}
+	host := u.Host
+	if u.Port() == "443" {
+		host = u.Hostname()
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	if strings.HasPrefix(u.Hostname(), "*") {
+		return HostPattern{}, fmt.Errorf("%q: a wildcard is not an address", raw)
+	}
+	return ParseHostPattern(host)
 }
 
 // StorageCollection declares one of the plugin's own storage collections.
@@ -190,7 +237,11 @@ type Option struct {
 // to requests whose URL matches Host, so plugin code never handles the secret.
 type SecretInject struct {
 	// Host is a host pattern covered by network.allowedHosts.
-	Host string `json:"host"`
+	Host string `json:"host,omitempty"`
+	// HostFromSetting instead names a setting of
+	// network.allowedHostsFromSettings: the secret goes to the host the
+	// admin entered there.
+	HostFromSetting string `json:"hostFromSetting,omitempty"`
 	// Header is "Name: template", the template containing {value} at least once.
 	Header string `json:"header"`
 }

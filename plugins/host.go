@@ -131,6 +131,9 @@ type Plugin struct {
 	// Secrets holds secret setting values by key. Only the egress client sees
 	// them, as headers injected on the host they are bound to.
 	Secrets map[string]string
+	// Settings holds the plugin-visible setting values by key; those named
+	// by network.allowedHostsFromSettings add allowed hosts.
+	Settings map[string]any
 }
 
 // Host answers the ctx.* calls of one invocation; it implements
@@ -630,9 +633,38 @@ type fetchResponse struct {
 // fetchConfig is what every ctx.http.fetch of an invocation shares: the
 // parsed allowed hosts and the secret headers to inject.
 type fetchConfig struct {
-	hosts  manifest.HostSet
+	hosts  fetchPolicy
 	inject []egress.HeaderInjection
 	err    error
+}
+
+// fetchPolicy is a plugin's reachable hosts: the manifest's allowed hosts,
+// and over https only, the hosts of its allowedHostsFromSettings settings
+// as saved. The egress client's address checks apply to both.
+type fetchPolicy struct {
+	manifest manifest.HostSet
+	settings manifest.HostSet
+}
+
+func (p fetchPolicy) Allows(u *url.URL) bool {
+	return p.manifest.Allows(u) || (u != nil && u.Scheme == "https" && p.settings.Allows(u))
+}
+
+// settingHosts are the hosts the saved allowedHostsFromSettings settings
+// allow, by setting key; a setting left empty or not an https URL allows
+// nothing.
+func settingHosts(mf *manifest.Manifest, settings map[string]any) map[string]manifest.HostPattern {
+	out := map[string]manifest.HostPattern{}
+	for _, key := range mf.HostsFromSettings() {
+		v, _ := settings[key].(string)
+		if v == "" {
+			continue
+		}
+		if p, err := manifest.SettingHost(v); err == nil {
+			out[key] = p
+		}
+	}
+	return out
 }
 
 // fetchSetup builds the fetchConfig on the invocation's first fetch.
@@ -640,9 +672,13 @@ func (h *Host) fetchSetup() *fetchConfig {
 	h.fetchOnce.Do(func() {
 		mf := h.p.Manifest
 		cfg := &h.fetchCfg
-		if cfg.hosts, cfg.err = manifest.ParseHostSet(mf.AllowedHosts()); cfg.err != nil {
+		if cfg.hosts.manifest, cfg.err = manifest.ParseHostSet(mf.AllowedHosts()); cfg.err != nil {
 			cfg.err = fmt.Errorf("http.fetch: the manifest's allowedHosts: %w", cfg.err)
 			return
+		}
+		fromSettings := settingHosts(mf, h.p.Settings)
+		for _, p := range fromSettings {
+			cfg.hosts.settings = append(cfg.hosts.settings, p)
 		}
 		for _, s := range mf.Settings {
 			if s.Type != manifest.SettingSecret || s.Inject == nil {
@@ -652,8 +688,14 @@ func (h *Host) fetchSetup() *fetchConfig {
 			if !ok || v == "" {
 				continue
 			}
-			pat, err := s.Inject.Pattern()
-			if err != nil {
+			var pat manifest.HostPattern
+			var err error
+			if key := s.Inject.HostFromSetting; key != "" {
+				var found bool
+				if pat, found = fromSettings[key]; !found {
+					continue // the address is not set: nowhere to send the secret
+				}
+			} else if pat, err = s.Inject.Pattern(); err != nil {
 				continue // Parse refused such manifests; nothing to inject
 			}
 			cfg.inject = append(cfg.inject, egress.HeaderInjection{

@@ -54,7 +54,7 @@ func BenchmarkHostCall(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := r.m.bindHost(ap, ap.Manifest.Capabilities, secrets)
+		h := r.m.bindHost(ap, ap.Manifest.Capabilities, nil, secrets)
 		args := []byte(`["k"]`)
 		if _, err := h.Call(ctx, ap.ID, "kv.get", args); err != nil {
 			b.Fatal(err)

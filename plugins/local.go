@@ -98,7 +98,7 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 		Grants:   GrantsFor(r.Manifest, r.Settings, r.Deny),
 		Limits:   LimitsFor(r.Manifest, r.Limits, hook),
 	}
-	host := svc.Bind(&Plugin{Manifest: r.Manifest, Capabilities: inv.Grants.Capabilities, Secrets: r.Secrets}, nil)
+	host := svc.Bind(&Plugin{Manifest: r.Manifest, Capabilities: inv.Grants.Capabilities, Secrets: r.Secrets, Settings: r.Settings}, nil)
 	return pool.Invoke(ctx, inv, host)
 }
 

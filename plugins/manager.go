@@ -868,15 +868,15 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 		Site:   m.services.Site,
 	}
 	start := m.now()
-	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, secrets))
+	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, visible, secrets))
 	m.recordInvocation(ap, kind, name, start, res, err, secrets)
 	return res, err
 }
 
 // bindHost returns the host of one invocation of ap.
-func (m *Manager) bindHost(ap *ActivePlugin, caps []manifest.Capability, secrets map[string]string) *Host {
+func (m *Manager) bindHost(ap *ActivePlugin, caps []manifest.Capability, settings map[string]any, secrets map[string]string) *Host {
 	id, epoch := ap.ID, ap.epoch
-	return m.services.Bind(&Plugin{Manifest: ap.Manifest, Capabilities: caps, Secrets: secrets},
+	return m.services.Bind(&Plugin{Manifest: ap.Manifest, Capabilities: caps, Secrets: secrets, Settings: settings},
 		func() bool { return m.revoked.since(id, epoch) })
 }
 

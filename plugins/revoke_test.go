@@ -88,7 +88,7 @@ func TestRevokedHostRefusesEveryCall(t *testing.T) {
 	caps := []manifest.Capability{manifest.ContentRead}
 	ap := r.inline(hookPlugin("kept", `["content:read"]`, `["content:afterSave"]`), persistentScript)
 	gone := r.inline(hookPlugin("gone", `["content:read"]`, `["content:afterSave"]`), persistentScript)
-	kept, removed := r.m.bindHost(ap, caps, nil), r.m.bindHost(gone, caps, nil)
+	kept, removed := r.m.bindHost(ap, caps, nil, nil), r.m.bindHost(gone, caps, nil, nil)
 	for id, h := range map[string]*Host{"kept": kept, "gone": removed} {
 		if _, err := h.Call(ctx, id, "kv.set", []byte(`["k", 1]`)); err != nil {
 			t.Fatalf("%s before: %v", id, err)
@@ -117,7 +117,7 @@ func TestRevokedHostRefusesEveryCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := r.m.bindHost(again, caps, nil).Call(ctx, "kept", "kv.get", []byte(`["k"]`)); err != nil || string(out) != "1" {
+	if out, err := r.m.bindHost(again, caps, nil, nil).Call(ctx, "kept", "kv.get", []byte(`["k"]`)); err != nil || string(out) != "1" {
 		t.Fatalf("after re-activation: %s, %v", out, err)
 	}
 }

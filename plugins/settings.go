@@ -24,6 +24,10 @@ type SettingsView struct {
 	Fields     []manifest.Setting `json:"fields"`
 	Values     map[string]any     `json:"values"`
 	SecretsSet []string           `json:"secretsSet"`
+	// AllowedHosts are, for the allowedHostsFromSettings settings, the host
+	// the saved value lets the plugin send requests to ("" while unset),
+	// written as the origin it allows ("https://hooks.example.com").
+	AllowedHosts map[string]string `json:"allowedHosts,omitempty"`
 }
 
 func sealContext(id, key string) string { return id + "\x00" + key }
@@ -153,6 +157,16 @@ func (m *Manager) Settings(ctx context.Context, id string) (*SettingsView, error
 	if view.Fields == nil {
 		view.Fields = []manifest.Setting{}
 	}
+	if keys := mf.HostsFromSettings(); len(keys) > 0 {
+		view.AllowedHosts = map[string]string{}
+		hosts := settingHosts(mf, visible)
+		for _, key := range keys {
+			view.AllowedHosts[key] = ""
+			if p, ok := hosts[key]; ok {
+				view.AllowedHosts[key] = "https://" + p.String()
+			}
+		}
+	}
 	for _, s := range mf.Settings {
 		if s.Type == manifest.SettingSecret {
 			if _, ok := secrets[s.Key]; ok {
@@ -199,6 +213,13 @@ func (m *Manager) UpdateSettings(ctx context.Context, id string, values map[stri
 			continue
 		}
 		val, msg := checkSetting(s, raw)
+		if msg == "" && slices.Contains(mf.HostsFromSettings(), key) {
+			if str, _ := val.(string); str != "" {
+				if _, err := manifest.SettingHost(str); err != nil {
+					msg = "names the host the plugin may send requests to: " + err.Error()
+				}
+			}
+		}
 		if msg != "" {
 			v.Add(path, msg)
 			continue

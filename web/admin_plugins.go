@@ -237,6 +237,10 @@ type settingControl struct {
 	Where  string
 	Errs   []string
 	Number bool
+	// AllowsHost: the setting is one of network.allowedHostsFromSettings;
+	// Host is the origin its saved value lets the plugin reach.
+	AllowsHost bool
+	Host       string
 }
 
 type settingsView struct {
@@ -265,6 +269,7 @@ func (s *Server) renderPluginSettings(w http.ResponseWriter, r *http.Request, st
 	for _, st := range sv.Fields {
 		c := settingControl{S: st, ID: "setting-" + st.Key, Errs: errs["/"+st.Key], Where: where[st.Key],
 			IsSet: slices.Contains(sv.SecretsSet, st.Key), Number: st.Type == manifest.SettingNumber}
+		c.Host, c.AllowsHost = sv.AllowedHosts[st.Key]
 		val, has := sv.Values[st.Key]
 		if e, ok := echo[st.Key]; ok {
 			val, has = e, true

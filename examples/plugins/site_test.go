@@ -62,7 +62,7 @@ func (s *site) run(t testing.TB, ex *example, m *manifest.Manifest, kind, name s
 		Grants: plugins.GrantsFor(m, settings, nil),
 		Limits: plugins.LimitsFor(m, testSiteLimits, hook),
 	}
-	host := svc.Bind(&plugins.Plugin{Manifest: m, Capabilities: inv.Grants.Capabilities, Secrets: secrets}, nil)
+	host := svc.Bind(&plugins.Plugin{Manifest: m, Capabilities: inv.Grants.Capabilities, Secrets: secrets, Settings: settings}, nil)
 	return testPool(t).Invoke(context.Background(), inv, host)
 }
 

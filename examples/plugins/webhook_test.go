@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -49,26 +48,6 @@ func (rc *receiver) deliveries() []delivery {
 	return append([]delivery(nil), rc.got...)
 }
 
-// pointedAt returns the webhook's manifest with the placeholder receiver host
-// hooks.example.com replaced by the test server's host:port, in allowedHosts
-// and in the token's inject binding, as an admin would for their receiver.
-func pointedAt(t *testing.T, ex *example, serverURL string) *manifest.Manifest {
-	t.Helper()
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := strings.ReplaceAll(string(ex.raw), `"hooks.example.com"`, `"`+u.Host+`"`)
-	if raw == string(ex.raw) {
-		t.Fatal("manifest.json no longer names hooks.example.com")
-	}
-	m, problems := manifest.Parse([]byte(raw))
-	if len(problems) > 0 {
-		t.Fatalf("rewritten manifest: %v", problems)
-	}
-	return m
-}
-
 // payload decodes a delivery's body.
 func payload(t *testing.T, d delivery) map[string]any {
 	t.Helper()
@@ -81,43 +60,23 @@ func payload(t *testing.T, d delivery) map[string]any {
 
 const webhookSecret = "s3cret-token-never-in-plugin-code"
 
-// TestWebhookHTTP runs the hook through plugins.RunLocal against a plain-HTTP
-// receiver on loopback: exactly one POST with the payload, and no token, since
-// secrets are only ever injected over https.
+// TestWebhookHTTP: a plain-http receiver is refused, whatever the setting
+// says: hosts from settings are https only, and nothing is sent.
 func TestWebhookHTTP(t *testing.T) {
 	ex := load(t, "webhook")
 	rc := &receiver{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	m := pointedAt(t, ex, srv.URL)
-
-	res, err := ex.run(t, plugins.LocalRun{
-		Manifest: m, Name: "content:afterPublish", Event: ex.fixture(t, "content.afterPublish.json"),
+	_, err := ex.run(t, plugins.LocalRun{
+		Name: "content:afterPublish", Event: ex.fixture(t, "content.afterPublish.json"),
 		Settings: map[string]any{"url": srv.URL + "/pilcrow"}, Secrets: map[string]string{"token": webhookSecret},
 		UnsafeAllowLoopback: true,
 	})
-	if err != nil {
-		t.Fatalf("hook failed: %v", err)
+	if msg := scriptError(t, err).Message; !strings.Contains(msg, "not an https:// URL") {
+		t.Errorf("error %q, want the http address refused", msg)
 	}
-	got := rc.deliveries()
-	if len(got) != 1 {
-		t.Fatalf("receiver got %d requests, want 1", len(got))
-	}
-	d := got[0]
-	if d.method != http.MethodPost || d.path != "/pilcrow" || d.contentType != "application/json" {
-		t.Errorf("got %s %s (%s), want POST /pilcrow (application/json)", d.method, d.path, d.contentType)
-	}
-	if d.auth != "" {
-		t.Errorf("Authorization %q sent over plain http", d.auth)
-	}
-	// RunLocal's throwaway site has no content service, so the slug comes
-	// from the entry's data and publishedAt is unknown.
-	want := `{"collection":"posts","event":"content:afterPublish","id":"01JB7T0A1B2C3D4E5F6G7H8J9K","publishedAt":null,"slug":"hello-world"}`
-	if p := mustJSON(t, payload(t, d)); p != want {
-		t.Errorf("payload %s, want %s", p, want)
-	}
-	if res.Usage.Subrequests != 1 || !hasLog(res, "info", "delivered") {
-		t.Errorf("subrequests %d, logs %+v: want one delivery logged", res.Usage.Subrequests, res.Logs)
+	if n := len(rc.deliveries()); n != 0 {
+		t.Fatalf("receiver got %d requests over http", n)
 	}
 }
 
@@ -144,7 +103,7 @@ func TestWebhookHTTPS(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
 	s := newSite(t, egress.Options{RootCAs: roots, UnsafeAllowLoopback: true}, fakeContent{})
-	m := pointedAt(t, ex, srv.URL)
+	var m *manifest.Manifest // the shipped one: its host comes from the setting
 	settings := map[string]any{"url": srv.URL + "/hooks/pilcrow"}
 	secrets := map[string]string{"token": webhookSecret}
 
@@ -178,16 +137,31 @@ func TestWebhookHTTPS(t *testing.T) {
 		t.Errorf("error %q, want it to name the receiver's status", msg)
 	}
 
-	// A URL outside the allowed hosts is refused by the egress client.
-	settings["url"] = "https://elsewhere.example.net/hook"
-	_, err = s.run(t, ex, m, sandbox.KindHook, "content:afterPublish", ex.fixture(t, "content.afterPublish.json"), settings, secrets)
-	// The refusal reaches the plugin as its fetch's rejection, which it
-	// does not catch, so the hook fails with the egress client's message.
-	if msg := scriptError(t, err).Message; !strings.Contains(msg, "host not allowed") {
-		t.Errorf("error %q, want the egress refusal", msg)
-	}
 	if n := len(rc.deliveries()); n != 2 {
-		t.Errorf("receiver got %d requests, want the 2 earlier ones only", n)
+		t.Errorf("receiver got %d requests, want the 2 earlier ones", n)
+	}
+}
+
+// TestWebhookSSRF: an address from the settings goes through every egress
+// rule: loopback (when the site does not allow it), link-local metadata and
+// private addresses are refused at dial time, and the token is not sent.
+func TestWebhookSSRF(t *testing.T) {
+	ex := load(t, "webhook")
+	rc := &receiver{}
+	srv := httptest.NewTLSServer(rc)
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	s := newSite(t, egress.Options{RootCAs: roots}, fakeContent{}) // loopback not allowed
+	for _, target := range []string{srv.URL + "/hooks", "https://169.254.169.254/latest/meta-data", "https://10.0.0.1/", "https://[::1]:8443/"} {
+		_, err := s.run(t, ex, nil, sandbox.KindHook, "content:afterPublish", ex.fixture(t, "content.afterPublish.json"),
+			map[string]any{"url": target}, map[string]string{"token": webhookSecret})
+		if msg := scriptError(t, err).Message; !strings.Contains(msg, "loopback") && !strings.Contains(msg, "metadata") && !strings.Contains(msg, "private") {
+			t.Errorf("%s: error %q, want the address refused", target, msg)
+		}
+	}
+	if n := len(rc.deliveries()); n != 0 {
+		t.Fatalf("the loopback receiver got %d requests", n)
 	}
 }
 
@@ -203,6 +177,7 @@ func TestWebhookMisconfigured(t *testing.T) {
 	}{
 		{"no receiver URL", nil, nil, "the Receiver URL setting is empty"},
 		{"network withheld", map[string]any{"url": "https://hooks.example.com/x"}, []manifest.Capability{"network:request"}, "network:request capability is not granted"},
+		{"http receiver", map[string]any{"url": "http://hooks.example.com/x"}, nil, "not an https:// URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

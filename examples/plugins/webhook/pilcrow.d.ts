@@ -280,7 +280,7 @@ declare namespace Pilcrow {
 
   /** The plugin's settings as the site admin saved them. Secrets that are not exposed never appear here. */
   interface Settings {
-    /** Receiver URL: Where the payload is POSTed. Its host must be one of the plugin's allowed hosts. */
+    /** Receiver URL: Where the payload is POSTed, over https. Saving it lets the plugin send requests to this address's host, and only to it. */
     readonly "url": string;
   }
 

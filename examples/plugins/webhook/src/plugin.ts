@@ -4,14 +4,15 @@
 //   {"event": "content:afterPublish", "collection": "posts", "id": "…",
 //    "slug": "hello-world", "publishedAt": "2026-03-14T09:30:00Z"}
 //
-// Authentication is the "token" secret setting, bound in manifest.json to the
-// receiver's host: Pilcrow's egress client adds "Authorization: Bearer <token>"
-// to HTTPS requests to that host only. This code never sees the token, so it
-// cannot leak it, and it is never sent over plain HTTP or to another host.
+// The receiver is whatever https address the admin saves in the "url"
+// setting: manifest.json lists it in network.allowedHostsFromSettings, so its
+// host (and only it) becomes reachable once saved, with every egress rule
+// still applied (no private or loopback addresses, redirects re-checked).
 //
-// The receiver's host must be listed in network.allowedHosts (and be the
-// token's inject host). The shipped manifest uses hooks.example.com; an admin
-// pointing the plugin at their own receiver edits both before packing it.
+// Authentication is the "token" secret setting, bound in manifest.json to
+// that same host: Pilcrow's egress client adds "Authorization: Bearer
+// <token>" to HTTPS requests to it only. This code never sees the token, so
+// it cannot leak it, and it is never sent over plain HTTP or to another host.
 //
 // A failed delivery throws: Pilcrow logs the failure and retries the after
 // hook with backoff, so a receiver that is briefly down still gets the event.
@@ -37,8 +38,8 @@ export default {
         throw new Error("the network:request capability is not granted, so nothing can be sent");
       }
       const url = String(ctx.settings.url ?? "").trim();
-      if (!/^https?:\/\//i.test(url)) {
-        throw new Error("the Receiver URL setting is empty or not an http(s) URL");
+      if (!URL.canParse(url) || new URL(url).protocol !== "https:") {
+        throw new Error("the Receiver URL setting is empty or not an https:// URL");
       }
       const { slug, publishedAt } = await publication(event, ctx);
       const payload = {
