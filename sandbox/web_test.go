@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -685,5 +686,115 @@ func TestCtxSiteAndURL(t *testing.T) {
 		if len(got.Bad) != 13 {
 			t.Errorf("%d rejections, want 13: %v", len(got.Bad), got.Bad)
 		}
+	}
+}
+
+// slowFetchHost answers http.fetch only when its context ends, and records
+// that it was cancelled; other calls get null.
+type slowFetchHost struct {
+	mu        sync.Mutex
+	cancelled int
+	args      []string
+}
+
+func (h *slowFetchHost) Call(ctx context.Context, _, method string, args json.RawMessage) (json.RawMessage, error) {
+	if method != "http.fetch" {
+		return json.RawMessage("null"), nil
+	}
+	h.mu.Lock()
+	h.args = append(h.args, string(args))
+	h.mu.Unlock()
+	if strings.Contains(string(args), "/fast") {
+		return json.RawMessage(`{"status":200,"statusText":"OK","headers":{"content-type":"text/plain","x-multi":"a, b"},"bodyBase64":"/wBh","url":"https://x.test/fast"}`), nil
+	}
+	select {
+	case <-ctx.Done():
+		h.mu.Lock()
+		h.cancelled++
+		h.mu.Unlock()
+		return nil, ctx.Err()
+	case <-time.After(5 * time.Second):
+		return json.RawMessage(`{"status":200}`), nil
+	}
+}
+
+// TestFetchSignalsAndShapes: init.signal aborts the host's request (its
+// context is cancelled) and rejects with the signal's reason; headers go
+// out as pairs whatever their form; the response has Headers and the body
+// as text, JSON or bytes.
+func TestFetchSignalsAndShapes(t *testing.T) {
+	t.Parallel()
+	host := &slowFetchHost{}
+	inv := hookInvocation(`
+		const out = {};
+		const name = async (p) => { try { await p; return "resolved" } catch (e) { return e.name + ":" + (e instanceof DOMException) } };
+		out.timeout = await name(ctx.http.fetch("https://x.test/slow", {signal: AbortSignal.timeout(20)}));
+		const c = new AbortController();
+		const p = ctx.http.fetch("https://x.test/slow", {signal: c.signal});
+		setTimeout(() => c.abort(), 10);
+		out.abort = await name(p);
+		out.already = await name(ctx.http.fetch("https://x.test/slow", {signal: AbortSignal.abort()}));
+		try { ctx.http.fetch("https://x.test/fast", {signal: {aborted: true}}) } catch (e) { out.badSignal = e.name }
+		const h = new Headers(); h.append("X-A", "1"); h.append("x-a", "2");
+		for (const headers of [{"X-Obj": "1"}, [["X-Pair", "1"], ["x-pair", "2"]], h]) await ctx.http.fetch(new URL("https://x.test/fast"), {method: "POST", headers, body: new URLSearchParams({q: "a b"})});
+		await ctx.http.fetch("https://x.test/fast", {method: "PUT", body: new Uint8Array([1, 2, 3])});
+		const res = await ctx.http.fetch("https://x.test/fast");
+		out.res = [res.ok, res.status, res.headers.get("X-MULTI"), res.headers.has("content-type"), [...res.headers.keys()], res.headers instanceof Headers];
+		out.text = await res.text();
+		out.bytes = Array.from(new Uint8Array(await res.arrayBuffer()));
+		try { res.headers.set("x", "y") } catch (e) { out.immutable = e.name }
+		return out`)
+	inv.Grants.Capabilities = []manifest.Capability{manifest.NetworkRequest}
+	res, err := invokeBoth(t, inv, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode[map[string]any](t, res.Value)
+	want := map[string]any{
+		"timeout": "TimeoutError:true", "abort": "AbortError:true", "already": "AbortError:true", "badSignal": "TypeError",
+		"res":  []any{true, 200, "a, b", true, []any{"content-type", "x-multi"}, true},
+		"text": "\uFFFD\u0000a", "bytes": []any{255, 0, 97}, "immutable": "TypeError",
+	}
+	for k, w := range want {
+		g, _ := json.Marshal(got[k])
+		wj, _ := json.Marshal(w)
+		if string(g) != string(wj) {
+			t.Errorf("%s = %s, want %s", k, g, wj)
+		}
+	}
+	// Both runs (worker and in-process) cancelled both slow requests; the
+	// already-aborted one was never sent.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		host.mu.Lock()
+		n, args := host.cancelled, slices.Clone(host.args)
+		host.mu.Unlock()
+		if n == 4 || time.Now().After(deadline) {
+			if n != 4 {
+				t.Errorf("the host saw %d cancellations, want 4", n)
+			}
+			slow := 0
+			for _, a := range args {
+				if strings.Contains(a, "/slow") {
+					slow++
+				}
+			}
+			if slow != 4 {
+				t.Errorf("%d slow requests sent, want 4 (an aborted signal sends nothing)", slow)
+			}
+			wantArgs := []string{
+				`["https://x.test/fast",{"method":"POST","body":"q=a+b","headers":[["x-obj","1"],["content-type","application/x-www-form-urlencoded;charset=UTF-8"]]}]`,
+				`["https://x.test/fast",{"method":"POST","body":"q=a+b","headers":[["x-pair","1"],["x-pair","2"],["content-type","application/x-www-form-urlencoded;charset=UTF-8"]]}]`,
+				`["https://x.test/fast",{"method":"POST","body":"q=a+b","headers":[["x-a","1"],["x-a","2"],["content-type","application/x-www-form-urlencoded;charset=UTF-8"]]}]`,
+				`["https://x.test/fast",{"method":"PUT","bodyBase64":"AQID"}]`,
+			}
+			for _, w := range wantArgs {
+				if !slices.Contains(args, w) {
+					t.Errorf("no call %s in %q", w, args)
+				}
+			}
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -156,8 +156,12 @@ func esbuildOptions(root, entry string, opts Options) api.BuildOptions {
 		Target:   api.ES2017,
 		Platform: api.PlatformNeutral,
 		// The neutral platform sets no main fields; these let ordinary npm
-		// packages in the plugin's node_modules resolve.
-		MainFields: []string{"module", "main"},
+		// packages in the plugin's node_modules resolve, to their builds
+		// for web workers and browsers where they have one: the sandbox has
+		// the web globals (crypto.getRandomValues, TextEncoder, URL…), not
+		// Node's modules.
+		MainFields: []string{"browser", "module", "main"},
+		Conditions: []string{"worker", "browser"},
 		Charset:    api.CharsetUTF8,
 		LogLevel:   api.LogLevelSilent,
 		LogLimit:   0,
