@@ -34,6 +34,17 @@ func (r *runner) buildCtx() (*goja.Object, error) {
 			if !ok {
 				return nil, fmt.Errorf("sandbox: no value for ctx.%s", api.Namespace)
 			}
+			if api.Namespace == "site" {
+				// Rarely read: built on first access, like the APIs.
+				r.lazy(ctx, api.Namespace, func() *goja.Object {
+					v, err := build(r)
+					if err != nil {
+						panic(err)
+					}
+					return v.(*goja.Object)
+				})
+				continue
+			}
 			v, err := build(r)
 			if err != nil {
 				return nil, err

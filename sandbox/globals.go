@@ -70,23 +70,30 @@ type lazyGlobals struct {
 
 func (g *lazyGlobals) Has(key string) bool { return globalNames[key] && !g.done[key] }
 
+func (g *lazyGlobals) mark(key string) {
+	if g.done == nil {
+		g.done = map[string]bool{}
+	}
+	g.done[key] = true
+}
+
 func (g *lazyGlobals) Get(key string) goja.Value {
 	if !g.Has(key) {
 		return nil
 	}
-	g.done[key] = true
+	g.mark(key)
 	v := g.r.global(key)
 	_ = g.r.rt.GlobalObject().DefineDataProperty(key, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	return v
 }
 
 func (g *lazyGlobals) Set(key string, v goja.Value) bool {
-	g.done[key] = true
+	g.mark(key)
 	return g.r.rt.GlobalObject().DefineDataProperty(key, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE) == nil
 }
 
 func (g *lazyGlobals) Delete(key string) bool {
-	g.done[key] = true
+	g.mark(key)
 	return true
 }
 
@@ -94,7 +101,7 @@ func (g *lazyGlobals) Keys() []string { return nil }
 
 // installGlobals makes the web globals reachable; nothing is built yet.
 func (r *runner) installGlobals() {
-	lazy := r.rt.NewDynamicObject(&lazyGlobals{r: r, done: map[string]bool{}})
+	lazy := r.rt.NewDynamicObject(&lazyGlobals{r: r})
 	r.rt.GlobalObject().SetPrototype(lazy)
 }
 
@@ -337,10 +344,20 @@ func sliceBytes[T any](s []T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(zero)))
 }
 
-// uint8Array wraps b (not copied) in a new Uint8Array.
+// uint8Array wraps b (not copied) in a new Uint8Array. The constructor is
+// looked up when first needed, not captured before plugin code runs: goja
+// builds its typed arrays on first access, which a trivial hook must not
+// pay for. A plugin that replaced the global only confuses itself.
 func (r *runner) uint8Array(b []byte) goja.Value {
+	if r.uint8Ctor == nil {
+		ctor, ok := r.rt.Get("Uint8Array").(*goja.Object)
+		if !ok {
+			panic(r.rt.NewTypeError("Uint8Array was replaced"))
+		}
+		r.uint8Ctor = ctor
+	}
 	buf := r.rt.ToValue(r.rt.NewArrayBuffer(b))
-	o, err := r.rt.New(r.n.uint8Array, buf)
+	o, err := r.rt.New(r.uint8Ctor, buf)
 	if err != nil {
 		panic(err)
 	}

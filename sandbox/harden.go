@@ -18,11 +18,8 @@ var (
 // natives are builtins captured before plugin code runs, so the host's own
 // use of them cannot be redirected by a plugin that overwrites globals.
 type natives struct {
-	errorCtor  *goja.Object
-	freeze     goja.Callable
-	uint8Array *goja.Object
-	// promiseThen is Promise.prototype.then, for queueMicrotask.
-	promiseThen goja.Callable
+	errorCtor *goja.Object
+	freeze    goja.Callable
 }
 
 // harden removes code-from-string from a fresh runtime before any plugin
@@ -84,21 +81,6 @@ func harden(rt *goja.Runtime, s *script) (*natives, error) {
 	n.freeze, ok = goja.AssertFunction(rt.Get("Object").(*goja.Object).Get("freeze"))
 	if !ok {
 		return nil, fmt.Errorf("sandbox: harden runtime: no Object.freeze")
-	}
-	n.uint8Array, ok = rt.Get("Uint8Array").(*goja.Object)
-	if !ok {
-		return nil, fmt.Errorf("sandbox: harden runtime: no Uint8Array")
-	}
-	promise, _ := rt.Get("Promise").(*goja.Object)
-	if promise == nil {
-		return nil, fmt.Errorf("sandbox: harden runtime: no Promise")
-	}
-	proto, _ := promise.Get("prototype").(*goja.Object)
-	if proto == nil {
-		return nil, fmt.Errorf("sandbox: harden runtime: no Promise.prototype")
-	}
-	if n.promiseThen, ok = goja.AssertFunction(proto.Get("then")); !ok {
-		return nil, fmt.Errorf("sandbox: harden runtime: no Promise.prototype.then")
 	}
 	return n, nil
 }

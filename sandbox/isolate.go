@@ -96,6 +96,7 @@ type runner struct {
 	urlProto     *goja.Object
 	paramsProto  *goja.Object
 	headersProto *goja.Object
+	uint8Ctor    *goja.Object
 	webState
 }
 

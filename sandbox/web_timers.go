@@ -212,7 +212,12 @@ func (r *runner) queueMicrotaskFunc() goja.Value {
 		})
 		p, resolve, _ := r.rt.NewPromise()
 		_ = resolve(goja.Undefined())
-		if _, err := r.n.promiseThen(r.rt.ToValue(p), task); err != nil {
+		pv := r.rt.ToValue(p).(*goja.Object)
+		then, ok := goja.AssertFunction(pv.Get("then"))
+		if !ok {
+			panic(r.rt.NewTypeError("queueMicrotask: Promise.prototype.then was replaced"))
+		}
+		if _, err := then(pv, task); err != nil {
 			panic(err)
 		}
 		return goja.Undefined()
