@@ -46,3 +46,26 @@ func TestPluginRouteRequestFields(t *testing.T) {
 		ts.as(cms.RoleEditor).do("GET", "/api/p/req-echo/private", nil).problem(http.StatusForbidden)
 	}
 }
+
+// The settings API and the admin form show the host a saved address lets
+// the plugin reach, and an http address is refused.
+func TestPluginHostFromSettingForm(t *testing.T) {
+	ts := pluginSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	admin.installActive(packPlugin(t, map[string]any{
+		"id": "sender", "version": "1.0.0", "name": "Sender",
+		"capabilities": []string{"network:request"},
+		"network":      map[string]any{"allowedHostsFromSettings": []string{"url"}},
+		"settings":     []map[string]any{{"key": "url", "label": "Receiver URL", "type": "url"}},
+	}, `export default {};`))
+	admin.do("PATCH", "/api/plugins/sender/settings", map[string]any{"url": "http://hooks.example.com/x"}).problem(http.StatusUnprocessableEntity)
+	var view struct{ AllowedHosts map[string]string }
+	admin.do("PATCH", "/api/plugins/sender/settings", map[string]any{"url": "https://hooks.example.com/in"}).want(http.StatusOK).decode(&view)
+	if view.AllowedHosts["url"] != "https://hooks.example.com" {
+		t.Fatalf("allowedHosts = %v", view.AllowedHosts)
+	}
+	page := admin.do("GET", "/admin/plugins/sender/settings", nil).want(http.StatusOK)
+	if !strings.Contains(string(page.Body), "The plugin may send requests to <strong>https://hooks.example.com</strong>") {
+		t.Fatalf("the settings form does not show the allowed host:\n%s", page.Body)
+	}
+}
