@@ -38,6 +38,11 @@ type PoolOptions struct {
 	// switch to when the server runs as root (default 65534, "nobody").
 	// Workers of a server that is not root keep its user.
 	WorkerUID, WorkerGID int
+	// CancelGrace is how long a worker has to stop an invocation whose
+	// caller gave up (the isolate is interrupted) and report, before the
+	// parent kills it (default 1 s). A builtin that ignores interrupts
+	// costs its worker after this long.
+	CancelGrace time.Duration
 
 	// onStart, when set (tests), learns the pid of every worker started. It
 	// is an option, not a field set after NewPool, because the pool's
@@ -107,6 +112,9 @@ func NewPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 	}
 	if opts.MaxTasksPerWorker <= 0 {
 		opts.MaxTasksPerWorker = 10000
+	}
+	if opts.CancelGrace <= 0 {
+		opts.CancelGrace = defaultCancelGrace
 	}
 	if opts.WorkerUID <= 0 {
 		opts.WorkerUID = defaultWorkerID
@@ -323,6 +331,7 @@ func (p *Pool) ensure(ctx context.Context, s *slot) error {
 		s.notUntil = time.Now().Add(backoff(s.failures))
 		return err
 	}
+	w.cancelGrace = p.opts.CancelGrace
 	p.started.Add(1)
 	if p.opts.onStart != nil {
 		p.opts.onStart(w.pid)

@@ -40,6 +40,9 @@ type workerProc struct {
 	cpu   *cpuReader
 	cpuMu sync.Mutex
 
+	// cancelGrace: see PoolOptions.CancelGrace.
+	cancelGrace time.Duration
+
 	exited  chan struct{}
 	waitErr error
 	// killedFor is why the parent killed the worker (a *LimitError or a
@@ -149,9 +152,10 @@ func (w *workerProc) close() {
 	}
 }
 
-// cancelGrace is how long a worker has to stop an invocation its caller
-// gave up on and report, before the parent kills it.
-const cancelGrace = 250 * time.Millisecond
+// defaultCancelGrace is PoolOptions.CancelGrace's default: a worker
+// interrupts a cancelled isolate within milliseconds, so a second is only
+// reached by a builtin that ignores interrupts (or a machine under load).
+const defaultCancelGrace = time.Second
 
 // attempt is what the parent saw of one run of a task on a worker.
 type attempt struct {
@@ -164,7 +168,7 @@ type attempt struct {
 // run performs one task on the worker. The error is the task's outcome
 // error when the worker reported one, or the reason the worker died. When
 // ctx ends, the worker is asked to stop the invocation (it interrupts the
-// isolate and reports), and killed only if it does not within cancelGrace.
+// isolate and reports), and killed only if it does not within w.cancelGrace.
 func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host, g *gate, at *attempt) (outcome, error) {
 	payload, err := json.Marshal(t)
 	if err != nil {
@@ -189,7 +193,7 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			w.kill(ctx.Err())
 			return
 		}
-		killLater = time.AfterFunc(cancelGrace, func() { w.kill(ctx.Err()) })
+		killLater = time.AfterFunc(w.cancelGrace, func() { w.kill(ctx.Err()) })
 	})
 	defer func() {
 		if !stopCtx() {
