@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"bytes"
@@ -15,10 +15,10 @@ import (
 	"github.com/pilcrow-cms/pilcrow/cms"
 )
 
-//go:embed admin/templates/*.html
+//go:embed templates/*.html
 var adminTemplateFS embed.FS
 
-//go:embed admin/static
+//go:embed static
 var adminStaticFS embed.FS
 
 // adminPage is what every admin template receives.
@@ -100,19 +100,19 @@ var (
 // error is a build defect, caught by every admin test.
 func loadAdminTemplates() (map[string]*template.Template, error) {
 	adminOnce.Do(func() {
-		base, err := template.New("layout.html").Funcs(adminFuncs).ParseFS(adminTemplateFS, "admin/templates/layout.html", "admin/templates/partials.html")
+		base, err := template.New("layout.html").Funcs(adminFuncs).ParseFS(adminTemplateFS, "templates/layout.html", "templates/partials.html")
 		if err != nil {
 			adminParseErr = fmt.Errorf("admin templates: %w", err)
 			return
 		}
-		pages, err := fs.Glob(adminTemplateFS, "admin/templates/*.html")
+		pages, err := fs.Glob(adminTemplateFS, "templates/*.html")
 		if err != nil {
 			adminParseErr = err
 			return
 		}
 		adminTemplates = map[string]*template.Template{}
 		for _, p := range pages {
-			name := strings.TrimSuffix(strings.TrimPrefix(p, "admin/templates/"), ".html")
+			name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
 			if name == "layout" || name == "partials" {
 				continue
 			}
@@ -163,7 +163,7 @@ func (s *Server) adminRender(w http.ResponseWriter, r *http.Request, status int,
 
 // adminStatic serves the embedded CSS and JS.
 func adminStatic() http.Handler {
-	sub, err := fs.Sub(adminStaticFS, "admin/static")
+	sub, err := fs.Sub(adminStaticFS, "static")
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the folder
 	}
