@@ -26,6 +26,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web"
+	"github.com/pilcrow-cms/pilcrow/web/admin"
 )
 
 // Config says where a site lives and how it behaves.
@@ -212,7 +213,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 // Handler is the site's HTTP handler.
 func (s *Site) Handler() http.Handler {
 	return web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
-		Plugins: s.Plugins, Metadata: s.Hooks}, s.log)
+		Plugins: s.Plugins, Metadata: s.Hooks, Admin: admin.New}, s.log)
 }
 
 // Run runs the site's background work (scheduled publishing, queues) until ctx

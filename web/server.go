@@ -1,5 +1,6 @@
 // Package web is Pilcrow's HTTP face: the chi router, the JSON API, auth
-// middleware, problem+json errors, metrics and the admin UI.
+// middleware, problem+json errors and metrics. The admin UI is package
+// web/admin, mounted at /admin through Services.Admin.
 package web
 
 import (
@@ -56,6 +57,11 @@ type Services struct {
 	Plugins *plugins.Manager
 	// Metadata adds plugins' page:metadata to public entries; nil adds none.
 	Metadata MetadataSource
+	// Admin builds the admin UI served under /admin (admin.New); nil serves
+	// none. It is a constructor rather than a handler because the admin
+	// needs the finished server (see surface.go), and web cannot import
+	// web/admin, which imports web.
+	Admin Mount
 }
 
 // Server routes requests to handlers.
@@ -106,7 +112,9 @@ func (s *Server) routes() chi.Router {
 	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
 	r.Get("/setup", s.handleSetupPage)
 	r.Post("/setup", s.handleSetupForm)
-	r.Route("/admin", s.adminRoutes)
+	if s.svc.Admin != nil {
+		r.Mount("/admin", s.svc.Admin(s))
+	}
 
 	r.Route("/api", func(r chi.Router) {
 		r.Post("/setup", s.handleSetupAPI)

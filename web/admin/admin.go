@@ -1,7 +1,13 @@
+// Package admin is the admin UI at /admin: its handlers, templates, static
+// files and browser tests. It builds on the small surface package web exports
+// (current user and session, client address, the login limiter, cookies'
+// Secure flag) and calls the domain services directly; web mounts it through
+// web.Services.Admin, so the import runs admin → web only.
 package admin
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 // The admin UI lives at /admin: server-rendered html/template pages that call
@@ -22,8 +29,29 @@ import (
 const adminCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// adminRoutes mounts the UI; server.go calls it for /admin.
-func (s *Server) adminRoutes(r chi.Router) {
+// UI serves the admin pages.
+type UI struct {
+	web *web.Server
+	svc web.Services
+	cfg web.Config
+	log *slog.Logger
+	mux chi.Router
+}
+
+// New builds the admin UI on srv; it has the shape of web.Mount, so a site
+// passes admin.New as web.Services.Admin.
+func New(srv *web.Server) http.Handler {
+	s := &UI{web: srv, svc: srv.Services(), cfg: srv.Config(), log: srv.Logger()}
+	s.mux = chi.NewRouter()
+	s.routes(s.mux)
+	return s
+}
+
+// ServeHTTP makes UI an http.Handler.
+func (s *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// routes lays out the pages, relative to where web mounts the UI (/admin).
+func (s *UI) routes(r chi.Router) {
 	r.Use(adminHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.adminError(w, r, http.StatusNotFound, "There is no admin page at "+r.URL.Path+".")
@@ -67,9 +95,9 @@ func adminHeaders(next http.Handler) http.Handler {
 
 // adminSignedIn sends visitors without a session to the login page, keeping
 // where they were going.
-func (s *Server) adminSignedIn(next http.Handler) http.Handler {
+func (s *UI) adminSignedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(r) == nil || currentSession(r) == nil {
+		if web.CurrentUser(r) == nil || web.CurrentSession(r) == nil {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
@@ -81,10 +109,10 @@ func (s *Server) adminSignedIn(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) adminRequire(p cms.Permission) func(http.Handler) http.Handler {
+func (s *UI) adminRequire(p cms.Permission) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !currentUser(r).Can(p) {
+			if !web.CurrentUser(r).Can(p) {
 				s.adminError(w, r, http.StatusForbidden, "Your role may not open this page.")
 				return
 			}
@@ -155,7 +183,7 @@ func adminErrorStatus(err error) (int, string) {
 }
 
 // adminFail renders err as an error page, logging what people are not shown.
-func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *UI) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := adminErrorStatus(err)
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "admin request failed", "path", r.URL.Path, "err", err)
@@ -163,7 +191,7 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	s.adminError(w, r, status, msg)
 }
 
-func (s *Server) adminError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+func (s *UI) adminError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.adminRender(w, r, status, "error", &adminPage{Title: http.StatusText(status), Error: msg})
 }
 

@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 type adminLoginView struct{ Next, Email string }
 
-func (s *Server) handleAdminLoginPage(w http.ResponseWriter, r *http.Request) {
-	if currentSession(r) != nil {
+func (s *UI) handleAdminLoginPage(w http.ResponseWriter, r *http.Request) {
+	if web.CurrentSession(r) != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -31,7 +32,7 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
-func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		s.adminError(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
@@ -50,7 +51,7 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		s.adminRender(w, r, http.StatusUnprocessableEntity, "login", page)
 		return
 	}
-	if ok, _ := s.limiter.allow("ip:"+s.clientIP(r), "account:"+strings.ToLower(v.Email)); !ok {
+	if ok, _ := s.web.AllowLogin("ip:"+s.web.ClientIP(r), "account:"+strings.ToLower(v.Email)); !ok {
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
 		s.adminRender(w, r, http.StatusTooManyRequests, "login", page)
 		return
@@ -70,19 +71,19 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", Expires: sess.ExpiresAt,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.isHTTPS(r)})
+	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: secret, Path: "/", Expires: sess.ExpiresAt,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.web.IsHTTPS(r)})
 	http.Redirect(w, r, v.Next, http.StatusSeeOther)
 }
 
-func (s *Server) handleAdminLogout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(SessionCookie); err == nil {
+func (s *UI) handleAdminLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(web.SessionCookie); err == nil {
 		if err := s.svc.Auth.DeleteSession(r.Context(), c.Value); err != nil {
 			s.adminFail(w, r, err)
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.isHTTPS(r)})
+	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.web.IsHTTPS(r)})
 	http.Redirect(w, r, "/admin/login?notice=loggedout", http.StatusSeeOther)
 }

@@ -58,7 +58,7 @@ type collectionFormView struct {
 
 type collectionsView struct{ Collections []*cms.Collection }
 
-func (s *Server) adminContentRoutes(r chiRouter) {
+func (s *UI) adminContentRoutes(r chiRouter) {
 	r.Get("/collections", s.handleAdminCollections)
 	r.Group(func(r chi.Router) {
 		r.Use(s.adminRequire(cms.PermManageCollections))
@@ -73,7 +73,7 @@ func (s *Server) adminContentRoutes(r chiRouter) {
 // chiRouter keeps the route helpers' signatures short.
 type chiRouter = chi.Router
 
-func (s *Server) handleAdminCollections(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminCollections(w http.ResponseWriter, r *http.Request) {
 	cols, err := s.svc.Content.ListCollections(r.Context())
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -84,7 +84,7 @@ func (s *Server) handleAdminCollections(w http.ResponseWriter, r *http.Request) 
 
 const blankFieldRows = 2
 
-func (s *Server) renderCollectionForm(w http.ResponseWriter, r *http.Request, status int, v collectionFormView, pageErr string) {
+func (s *UI) renderCollectionForm(w http.ResponseWriter, r *http.Request, status int, v collectionFormView, pageErr string) {
 	cols, err := s.svc.Content.ListCollections(r.Context())
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -99,7 +99,7 @@ func (s *Server) renderCollectionForm(w http.ResponseWriter, r *http.Request, st
 	s.adminRender(w, r, status, "collection_form", &adminPage{Title: title, Nav: "content", Error: pageErr, Data: v})
 }
 
-func (s *Server) handleAdminNewCollection(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminNewCollection(w http.ResponseWriter, r *http.Request) {
 	v := collectionFormView{New: true, Options: cms.CollectionOptions{Drafts: true, Revisions: true, Scheduling: true}}
 	for i := range blankFieldRows + 1 {
 		v.Rows = append(v.Rows, fieldRow{Index: strconv.Itoa(i), Type: "string"})
@@ -107,7 +107,7 @@ func (s *Server) handleAdminNewCollection(w http.ResponseWriter, r *http.Request
 	s.renderCollectionForm(w, r, http.StatusOK, v, "")
 }
 
-func (s *Server) handleAdminEditCollection(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminEditCollection(w http.ResponseWriter, r *http.Request) {
 	col, err := s.svc.Content.Collection(r.Context(), chi.URLParam(r, "col"))
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -278,15 +278,15 @@ func formOptions(form map[string][]string) *cms.OptionsInput {
 	return &cms.OptionsInput{Drafts: on("opt_drafts"), Revisions: on("opt_revisions"), Scheduling: on("opt_scheduling")}
 }
 
-func (s *Server) handleAdminCreateCollection(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminCreateCollection(w http.ResponseWriter, r *http.Request) {
 	s.saveCollection(w, r, true)
 }
 
-func (s *Server) handleAdminUpdateCollection(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminUpdateCollection(w http.ResponseWriter, r *http.Request) {
 	s.saveCollection(w, r, false)
 }
 
-func (s *Server) saveCollection(w http.ResponseWriter, r *http.Request, isNew bool) {
+func (s *UI) saveCollection(w http.ResponseWriter, r *http.Request, isNew bool) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -343,7 +343,7 @@ func (s *Server) saveCollection(w http.ResponseWriter, r *http.Request, isNew bo
 }
 
 // adminParseForm reads a url-encoded form, answering 400 itself when it cannot.
-func (s *Server) adminParseForm(w http.ResponseWriter, r *http.Request) bool {
+func (s *UI) adminParseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		s.adminError(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 // dashEntry is an entry with its collection's label, for cross-collection lists.
@@ -23,9 +24,9 @@ type dashboardView struct {
 
 const dashboardPerList = 10
 
-func (s *Server) handleAdminDashboard(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminDashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	u := currentUser(r)
+	u := web.CurrentUser(r)
 	var v dashboardView
 	if s.svc.Content != nil {
 		cols, err := s.svc.Content.ListCollections(ctx)
@@ -69,7 +70,7 @@ func (s *Server) handleAdminDashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminEntries lists one collection's entries with list parameters q.
-func (s *Server) adminEntries(r *http.Request, u *cms.User, col *cms.Collection, q url.Values) ([]dashEntry, error) {
+func (s *UI) adminEntries(r *http.Request, u *cms.User, col *cms.Collection, q url.Values) ([]dashEntry, error) {
 	lq, err := cms.ParseListQuery(q)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 // editorField is one control of the entry editor.
@@ -55,7 +56,7 @@ const (
 	pickerEntries  = 100
 )
 
-func (s *Server) loadCollection(w http.ResponseWriter, r *http.Request) *cms.Collection {
+func (s *UI) loadCollection(w http.ResponseWriter, r *http.Request) *cms.Collection {
 	col, err := s.svc.Content.Collection(r.Context(), chi.URLParam(r, "col"))
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -64,7 +65,7 @@ func (s *Server) loadCollection(w http.ResponseWriter, r *http.Request) *cms.Col
 	return col
 }
 
-func (s *Server) handleAdminNewEntry(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminNewEntry(w http.ResponseWriter, r *http.Request) {
 	col := s.loadCollection(w, r)
 	if col == nil {
 		return
@@ -79,12 +80,12 @@ func (s *Server) handleAdminNewEntry(w http.ResponseWriter, r *http.Request) {
 	s.renderEditor(w, r, http.StatusOK, v, data, nil, "")
 }
 
-func (s *Server) handleAdminEditEntry(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminEditEntry(w http.ResponseWriter, r *http.Request) {
 	col := s.loadCollection(w, r)
 	if col == nil {
 		return
 	}
-	e, err := s.svc.Content.GetEntry(r.Context(), currentUser(r), col.Name, chi.URLParam(r, "id"))
+	e, err := s.svc.Content.GetEntry(r.Context(), web.CurrentUser(r), col.Name, chi.URLParam(r, "id"))
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -98,7 +99,7 @@ func (s *Server) handleAdminEditEntry(w http.ResponseWriter, r *http.Request) {
 
 // renderEditor builds a control per field from data (stored values, or what
 // the user just posted) and errs (validation problems by path).
-func (s *Server) renderEditor(w http.ResponseWriter, r *http.Request, status int, v *editorView, data map[string]any, errs map[string][]string, pageErr string) {
+func (s *UI) renderEditor(w http.ResponseWriter, r *http.Request, status int, v *editorView, data map[string]any, errs map[string][]string, pageErr string) {
 	ctx := r.Context()
 	for _, f := range v.Collection.Fields {
 		ef := editorField{F: f, ID: "field-" + f.Name, Name: "d." + f.Name, Label: f.Label,
@@ -162,12 +163,12 @@ func mediaListed(items []*cms.Media, id string) bool {
 	return false
 }
 
-func (s *Server) referenceChoices(r *http.Request, collection string) ([]choice, error) {
+func (s *UI) referenceChoices(r *http.Request, collection string) ([]choice, error) {
 	col, err := s.svc.Content.Collection(r.Context(), collection)
 	if err != nil {
 		return nil, err
 	}
-	items, err := s.adminEntries(r, currentUser(r), col, url.Values{"sort": {"-updatedAt"}, "limit": {strconv.Itoa(pickerEntries)}})
+	items, err := s.adminEntries(r, web.CurrentUser(r), col, url.Values{"sort": {"-updatedAt"}, "limit": {strconv.Itoa(pickerEntries)}})
 	if err != nil {
 		return nil, err
 	}
@@ -287,10 +288,10 @@ func parseFormTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a date and time like 2026-01-02T15:04", s)
 }
 
-func (s *Server) handleAdminCreateEntry(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminCreateEntry(w http.ResponseWriter, r *http.Request) {
 	s.saveEntry(w, r, true)
 }
-func (s *Server) handleAdminSaveEntry(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminSaveEntry(w http.ResponseWriter, r *http.Request) {
 	s.saveEntry(w, r, false)
 }
 
@@ -298,7 +299,7 @@ func (s *Server) handleAdminSaveEntry(w http.ResponseWriter, r *http.Request) {
 // schedule, unpublish, trash) to the version the save produced. A stale
 // version, a plugin's refusal or invalid values re-render the form with what
 // the user typed, so nothing is lost.
-func (s *Server) saveEntry(w http.ResponseWriter, r *http.Request, isNew bool) {
+func (s *UI) saveEntry(w http.ResponseWriter, r *http.Request, isNew bool) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -306,7 +307,7 @@ func (s *Server) saveEntry(w http.ResponseWriter, r *http.Request, isNew bool) {
 	if col == nil {
 		return
 	}
-	ctx, u := r.Context(), currentUser(r)
+	ctx, u := r.Context(), web.CurrentUser(r)
 	action := r.PostForm.Get("_action")
 	v := &editorView{Collection: col, Version: formVersion(r), ScheduleAt: r.PostForm.Get("schedule_at"), Title: "New " + col.Label + " entry"}
 	id := chi.URLParam(r, "id")
@@ -380,7 +381,7 @@ func (s *Server) saveEntry(w http.ResponseWriter, r *http.Request, isNew bool) {
 
 // editorFailed re-renders the editor with the posted values and says why the
 // save did not happen.
-func (s *Server) editorFailed(w http.ResponseWriter, r *http.Request, v *editorView, echo map[string]any, err error) {
+func (s *UI) editorFailed(w http.ResponseWriter, r *http.Request, v *editorView, echo map[string]any, err error) {
 	if echo == nil && v.Entry != nil {
 		echo = v.Entry.Data
 	}

@@ -8,9 +8,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
-func (s *Server) adminEntryRoutes(r chi.Router) {
+func (s *UI) adminEntryRoutes(r chi.Router) {
 	r.Post("/preview", s.handleAdminPreview)
 	r.Route("/collections/{col}", func(r chi.Router) {
 		r.Get("/entries", s.handleAdminEntries)
@@ -72,10 +73,10 @@ func (f entryFilter) listValues(cursor string, trash bool) url.Values {
 	return q
 }
 
-func (s *Server) handleAdminEntries(w http.ResponseWriter, r *http.Request) { s.entryList(w, r, false) }
-func (s *Server) handleAdminTrash(w http.ResponseWriter, r *http.Request)   { s.entryList(w, r, true) }
+func (s *UI) handleAdminEntries(w http.ResponseWriter, r *http.Request) { s.entryList(w, r, false) }
+func (s *UI) handleAdminTrash(w http.ResponseWriter, r *http.Request)   { s.entryList(w, r, true) }
 
-func (s *Server) entryList(w http.ResponseWriter, r *http.Request, trash bool) {
+func (s *UI) entryList(w http.ResponseWriter, r *http.Request, trash bool) {
 	ctx := r.Context()
 	col, err := s.svc.Content.Collection(ctx, chi.URLParam(r, "col"))
 	if err != nil {
@@ -93,7 +94,7 @@ func (s *Server) entryList(w http.ResponseWriter, r *http.Request, trash bool) {
 	lq, err := cms.ParseListQuery(f.listValues(q.Get("cursor"), trash))
 	var res *cms.EntryPage
 	if err == nil {
-		res, err = s.svc.Content.ListEntries(ctx, currentUser(r), col.Name, lq)
+		res, err = s.svc.Content.ListEntries(ctx, web.CurrentUser(r), col.Name, lq)
 	}
 	if err != nil {
 		status, msg := adminErrorStatus(err)
@@ -129,24 +130,24 @@ func formVersion(r *http.Request) int64 {
 	return n
 }
 
-func (s *Server) handleAdminRestoreEntry(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminRestoreEntry(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
 	col, id := chi.URLParam(r, "col"), chi.URLParam(r, "id")
-	if _, err := s.svc.Content.Restore(r.Context(), currentUser(r), col, id, formVersion(r)); err != nil {
+	if _, err := s.svc.Content.Restore(r.Context(), web.CurrentUser(r), col, id, formVersion(r)); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
 	redirectNotice(w, r, "/admin/collections/"+col+"/entries/"+id, "restored")
 }
 
-func (s *Server) handleAdminPurgeEntry(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminPurgeEntry(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
 	col, id := chi.URLParam(r, "col"), chi.URLParam(r, "id")
-	if err := s.svc.Content.Purge(r.Context(), currentUser(r), col, id, formVersion(r)); err != nil {
+	if err := s.svc.Content.Purge(r.Context(), web.CurrentUser(r), col, id, formVersion(r)); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -162,8 +163,8 @@ type revisionsView struct {
 	From, To   int
 }
 
-func (s *Server) handleAdminRevisions(w http.ResponseWriter, r *http.Request) {
-	ctx, u := r.Context(), currentUser(r)
+func (s *UI) handleAdminRevisions(w http.ResponseWriter, r *http.Request) {
+	ctx, u := r.Context(), web.CurrentUser(r)
 	col, err := s.svc.Content.Collection(ctx, chi.URLParam(r, "col"))
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -202,7 +203,7 @@ func (s *Server) handleAdminRevisions(w http.ResponseWriter, r *http.Request) {
 	s.adminRender(w, r, http.StatusOK, "revisions", page)
 }
 
-func (s *Server) handleAdminRestoreRevision(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminRestoreRevision(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -212,7 +213,7 @@ func (s *Server) handleAdminRestoreRevision(w http.ResponseWriter, r *http.Reque
 		s.adminError(w, r, http.StatusNotFound, "No such revision: "+chi.URLParam(r, "rev"))
 		return
 	}
-	if _, err := s.svc.Content.RestoreRevision(r.Context(), currentUser(r), col, id, rev, formVersion(r)); err != nil {
+	if _, err := s.svc.Content.RestoreRevision(r.Context(), web.CurrentUser(r), col, id, rev, formVersion(r)); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}

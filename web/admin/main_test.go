@@ -1,6 +1,5 @@
-// Package admin_test drives the admin UI (served by package web at /admin)
-// in a real Chromium. The templates and static files in this folder are
-// embedded by package web; this package holds only the browser tests.
+// The browser tests (package admin_test) drive the admin UI of a real site
+// in a real Chromium.
 package admin_test
 
 import (

@@ -9,9 +9,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
-func (s *Server) adminMediaRoutes(r chi.Router) {
+func (s *UI) adminMediaRoutes(r chi.Router) {
 	r.Get("/media", s.handleAdminMedia)
 	r.Post("/media/{id}", s.handleAdminUpdateMedia)
 	r.Post("/media/{id}/delete", s.handleAdminDeleteMedia)
@@ -32,7 +33,7 @@ type mediaView struct {
 
 const adminMediaPage = 48
 
-func (s *Server) renderMedia(w http.ResponseWriter, r *http.Request, status int, v mediaView, pageErr string) {
+func (s *UI) renderMedia(w http.ResponseWriter, r *http.Request, status int, v mediaView, pageErr string) {
 	q := r.URL.Query()
 	v.Q, v.Type, v.Paged = q.Get("q"), q.Get("type"), q.Get("cursor") != ""
 	page, err := s.svc.Media.List(r.Context(), cms.MediaQuery{Limit: adminMediaPage, Cursor: q.Get("cursor"), Search: v.Q, Type: v.Type})
@@ -61,17 +62,17 @@ func (s *Server) renderMedia(w http.ResponseWriter, r *http.Request, status int,
 	s.adminRender(w, r, status, "media", &adminPage{Title: "Media library", Nav: "media", Error: pageErr, Data: v})
 }
 
-func (s *Server) handleAdminMedia(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminMedia(w http.ResponseWriter, r *http.Request) {
 	s.renderMedia(w, r, http.StatusOK, mediaView{}, "")
 }
 
-func (s *Server) handleAdminUpdateMedia(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminUpdateMedia(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
 	id := chi.URLParam(r, "id")
 	alt, title := r.PostForm.Get("alt"), r.PostForm.Get("title")
-	if _, err := s.svc.Media.Update(r.Context(), currentUser(r), id, cms.MediaPatch{Alt: &alt, Title: &title}); err != nil {
+	if _, err := s.svc.Media.Update(r.Context(), web.CurrentUser(r), id, cms.MediaPatch{Alt: &alt, Title: &title}); err != nil {
 		status, msg := adminErrorStatus(err)
 		byPath, _ := errorsByPath(err)
 		if byPath == nil {
@@ -84,12 +85,12 @@ func (s *Server) handleAdminUpdateMedia(w http.ResponseWriter, r *http.Request) 
 	redirectNotice(w, r, "/admin/media", "saved")
 }
 
-func (s *Server) handleAdminDeleteMedia(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminDeleteMedia(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	err := s.svc.Media.Delete(r.Context(), currentUser(r), id, false)
+	err := s.svc.Media.Delete(r.Context(), web.CurrentUser(r), id, false)
 	var inUse *cms.MediaInUseError
 	if errors.As(err, &inUse) {
 		v := mediaView{InUse: inUse, InUseName: id}

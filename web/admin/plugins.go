@@ -14,15 +14,16 @@ import (
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/plugins"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 // Plugin pages (admins only). Bundles are uploaded by the page's script to
 // the JSON API (POST /api/plugins); everything after — the consent screen,
 // activation, settings, logs, uninstall — is plain forms here.
 
-func (s *Server) adminPluginsEnabled() bool { return s.svc.Plugins != nil }
+func (s *UI) adminPluginsEnabled() bool { return s.svc.Plugins != nil }
 
-func (s *Server) adminPluginRoutes(r chi.Router) {
+func (s *UI) adminPluginRoutes(r chi.Router) {
 	if !s.adminPluginsEnabled() {
 		return
 	}
@@ -52,7 +53,7 @@ type pluginHealth struct {
 	Dropped int64
 }
 
-func (s *Server) pluginRows(r *http.Request) ([]pluginRow, error) {
+func (s *UI) pluginRows(r *http.Request) ([]pluginRow, error) {
 	list, err := s.svc.Plugins.List(r.Context())
 	if err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func (s *Server) pluginRows(r *http.Request) ([]pluginRow, error) {
 }
 
 // adminPluginHealth is nil when the site runs without plugins.
-func (s *Server) adminPluginHealth(r *http.Request) (*pluginHealth, error) {
+func (s *UI) adminPluginHealth(r *http.Request) (*pluginHealth, error) {
 	if !s.adminPluginsEnabled() {
 		return nil, nil
 	}
@@ -88,7 +89,7 @@ func (s *Server) adminPluginHealth(r *http.Request) (*pluginHealth, error) {
 	return h, nil
 }
 
-func (s *Server) adminPluginFail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *UI) adminPluginFail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, plugins.ErrNotFound):
 		s.adminError(w, r, http.StatusNotFound, "No such plugin.")
@@ -101,7 +102,7 @@ func (s *Server) adminPluginFail(w http.ResponseWriter, r *http.Request, err err
 	}
 }
 
-func (s *Server) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminPlugins(w http.ResponseWriter, r *http.Request) {
 	rows, err := s.pluginRows(r)
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -150,7 +151,7 @@ func secretLines(m *manifest.Manifest) []secretLine {
 	return out
 }
 
-func (s *Server) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
 	info, err := s.svc.Plugins.Get(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		s.adminPluginFail(w, r, err)
@@ -182,7 +183,7 @@ func (s *Server) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
 	s.adminRender(w, r, http.StatusOK, "plugin", &adminPage{Title: title, Nav: "plugins", Data: v})
 }
 
-func (s *Server) handleAdminActivatePlugin(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminActivatePlugin(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -196,14 +197,14 @@ func (s *Server) handleAdminActivatePlugin(w http.ResponseWriter, r *http.Reques
 		g.AllowedHosts = []string{}
 	}
 	id := chi.URLParam(r, "id")
-	if _, err := s.svc.Plugins.Activate(r.Context(), id, g, currentUser(r).ID); err != nil {
+	if _, err := s.svc.Plugins.Activate(r.Context(), id, g, web.CurrentUser(r).ID); err != nil {
 		s.adminPluginFail(w, r, err)
 		return
 	}
 	redirectNotice(w, r, "/admin/plugins/"+id, "activated")
 }
 
-func (s *Server) handleAdminDeactivatePlugin(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminDeactivatePlugin(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -215,7 +216,7 @@ func (s *Server) handleAdminDeactivatePlugin(w http.ResponseWriter, r *http.Requ
 	redirectNotice(w, r, "/admin/plugins/"+id, "deactivated")
 }
 
-func (s *Server) handleAdminUninstallPlugin(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminUninstallPlugin(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -248,7 +249,7 @@ type settingsView struct {
 	Controls []settingControl
 }
 
-func (s *Server) renderPluginSettings(w http.ResponseWriter, r *http.Request, status int, echo map[string]string, errs map[string][]string, pageErr string) {
+func (s *UI) renderPluginSettings(w http.ResponseWriter, r *http.Request, status int, echo map[string]string, errs map[string][]string, pageErr string) {
 	ctx := r.Context()
 	id := chi.URLParam(r, "id")
 	info, err := s.svc.Plugins.Get(ctx, id)
@@ -294,14 +295,14 @@ func (s *Server) renderPluginSettings(w http.ResponseWriter, r *http.Request, st
 	s.adminRender(w, r, status, "plugin_settings", &adminPage{Title: "Settings of " + info.Name, Nav: "plugins", Error: pageErr, Data: v})
 }
 
-func (s *Server) handleAdminPluginSettings(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminPluginSettings(w http.ResponseWriter, r *http.Request) {
 	s.renderPluginSettings(w, r, http.StatusOK, nil, nil, "")
 }
 
 // handleAdminSavePluginSettings turns the generated form back into the JSON
 // values UpdateSettings checks. An empty secret field keeps the stored secret
 // (it is write-only, so the form never shows it); "clear" removes it.
-func (s *Server) handleAdminSavePluginSettings(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminSavePluginSettings(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -371,7 +372,7 @@ type pluginLogsView struct {
 	Next    string
 }
 
-func (s *Server) handleAdminPluginLogs(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminPluginLogs(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info, err := s.svc.Plugins.Get(ctx, chi.URLParam(r, "id"))
 	if err != nil {

@@ -37,7 +37,7 @@ func renderMarkdown(src []byte) ([]byte, error) {
 
 // handleAdminPreview renders the editor's Markdown preview. The script posts
 // the textarea's text with the session's X-CSRF-Token.
-func (s *Server) handleAdminPreview(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminPreview(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPreviewBytes))
 	if err != nil {
 		http.Error(w, "the text is too long to preview (1 MiB at most)", http.StatusRequestEntityTooLarge)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 //go:embed templates/*.html
@@ -61,7 +62,7 @@ var adminFuncs = template.FuncMap{
 		return string(b)
 	},
 	"join":     strings.Join,
-	"mediaURL": MediaFileURL,
+	"mediaURL": web.MediaFileURL,
 	"add":      func(a, b int) int { return a + b },
 	"size":     humanSize,
 	// query makes a link from a query string built with url.Values.Encode,
@@ -130,7 +131,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 // adminRender fills in the user, CSRF token and notice and writes the page.
 // The page renders into a buffer first so a template error never leaves half
 // a page behind a 200.
-func (s *Server) adminRender(w http.ResponseWriter, r *http.Request, status int, name string, p *adminPage) {
+func (s *UI) adminRender(w http.ResponseWriter, r *http.Request, status int, name string, p *adminPage) {
 	tpls, err := loadAdminTemplates()
 	t := tpls[name]
 	if err == nil && t == nil {
@@ -141,8 +142,8 @@ func (s *Server) adminRender(w http.ResponseWriter, r *http.Request, status int,
 		http.Error(w, "admin page unavailable; the server log has details", http.StatusInternalServerError)
 		return
 	}
-	p.User = currentUser(r)
-	if sess := currentSession(r); sess != nil {
+	p.User = web.CurrentUser(r)
+	if sess := web.CurrentSession(r); sess != nil {
 		p.CSRF = sess.CSRFToken
 	}
 	if p.Notice == "" {

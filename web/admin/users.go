@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/web"
 )
 
 type usersView struct {
@@ -20,7 +21,7 @@ type usersView struct {
 
 var adminRoles = []cms.Role{cms.RoleAdmin, cms.RoleEditor, cms.RoleAuthor}
 
-func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int, v usersView, pageErr string) {
+func (s *UI) renderUsers(w http.ResponseWriter, r *http.Request, status int, v usersView, pageErr string) {
 	users, err := s.svc.Users.List(r.Context())
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -33,11 +34,11 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 	s.adminRender(w, r, status, "users", &adminPage{Title: "Users", Nav: "users", Error: pageErr, Data: v})
 }
 
-func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, usersView{}, "")
 }
 
-func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -60,7 +61,7 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) {
 	redirectNotice(w, r, "/admin/users", "created")
 }
 
-func (s *Server) handleAdminUserRole(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminUserRole(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
@@ -84,8 +85,8 @@ type tokensView struct {
 	Errs               map[string][]string
 }
 
-func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, status int, v tokensView, pageErr string) {
-	toks, err := s.svc.Auth.ListTokens(r.Context(), currentUser(r).ID)
+func (s *UI) renderTokens(w http.ResponseWriter, r *http.Request, status int, v tokensView, pageErr string) {
+	toks, err := s.svc.Auth.ListTokens(r.Context(), web.CurrentUser(r).ID)
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -94,16 +95,16 @@ func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, status int
 	s.adminRender(w, r, status, "tokens", &adminPage{Title: "API tokens", Nav: "tokens", Error: pageErr, Data: v})
 }
 
-func (s *Server) handleAdminTokens(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminTokens(w http.ResponseWriter, r *http.Request) {
 	s.renderTokens(w, r, http.StatusOK, tokensView{}, "")
 }
 
-func (s *Server) handleAdminCreateToken(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminCreateToken(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	tok, secret, err := s.svc.Auth.CreateToken(r.Context(), currentUser(r).ID, name)
+	tok, secret, err := s.svc.Auth.CreateToken(r.Context(), web.CurrentUser(r).ID, name)
 	if err != nil {
 		status, msg := adminErrorStatus(err)
 		if status == http.StatusInternalServerError {
@@ -118,11 +119,11 @@ func (s *Server) handleAdminCreateToken(w http.ResponseWriter, r *http.Request) 
 	s.renderTokens(w, r, http.StatusCreated, tokensView{Secret: secret, SecretName: tok.Name}, "")
 }
 
-func (s *Server) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) {
+func (s *UI) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
-	if err := s.svc.Auth.RevokeToken(r.Context(), currentUser(r).ID, chi.URLParam(r, "id")); err != nil {
+	if err := s.svc.Auth.RevokeToken(r.Context(), web.CurrentUser(r).ID, chi.URLParam(r, "id")); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
