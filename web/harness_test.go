@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,71 +13,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
-
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
 
-// The end-to-end harness: a real site on a real SQLite file in a temp folder,
-// served over real HTTP on loopback.
+// The end-to-end harness: the shared test site (site/sitetest) with a
+// browser-like API client on top.
 
-// cheapPasswords keeps argon2id memory-hard but small enough for fast tests.
-var cheapPasswords = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+// cheapPasswords and testPassword are the shared test site's.
+var cheapPasswords = sitetest.PasswordParams
 
-const testPassword = "correct horse battery staple"
+const testPassword = sitetest.Password
 
+// testSite is a sitetest.Site, or (mediaSite) a server assembled around a
+// chosen blob store, with Site nil; the client only needs URL.
 type testSite struct {
 	t    *testing.T
 	Dir  string
-	Site *site.Site
+	Site *sitetest.Site
 	Srv  *httptest.Server
 	URL  string
-	cfg  site.Config
-	stop context.CancelFunc
-	done chan struct{}
 }
 
 // newTestSite opens a site in a fresh temp folder. configure, when given, may
 // adjust the config before the site opens.
 func newTestSite(t *testing.T, configure ...func(*site.Config)) *testSite {
 	t.Helper()
-	cfg := site.Config{DataDir: t.TempDir(), Web: web.DefaultConfig(), PasswordParams: cheapPasswords}
-	for _, f := range configure {
-		f(&cfg)
-	}
-	ts := &testSite{t: t, Dir: cfg.DataDir, cfg: cfg}
-	ts.start()
-	t.Cleanup(ts.close)
-	return ts
-}
-
-func (ts *testSite) start() {
-	ts.t.Helper()
-	st, err := site.Open(context.Background(), ts.cfg)
-	if err != nil {
-		ts.t.Fatalf("open site: %v", err)
-	}
-	ts.Site = st
-	ts.Srv = httptest.NewServer(st.Handler())
-	ts.URL = ts.Srv.URL
-	ctx, cancel := context.WithCancel(context.Background())
-	ts.stop, ts.done = cancel, make(chan struct{})
-	go func() { defer close(ts.done); _ = st.Run(ctx) }()
-}
-
-func (ts *testSite) close() {
-	if ts.Site == nil {
-		return
-	}
-	ts.Srv.Close()
-	ts.stop()
-	<-ts.done
-	if err := ts.Site.Close(); err != nil {
-		ts.t.Errorf("close site: %v", err)
-	}
-	ts.Site = nil
+	st := sitetest.New(t, configure...)
+	return &testSite{t: t, Dir: st.Dir, Site: st, Srv: st.Srv, URL: st.URL}
 }
 
 // restart closes the site and opens the same data folder again, as a process
@@ -90,14 +54,18 @@ func (ts *testSite) restart() {
 	ts.start()
 }
 
+// close stops the site; start opens its data folder again at a new URL.
+func (ts *testSite) close() { ts.Site.Stop() }
+
+func (ts *testSite) start() {
+	ts.Site.Start()
+	ts.Srv, ts.URL = ts.Site.Srv, ts.Site.URL
+}
+
 // createUser adds a user directly through the domain service.
 func (ts *testSite) createUser(email string, role cms.Role) *cms.User {
 	ts.t.Helper()
-	u, err := ts.Site.Users.Create(context.Background(), cms.NewUser{Email: email, Name: string(role), Role: role, Password: testPassword})
-	if err != nil {
-		ts.t.Fatalf("create user %s: %v", email, err)
-	}
-	return u
+	return ts.Site.CreateUser(email, role)
 }
 
 // client is a browser-like API client: a cookie jar, and the CSRF token from login.

@@ -1,15 +1,11 @@
 package web_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
 )
 
-func TestMain(m *testing.M) {
-	// Test sites run plugins in sandbox worker processes started from this
-	// test binary (os.Executable), so it must become a worker when asked.
-	sandbox.MaybeRunWorker()
-	os.Exit(m.Run())
-}
+// Test sites run plugins in sandbox worker processes started from this test
+// binary (os.Executable), so it must become a worker when asked.
+func TestMain(m *testing.M) { sandboxtest.Main(m) }

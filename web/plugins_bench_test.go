@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,7 +15,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/site"
-	"github.com/pilcrow-cms/pilcrow/web"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 )
 
 // Plugin benchmarks over loopback HTTP, against a real site with a real
@@ -40,20 +39,13 @@ type pluginBenchSite struct {
 func openPluginBenchSite(b *testing.B) *pluginBenchSite {
 	b.Helper()
 	ctx := context.Background()
-	cfg := web.DefaultConfig()
-	cfg.PublicRouteBurst = 1 << 30
-	cfg.PublicRouteRate = time.Nanosecond
-	st, err := site.Open(ctx, site.Config{DataDir: b.TempDir(), Web: cfg, PasswordParams: cheapPasswords,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = st.Run(runCtx) }()
-	bs := &pluginBenchSite{st: st, srv: httptest.NewServer(st.Handler()),
+	ts := sitetest.New(b, sitetest.Quiet, func(c *site.Config) {
+		c.Web.PublicRouteBurst = 1 << 30
+		c.Web.PublicRouteRate = time.Nanosecond
+	})
+	st := ts.Site
+	bs := &pluginBenchSite{st: st, srv: ts.Srv,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
-	b.Cleanup(func() { bs.srv.Close(); stop(); <-done; st.Close() })
 	u, err := st.Users.Create(ctx, cms.NewUser{Email: "bench@example.com", Name: "Bench", Role: cms.RoleAdmin, Password: testPassword})
 	if err != nil {
 		b.Fatal(err)

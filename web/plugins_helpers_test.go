@@ -12,13 +12,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/plugins/authoring"
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
-	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 )
 
 // pluginSite opens a test site whose sandbox limits are generous enough for
@@ -26,9 +25,7 @@ import (
 // that test a limit declare a lower one in their manifest.
 func pluginSite(t *testing.T, configure ...func(*site.Config)) *testSite {
 	t.Helper()
-	return newTestSite(t, append([]func(*site.Config){func(c *site.Config) {
-		c.Plugins.Limits = sandbox.Limits{CPU: 2 * time.Second, Wall: 10 * time.Second}
-	}}, configure...)...)
+	return newTestSite(t, append([]func(*site.Config){sitetest.GenerousPluginLimits}, configure...)...)
 }
 
 // packDir builds a plugin folder with the authoring toolchain and writes its

@@ -7,12 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
-	"github.com/pilcrow-cms/pilcrow/site"
-	"github.com/pilcrow-cms/pilcrow/web"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 )
 
 // BenchmarkPublicHTTP100k is a loopback load run of the public API over 100k
@@ -25,11 +23,8 @@ import (
 func BenchmarkPublicHTTP100k(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
-	st, err := site.Open(ctx, site.Config{DataDir: b.TempDir(), Web: web.DefaultConfig(), PasswordParams: cheapPasswords})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	ts := sitetest.New(b)
+	st := ts.Site
 	if _, err := st.Content.CreateCollection(ctx, cms.CollectionInput{Name: "articles", Label: "Articles", Fields: []*cms.Field{
 		{Name: "title", Type: cms.TypeString}, {Name: "slug", Type: cms.TypeSlug, From: "title"}, {Name: "body", Type: cms.TypeMarkdown},
 		{Name: "category", Type: cms.TypeSelect, Options: []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}},
@@ -37,7 +32,7 @@ func BenchmarkPublicHTTP100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Seed in one transaction with the rows the service writes for a published entry.
-	err = st.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err := st.DB.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < ?)
 			INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug, published_version, created_at, updated_at, published_at)
 			SELECT printf('%08x-0000-7000-8000-%012x', i, i), 'articles', 'entry-'||i, 'published', 2, d, d, 'entry-'||i, 2,
@@ -49,8 +44,7 @@ func BenchmarkPublicHTTP100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(st.Handler())
-	defer srv.Close()
+	srv := ts.Srv
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	client := &http.Client{Transport: tr}
 	get := func(b *testing.B, url string) {

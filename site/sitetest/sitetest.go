@@ -1,0 +1,126 @@
+// Package sitetest is the one test site every package's end-to-end tests
+// use: a real site on a real SQLite file in a temp folder, running its
+// background loops, served over real HTTP on loopback. Tests of web,
+// web/admin and the benchmarks build on it instead of assembling sites by
+// hand. (It imports site, which imports web; web's tests may use it because
+// they are the external package web_test.)
+//
+// A test binary using it must call sandboxtest.Main from its TestMain: the
+// site's plugins run in workers re-executed from the binary.
+package sitetest
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/web"
+)
+
+// PasswordParams keep argon2id memory-hard but small enough for fast tests.
+var PasswordParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Password is the password of every user CreateUser makes.
+const Password = "correct horse battery staple"
+
+// Config is the test site's configuration before options: a fresh temp
+// folder, the default HTTP settings and cheap password hashing.
+func Config(t testing.TB) site.Config {
+	return site.Config{DataDir: t.TempDir(), Web: web.DefaultConfig(), PasswordParams: PasswordParams}
+}
+
+// GenerousPluginLimits is an option for tests about what plugins do, not
+// about limits: goja runs many times slower under the race detector and on
+// a loaded machine.
+func GenerousPluginLimits(c *site.Config) {
+	c.Plugins.Limits = sandbox.Limits{CPU: 2 * time.Second, Wall: 10 * time.Second}
+}
+
+// Quiet is an option that discards the site's log (benchmarks).
+func Quiet(c *site.Config) { c.Logger = slog.New(slog.DiscardHandler) }
+
+// Site is a running test site.
+type Site struct {
+	*site.Site
+	// Dir is the data folder; it outlives Restart.
+	Dir string
+	// Srv serves the site; URL is its address (it changes on Restart).
+	Srv *httptest.Server
+	URL string
+
+	t    testing.TB
+	cfg  site.Config
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// New opens and serves a site; options may adjust the config before the
+// site opens. The test's cleanup closes it.
+func New(t testing.TB, options ...func(*site.Config)) *Site {
+	t.Helper()
+	cfg := Config(t)
+	for _, f := range options {
+		f(&cfg)
+	}
+	s := &Site{t: t, Dir: cfg.DataDir, cfg: cfg}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start opens the data folder and serves it at a new URL; New calls it, and
+// a test that stopped the site (to change its files as an offline tool
+// would) calls it again.
+func (s *Site) Start() {
+	s.t.Helper()
+	st, err := site.Open(context.Background(), s.cfg)
+	if err != nil {
+		s.t.Fatalf("open site: %v", err)
+	}
+	s.Site = st
+	s.Srv = httptest.NewServer(st.Handler())
+	s.URL = s.Srv.URL
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go func() { defer close(s.done); _ = st.Run(ctx) }()
+}
+
+// Stop stops the background loops and the server and closes the site, as a
+// process exit would; stopping a stopped site does nothing.
+func (s *Site) Stop() {
+	if s.Site == nil {
+		return
+	}
+	s.Srv.Close()
+	s.stop()
+	<-s.done
+	if err := s.Site.Close(); err != nil {
+		s.t.Errorf("close site: %v", err)
+	}
+	s.Site = nil
+}
+
+// Restart closes the site and opens the same data folder again, as a process
+// restart would. The URL changes.
+func (s *Site) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.Start()
+}
+
+// CreateUser adds a user with Password directly through the domain service.
+func (s *Site) CreateUser(email string, role cms.Role) *cms.User {
+	s.t.Helper()
+	u, err := s.Users.Create(context.Background(), cms.NewUser{Email: email, Name: string(role), Role: role, Password: Password})
+	if err != nil {
+		s.t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
