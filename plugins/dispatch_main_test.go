@@ -18,32 +18,15 @@ import (
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
+	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
 	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
-func TestMain(m *testing.M) {
-	// The pool re-executes this test binary as its sandbox worker.
-	sandbox.MaybeRunWorker()
-	os.Exit(m.Run())
-}
+// The pool re-executes this test binary as its sandbox worker.
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-var (
-	poolOnce sync.Once
-	pool     *sandbox.Pool
-	poolErr  error
-)
-
-// testPool is one small worker pool shared by every test in the package.
-func testPool(t testing.TB) *sandbox.Pool {
-	t.Helper()
-	poolOnce.Do(func() {
-		pool, poolErr = sandbox.NewPool(context.Background(), sandbox.PoolOptions{Size: 2, Executable: os.Args[0]})
-	})
-	if poolErr != nil {
-		t.Fatalf("sandbox pool: %v", poolErr)
-	}
-	return pool
-}
+// testPool is the worker pool every test of the binary shares.
+func testPool(t testing.TB) *sandbox.Pool { return sandboxtest.Pool(t) }
 
 // rig is a site with plugins: a real database, blob store, sandbox pool,
 // manager, dispatcher, queue and log recorder.

@@ -4,34 +4,14 @@
 package examples
 
 import (
-	"context"
-	"os"
-	"sync"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
 )
 
-func TestMain(m *testing.M) {
-	// The pool below re-executes this test binary as its sandbox worker.
-	sandbox.MaybeRunWorker()
-	os.Exit(m.Run())
-}
+// The pool re-executes this test binary as its sandbox worker.
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-var (
-	poolOnce sync.Once
-	pool     *sandbox.Pool
-	poolErr  error
-)
-
-// testPool is one small worker pool shared by every test in the package.
-func testPool(t testing.TB) *sandbox.Pool {
-	t.Helper()
-	poolOnce.Do(func() {
-		pool, poolErr = sandbox.NewPool(context.Background(), sandbox.PoolOptions{Size: 2, Executable: os.Args[0]})
-	})
-	if poolErr != nil {
-		t.Fatalf("sandbox pool: %v", poolErr)
-	}
-	return pool
-}
+// testPool is the worker pool every test of the binary shares.
+func testPool(t testing.TB) *sandbox.Pool { return sandboxtest.Pool(t) }

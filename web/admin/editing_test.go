@@ -58,7 +58,7 @@ func ptr[T any](v T) *T { return &v }
 func TestAdminConflictingSave(t *testing.T) {
 	as := newAdminSite(t)
 	newPosts(t, as)
-	ctx := newBrowser(t, 1280, 900, 2*time.Minute)
+	ctx := newBrowser(t, 2*time.Minute)
 	u := signedIn(t, ctx, as, "editor@example.com", cms.RoleEditor)
 	e, err := as.Site.Content.CreateEntry(context.Background(), u, "posts", map[string]any{"title": "First"})
 	if err != nil {
@@ -102,7 +102,7 @@ func TestAdminConflictingSave(t *testing.T) {
 func TestAdminEditorControls(t *testing.T) {
 	as := newAdminSite(t)
 	newPosts(t, as)
-	ctx := newBrowser(t, 1280, 900, 2*time.Minute)
+	ctx := newBrowser(t, 2*time.Minute)
 	u := signedIn(t, ctx, as, "author@example.com", cms.RoleAuthor)
 	run(t, ctx, "fill every control",
 		chromedp.Navigate(as.URL+"/admin/collections/posts/entries/new"),
@@ -178,7 +178,7 @@ func TestAdminEditorControls(t *testing.T) {
 
 func TestAdminUsersAndTokens(t *testing.T) {
 	as := newAdminSite(t)
-	ctx := newBrowser(t, 1280, 900, 2*time.Minute)
+	ctx := newBrowser(t, 2*time.Minute)
 	signedIn(t, ctx, as, "boss@example.com", cms.RoleAdmin)
 	run(t, ctx, "create user",
 		chromedp.Navigate(as.URL+"/admin/users"),
@@ -295,7 +295,7 @@ func TestAdminSecurityHeaders(t *testing.T) {
 
 	// In the browser, on a phone-sized screen: no inline scripts anywhere and
 	// the CSP reports no violations while the pages' own script runs.
-	ctx := newBrowser(t, 1280, 900, 2*time.Minute)
+	ctx := newBrowser(t, 2*time.Minute)
 	// A window cannot be narrower than 500px; emulate a phone's viewport.
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	signedIn(t, ctx, as, "phone@example.com", cms.RoleAdmin)
@@ -326,7 +326,7 @@ func TestAdminSecurityHeaders(t *testing.T) {
 func TestAdminEntryPagination(t *testing.T) {
 	as := newAdminSite(t)
 	newPosts(t, as)
-	ctx := newBrowser(t, 1280, 900, 2*time.Minute)
+	ctx := newBrowser(t, 2*time.Minute)
 	u := signedIn(t, ctx, as, "pages@example.com", cms.RoleEditor)
 	for i := range 25 {
 		kind := "news"

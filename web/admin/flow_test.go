@@ -69,7 +69,7 @@ func keyboardLogin(t *testing.T, ctx context.Context, url string) {
 
 func TestAdminFlow(t *testing.T) {
 	as := newAdminSite(t)
-	ctx := newBrowser(t, 1280, 900, 4*time.Minute)
+	ctx := newBrowser(t, 4*time.Minute)
 	tmp := t.TempDir()
 
 	setupAdmin(t, ctx, as)

@@ -7,56 +7,28 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pilcrow-cms/pilcrow/plugins/authoring"
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
-	"github.com/pilcrow-cms/pilcrow/sandbox"
-	"github.com/pilcrow-cms/pilcrow/site"
-	"github.com/pilcrow-cms/pilcrow/web"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 )
 
-// adminSite is a real site on a temp folder, served on loopback.
-type adminSite struct {
-	Site *site.Site
-	URL  string
-}
+// adminSite is the shared test site, with limits that let plugins run under
+// the race detector.
+type adminSite = sitetest.Site
 
 func newAdminSite(t *testing.T) *adminSite {
 	t.Helper()
-	cfg := site.Config{
-		DataDir:        t.TempDir(),
-		Web:            web.DefaultConfig(),
-		PasswordParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-	}
-	// Generous limits: goja runs far slower under the race detector.
-	cfg.Plugins.Limits = sandbox.Limits{CPU: 2 * time.Second, Wall: 10 * time.Second}
-	st, err := site.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("open site: %v", err)
-	}
-	srv := httptest.NewServer(st.Handler())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = st.Run(ctx) }()
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		<-done
-		if err := st.Close(); err != nil {
-			t.Errorf("close site: %v", err)
-		}
-	})
-	return &adminSite{Site: st, URL: srv.URL}
+	return sitetest.New(t, sitetest.GenerousPluginLimits)
 }
 
 // chromiumPath finds the browser: PILCROW_CHROMIUM, else Debian's
@@ -79,30 +51,59 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// newBrowser starts a fresh headless Chromium with its own profile and
-// returns a tab context bounded by timeout.
-func newBrowser(t *testing.T, width, height int, timeout time.Duration) context.Context {
-	t.Helper()
+// One Chromium serves every test of the binary (starting one costs more
+// than most tests); each test gets a fresh browser context, so no cookies,
+// storage or cache carry over between tests. TestMain closes it.
+var browser struct {
+	once   sync.Once
+	ctx    context.Context // has the browser; never runs actions itself
+	err    error
+	cancel func()
+}
+
+func startBrowser(path string) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
+		chromedp.WindowSize(1280, 900),
 	)
+	// The exec allocator gives the browser a temporary profile folder and
+	// removes it when cancelled.
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	// The first call starts the browser; it must not carry the timeout,
-	// which would stop the whole browser (see chromedp.Run).
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	browser.ctx, browser.cancel = ctx, func() { cancelBrowser(); cancelAlloc() }
+	// The first call starts the browser; it must not carry a timeout, which
+	// would stop the whole browser (see chromedp.Run).
+	browser.err = chromedp.Do(ctx)
+}
+
+// closeBrowser stops the shared Chromium, if a test started it.
+func closeBrowser() {
+	if browser.cancel != nil {
+		browser.cancel()
+	}
+}
+
+// newBrowser returns a tab in a fresh browser context of the shared
+// Chromium, bounded by timeout. The window is 1280×900; a test wanting
+// another viewport emulates it.
+func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	browser.once.Do(func() { startBrowser(path) })
+	if browser.err != nil {
+		t.Fatalf("start chromium: %v", browser.err)
+	}
+	ctx, cancelTab := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(ctx); err != nil {
 		cancelTab()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("open a browser context: %v", err)
 	}
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
+	t.Cleanup(func() { cancelTimeout(); cancelTab() })
 	return ctx
 }
 

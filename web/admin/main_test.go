@@ -3,14 +3,11 @@
 package admin_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
 )
 
-func TestMain(m *testing.M) {
-	// Plugins run in sandbox worker processes started from this test binary.
-	sandbox.MaybeRunWorker()
-	os.Exit(m.Run())
-}
+// Plugins run in sandbox worker processes started from this test binary;
+// the shared browser closes after the last test.
+func TestMain(m *testing.M) { sandboxtest.Main(m, closeBrowser) }

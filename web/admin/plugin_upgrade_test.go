@@ -70,7 +70,7 @@ const notesSource = `export default { routes: { ping: () => ({ ok: true }) } };`
 
 func TestAdminPluginConsentUpgradeUninstall(t *testing.T) {
 	as := newAdminSite(t)
-	ctx := newBrowser(t, 1280, 900, 3*time.Minute)
+	ctx := newBrowser(t, 3*time.Minute)
 	signedIn(t, ctx, as, "root@example.com", cms.RoleAdmin)
 
 	// A bundle the validator refuses: the problems are shown, nothing installs.
