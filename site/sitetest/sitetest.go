@@ -30,9 +30,9 @@ var PasswordParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 
 // Password is the password of every user CreateUser makes.
 const Password = "correct horse battery staple"
 
-// Config is the test site's configuration before options: a fresh temp
+// defaultConfig is the test site's configuration before options: a fresh temp
 // folder, the default HTTP settings and cheap password hashing.
-func Config(t testing.TB) site.Config {
+func defaultConfig(t testing.TB) site.Config {
 	return site.Config{DataDir: t.TempDir(), Web: web.DefaultConfig(), PasswordParams: PasswordParams}
 }
 
@@ -65,7 +65,7 @@ type Site struct {
 // site opens. The test's cleanup closes it.
 func New(t testing.TB, options ...func(*site.Config)) *Site {
 	t.Helper()
-	cfg := Config(t)
+	cfg := defaultConfig(t)
 	for _, f := range options {
 		f(&cfg)
 	}
