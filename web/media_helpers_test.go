@@ -7,34 +7,30 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/textproto"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 	"github.com/pilcrow-cms/pilcrow/storage"
-	"github.com/pilcrow-cms/pilcrow/web"
 )
 
-// mediaSite is a real server on loopback with the media library wired to a
-// chosen blob store and to the content service (for reference checks). The
-// shared harness's site does not (yet) take a media store, so this builds
-// the same stack by hand and reuses the harness's client.
+// mediaSite is the shared test site with its media library on a chosen blob
+// store (a local folder or a versitygw bucket), and the harness's client.
 type mediaSite struct {
 	*testSite
 	DB      *storage.DB
 	Users   *cms.Users
 	Content *cms.Content
 	Media   *cms.MediaLibrary
-	Store   storage.BlobStore
 }
 
+// mediaSiteConfig chooses the store (Dir or S3; zero: <data>/media) and the
+// library's options.
 type mediaSiteConfig struct {
 	store storage.BlobConfig
 	opts  cms.MediaOptions
@@ -42,32 +38,20 @@ type mediaSiteConfig struct {
 
 func newMediaSite(t testing.TB, configure ...func(*mediaSiteConfig)) *mediaSite {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := mediaSiteConfig{store: storage.BlobConfig{Dir: filepath.Join(dir, "media")}}
+	var cfg mediaSiteConfig
 	for _, f := range configure {
 		f(&cfg)
 	}
-	db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := storage.OpenBlobStore(ctx, cfg.store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg.opts.Logger = log
-	lib := cms.NewMediaLibrary(db, store, cfg.opts)
-	content := cms.NewContent(db, cms.WithMediaChecker(lib), cms.WithLogger(log))
-	lib.SetReferenceFinder(content)
-	users := cms.NewUsers(db, cheapPasswords)
-	h := web.New(web.DefaultConfig(), web.Services{DB: db, Users: users, Auth: cms.NewAuth(db, users), Content: content, Media: lib}, log)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	st := sitetest.New(t, sitetest.Quiet, func(c *site.Config) {
+		c.Media = cms.MediaConfig{Location: cfg.store.Dir, MaxBytes: cfg.opts.MaxBytes,
+			Delivery: cfg.opts.Delivery, PresignTTL: cfg.opts.PresignTTL}
+		if cfg.store.S3 != nil {
+			c.Media.Location = cfg.store.S3.String() // as --media takes it
+		}
+	})
 	tt, _ := t.(*testing.T) // nil in benchmarks, which use bearerToken instead of the harness client
-	return &mediaSite{testSite: &testSite{t: tt, Dir: dir, Srv: srv, URL: srv.URL}, DB: db, Users: users, Content: content, Media: lib, Store: store}
+	return &mediaSite{testSite: &testSite{t: tt, Dir: st.Dir, Site: st, Srv: st.Srv, URL: st.URL},
+		DB: st.DB, Users: st.Users, Content: st.Content, Media: st.Media}
 }
 
 // bearerToken creates a user with role and returns an API token for them.
