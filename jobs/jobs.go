@@ -1,0 +1,511 @@
+// Package jobs is the site's durable job queue: jobs of a named kind with a
+// JSON payload, stored in the jobs table, run by handlers registered per kind.
+//
+// A job is enqueued inside the caller's transaction (it exists if and only if
+// that transaction commits) or on its own. Workers — in this process or any
+// other sharing the database — claim a due job with a conditional UPDATE that
+// sets a lease; the UPDATE re-checks that the job is still due or its lease
+// expired, so of several concurrent claimers exactly one gets it, on SQLite
+// and on any database with concurrent writers. Every time the queue compares
+// (due, lease expiry) is the database's clock, never a process's.
+//
+// A handler's error schedules a retry after the kind's next delay; after the
+// last attempt the job is dead and kept for inspection (KeepDead). A handler
+// may return Permanent(err) for a failure no retry can fix. A job whose lease
+// expired (its worker crashed or stopped) is claimed again; the crashed
+// attempt counts, so a job that keeps killing its process ends up dead. A
+// worker whose lease was taken over cannot record an outcome: each claim
+// carries a token, and finishing checks it.
+//
+// Delivery is at least once: a handler that succeeds but whose process dies
+// before the job is deleted runs again. Job.ID is stable across attempts, so
+// handlers pass it on as a delivery id for idempotency.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
+)
+
+// Job states.
+const (
+	StatusPending = "pending"
+	StatusRunning = "running"
+	StatusDead    = "dead"
+)
+
+// ErrNotFound reports a job id the queue does not hold.
+var ErrNotFound = errors.New("jobs: no such job")
+
+// Job is one queued unit of work, as a handler and an inspector see it.
+type Job struct {
+	ID      string          `json:"id"`
+	Kind    string          `json:"kind"`
+	Payload json.RawMessage `json:"payload"`
+	Status  string          `json:"status"`
+	// Attempts counts the attempts so far, this one included while a
+	// handler runs (1 on the first).
+	Attempts    int       `json:"attempts"`
+	MaxAttempts int       `json:"maxAttempts"`
+	RunAt       time.Time `json:"runAt"`
+	CreatedAt   time.Time `json:"createdAt"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+// Handler runs one job. Returning nil finishes it; an error retries it (or,
+// after the last attempt or for Permanent errors, marks it dead). ctx ends
+// at the kind's timeout, always before the lease.
+type Handler func(ctx context.Context, j *Job) error
+
+// Failure describes a failed attempt, for a kind's OnFailure.
+type Failure struct {
+	Job *Job
+	Err error
+	// Dead is true when no attempt follows; otherwise RetryIn is the wait.
+	Dead    bool
+	RetryIn time.Duration
+}
+
+// Kind configures the jobs of one kind.
+type Kind struct {
+	// Delays are the waits before each retry: a job is attempted
+	// len(Delays)+1 times. Nil takes Config.Delays.
+	Delays []time.Duration
+	// Timeout bounds one attempt (default: half the lease).
+	Timeout time.Duration
+	// OnFailure, if set, is told of every failed attempt after the queue
+	// recorded it (for example to show the failure to whoever enqueued).
+	OnFailure func(ctx context.Context, f Failure)
+}
+
+// Config tunes a Queue; zero fields take the defaults.
+type Config struct {
+	// Delays is the default retry schedule (see DefaultDelays).
+	Delays []time.Duration
+	// Lease is how long a claimed job is reserved for its worker; an attempt
+	// is cancelled before it. Default 5 min.
+	Lease time.Duration
+	// Poll is the longest a worker sleeps without a nudge. Default 5 s.
+	Poll time.Duration
+	// Workers is the number of jobs run concurrently. Default 2.
+	Workers int
+	// KeepDead is how long dead jobs are kept for inspection. Default 30 days.
+	KeepDead time.Duration
+	Log      *slog.Logger
+}
+
+// DefaultDelays: five attempts over about twenty minutes, long enough to ride
+// out a mail server's restart or a greylisting delay.
+var DefaultDelays = []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute}
+
+// Queue enqueues and runs jobs. One Queue per process; any number of
+// processes may share a database.
+type Queue struct {
+	db   *storage.DB
+	cfg  Config
+	log  *slog.Logger
+	wake chan struct{}
+
+	mu       sync.RWMutex
+	kinds    map[string]kindEntry
+	outcomes map[string]*Outcomes
+}
+
+type kindEntry struct {
+	h Handler
+	k Kind
+}
+
+// New returns a queue on db. Register handlers with Handle before Run.
+func New(db *storage.DB, cfg Config) *Queue {
+	if cfg.Delays == nil {
+		cfg.Delays = DefaultDelays
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 5 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.KeepDead <= 0 {
+		cfg.KeepDead = 30 * 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Queue{db: db, cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1),
+		kinds: map[string]kindEntry{}, outcomes: map[string]*Outcomes{}}
+}
+
+// Handle registers the handler of kind; this process then claims jobs of
+// that kind. Registering a kind twice panics: it is a programming error.
+func (q *Queue) Handle(kind string, h Handler, k Kind) {
+	if kind == "" || h == nil {
+		panic("jobs: Handle needs a kind and a handler")
+	}
+	if k.Delays == nil {
+		k.Delays = q.cfg.Delays
+	}
+	if k.Timeout <= 0 || k.Timeout >= q.cfg.Lease {
+		k.Timeout = q.cfg.Lease / 2
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, dup := q.kinds[kind]; dup {
+		panic("jobs: kind " + kind + " registered twice")
+	}
+	q.kinds[kind] = kindEntry{h: h, k: k}
+	q.outcomes[kind] = &Outcomes{}
+}
+
+// EnqueueOptions adjust one job.
+type EnqueueOptions struct {
+	// Delay postpones the first attempt.
+	Delay time.Duration
+	// MaxAttempts overrides the kind's attempts (len(Delays)+1).
+	MaxAttempts int
+}
+
+// Execer is what Enqueue writes through: a *sql.Tx or the write pool.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Enqueue adds a job of kind with payload (marshalled to JSON unless it is
+// already a json.RawMessage). With tx it is written in tx and exists only if
+// tx commits; with a nil tx it is written at once. It returns the job's id.
+func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, kind string, payload any, opts *EnqueueOptions) (string, error) {
+	if kind == "" {
+		return "", errors.New("jobs: enqueue: the kind is empty")
+	}
+	var raw []byte
+	switch p := payload.(type) {
+	case json.RawMessage:
+		if !json.Valid(p) {
+			return "", fmt.Errorf("jobs: enqueue %s: the payload is not valid JSON", kind)
+		}
+		raw = p
+	default:
+		var err error
+		if raw, err = json.Marshal(payload); err != nil {
+			return "", fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+		}
+	}
+	var o EnqueueOptions
+	if opts != nil {
+		o = *opts
+	}
+	attempts := o.MaxAttempts
+	if attempts <= 0 {
+		attempts = len(q.kindConfig(kind).Delays) + 1
+	}
+	id := uuid.Must(uuid.NewV7()).String()
+	var ex Execer = q.db.Write()
+	if tx != nil {
+		ex = tx
+	}
+	if _, err := ex.ExecContext(ctx, `INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+		VALUES (?, ?, ?, 'pending', 0, ?, `+storage.NowMillisSQL+` + ?, `+storage.NowMillisSQL+`, `+storage.NowMillisSQL+`)`,
+		id, kind, string(raw), attempts, max(o.Delay, 0).Milliseconds()); err != nil {
+		return "", fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+	}
+	// With a tx the nudged worker's claim queues behind it on the single
+	// write connection, so it sees the job as soon as it commits.
+	q.Nudge()
+	return id, nil
+}
+
+func (q *Queue) kindConfig(kind string) Kind {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if e, ok := q.kinds[kind]; ok {
+		return e.k
+	}
+	return Kind{Delays: q.cfg.Delays, Timeout: q.cfg.Lease / 2}
+}
+
+// Nudge wakes a worker to look for due jobs.
+func (q *Queue) Nudge() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs jobs until ctx ends. Jobs running when it ends are handed back
+// (their attempt not counted) for the next start or another process.
+func (q *Queue) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range q.cfg.Workers {
+		wg.Go(func() { q.work(ctx) })
+	}
+	wg.Go(func() { q.sweepLoop(ctx) })
+	wg.Wait()
+	return nil
+}
+
+func (q *Queue) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		did, err := q.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			q.log.Error("jobs: claim failed", "err", err)
+		}
+		if did {
+			continue
+		}
+		t := time.NewTimer(q.untilNextDue(ctx))
+		select {
+		case <-ctx.Done():
+		case <-q.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (q *Queue) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := q.db.Write().ExecContext(ctx, `DELETE FROM jobs WHERE status = 'dead' AND updated_at < `+storage.NowMillisSQL+` - ?`,
+			q.cfg.KeepDead.Milliseconds()); err != nil && ctx.Err() == nil {
+			q.log.Warn("jobs: could not remove old dead jobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// kindList returns the registered kinds and "?, ?, …" for an IN clause.
+func (q *Queue) kindList() ([]any, string) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	args := make([]any, 0, len(q.kinds))
+	for k := range q.kinds {
+		args = append(args, k)
+	}
+	return args, strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
+}
+
+// untilNextDue is how long to sleep: until the next due job or expiring
+// lease of a kind this process handles, at most Poll.
+func (q *Queue) untilNextDue(ctx context.Context) time.Duration {
+	kinds, in := q.kindList()
+	if len(kinds) == 0 {
+		return q.cfg.Poll
+	}
+	var wait sql.NullInt64
+	err := q.db.Read().QueryRowContext(ctx, `SELECT MIN(t) - `+storage.NowMillisSQL+` FROM (
+		SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending' AND kind IN (`+in+`)
+		UNION ALL SELECT MIN(locked_until) FROM jobs WHERE status = 'running' AND kind IN (`+in+`))`,
+		append(kinds, kinds...)...).Scan(&wait)
+	if err != nil || !wait.Valid {
+		return q.cfg.Poll
+	}
+	return min(max(time.Duration(wait.Int64)*time.Millisecond, time.Millisecond), q.cfg.Poll)
+}
+
+// RunOnce claims and runs at most one due job, reporting whether it did.
+func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
+	j, token, err := q.claim(ctx)
+	if err != nil || j == nil {
+		return false, err
+	}
+	q.run(ctx, j, token)
+	return true, nil
+}
+
+// due is the condition of a claimable job, evaluated by the database: once
+// to find candidates, and again in the UPDATE that claims one, so a job
+// another claimer took in between is not taken twice.
+const due = `((status = 'pending' AND run_at <= ` + storage.NowMillisSQL + `) OR (status = 'running' AND locked_until <= ` + storage.NowMillisSQL + `))`
+
+// claim takes one due job: it lists a few candidates, then tries each with
+// a conditional UPDATE … RETURNING; no row back means another claimer won.
+func (q *Queue) claim(ctx context.Context) (*Job, string, error) {
+	kinds, in := q.kindList()
+	if len(kinds) == 0 {
+		return nil, "", nil
+	}
+	// The candidates are read on the write connection: in this process it
+	// waits for an enqueueing transaction to commit (see Enqueue).
+	rows, err := q.db.Write().QueryContext(ctx, `SELECT id FROM jobs WHERE kind IN (`+in+`) AND `+due+` ORDER BY run_at, id LIMIT 8`, kinds...)
+	if err != nil {
+		return nil, "", fmt.Errorf("jobs: find due jobs: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, "", fmt.Errorf("jobs: find due jobs: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("jobs: find due jobs: %w", err)
+	}
+	for _, id := range ids {
+		token := uuid.NewString()
+		j := &Job{ID: id, Status: StatusRunning}
+		var payload, lastErr sql.NullString
+		var runAt, created int64
+		err := q.db.Write().QueryRowContext(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1, claim = ?,
+			locked_until = `+storage.NowMillisSQL+` + ?, updated_at = `+storage.NowMillisSQL+`
+			WHERE id = ? AND `+due+`
+			RETURNING kind, payload, attempts, max_attempts, run_at, created_at, last_error`,
+			token, q.cfg.Lease.Milliseconds(), id).Scan(&j.Kind, &payload, &j.Attempts, &j.MaxAttempts, &runAt, &created, &lastErr)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // another worker claimed it first
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("jobs: claim %s: %w", id, err)
+		}
+		j.Payload, j.RunAt, j.CreatedAt, j.LastError = json.RawMessage(payload.String), time.UnixMilli(runAt).UTC(), time.UnixMilli(created).UTC(), lastErr.String
+		if j.Attempts > j.MaxAttempts {
+			// Its last attempt's lease expired: that worker died mid-job.
+			q.fail(ctx, j, token, errors.New("the last attempt did not finish (its worker stopped or crashed before the lease expired)"), true)
+			continue
+		}
+		return j, token, nil
+	}
+	return nil, "", nil
+}
+
+func (q *Queue) run(ctx context.Context, j *Job, token string) {
+	q.mu.RLock()
+	e := q.kinds[j.Kind]
+	q.mu.RUnlock()
+	actx, cancel := context.WithTimeout(ctx, e.k.Timeout)
+	err := safeCall(actx, e.h, j)
+	cancel()
+	switch {
+	case err == nil:
+		if q.finish(ctx, j, `DELETE FROM jobs WHERE id = ? AND claim = ?`, j.ID, token) {
+			q.count(j.Kind, func(o *Outcomes) { o.Succeeded++ })
+		}
+	case ctx.Err() != nil:
+		// Shutting down: hand the job back without spending an attempt.
+		if q.finish(context.WithoutCancel(ctx), j, `UPDATE jobs SET status = 'pending', attempts = attempts - 1, locked_until = NULL, claim = NULL
+			WHERE id = ? AND claim = ?`, j.ID, token) {
+			q.count(j.Kind, func(o *Outcomes) { o.Released++ })
+		}
+	default:
+		q.fail(ctx, j, token, err, false)
+	}
+}
+
+// safeCall runs h, turning a panic into an error so one bad job cannot take
+// the worker (or the site) down.
+func safeCall(ctx context.Context, h Handler, j *Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, j)
+}
+
+// fail schedules the next attempt or, after the last (or for a permanent
+// failure), marks the job dead.
+func (q *Queue) fail(ctx context.Context, j *Job, token string, err error, forceDead bool) {
+	k := q.kindConfig(j.Kind)
+	msg := err.Error()
+	if len(msg) > 4000 {
+		msg = msg[:4000]
+	}
+	j.LastError = msg
+	f := Failure{Job: j, Err: err}
+	if forceDead || IsPermanent(err) || j.Attempts >= j.MaxAttempts {
+		f.Dead = true
+		if !q.finish(ctx, j, `UPDATE jobs SET status = 'dead', locked_until = NULL, claim = NULL, last_error = ?, updated_at = `+storage.NowMillisSQL+`
+			WHERE id = ? AND claim = ?`, msg, j.ID, token) {
+			return
+		}
+		j.Status = StatusDead
+		q.count(j.Kind, func(o *Outcomes) { o.Died++ })
+		q.log.Error("job failed for the last time; it is dead", "kind", j.Kind, "job", j.ID, "attempts", j.Attempts, "err", msg)
+	} else {
+		f.RetryIn = k.Delays[min(j.Attempts-1, len(k.Delays)-1)]
+		if !q.finish(ctx, j, `UPDATE jobs SET status = 'pending', locked_until = NULL, claim = NULL, last_error = ?,
+			run_at = `+storage.NowMillisSQL+` + ?, updated_at = `+storage.NowMillisSQL+` WHERE id = ? AND claim = ?`,
+			msg, f.RetryIn.Milliseconds(), j.ID, token) {
+			return
+		}
+		j.Status = StatusPending
+		q.count(j.Kind, func(o *Outcomes) { o.Retried++ })
+		q.log.Warn("job failed; will retry", "kind", j.Kind, "job", j.ID, "attempt", j.Attempts, "of", j.MaxAttempts,
+			"retryIn", f.RetryIn, "err", msg)
+	}
+	if k.OnFailure != nil {
+		k.OnFailure(context.WithoutCancel(ctx), f)
+	}
+}
+
+// finish records an outcome if this worker's claim still holds the job. It
+// reports whether it did; a claim taken over (the lease expired and another
+// worker claimed the job) records nothing, so the job's state stays the new
+// claimer's.
+func (q *Queue) finish(ctx context.Context, j *Job, stmt string, args ...any) bool {
+	res, err := q.db.Write().ExecContext(context.WithoutCancel(ctx), stmt, args...)
+	if err != nil {
+		// The lease expires and the job runs again: at least once, never lost.
+		q.log.Error("jobs: could not record a job's outcome", "kind", j.Kind, "job", j.ID, "err", err)
+		return false
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		q.log.Warn("jobs: a job's lease expired before its attempt finished; another worker has it", "kind", j.Kind, "job", j.ID)
+		q.count(j.Kind, func(o *Outcomes) { o.LeaseLost++ })
+		return false
+	}
+	return true
+}
+
+func (q *Queue) count(kind string, f func(*Outcomes)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	o := q.outcomes[kind]
+	if o == nil {
+		o = &Outcomes{}
+		q.outcomes[kind] = o
+	}
+	f(o)
+}
+
+// permanent marks an error that no retry can fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps err so the job is dead at once instead of retried.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err was wrapped by Permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
