@@ -242,6 +242,13 @@ func (o *Outbox) failed(ctx context.Context, f jobs.Failure) {
 		status = "dead"
 	}
 	o.record(ctx, f.Job.ID, status, f.Job.Attempts, f.Job.LastError)
+	if f.Dead {
+		o.log.Error("mail not sent; no attempt follows", "id", f.Job.ID, "origin", m.Origin, "to", m.To, "subject", m.Subject,
+			"attempts", f.Job.Attempts, "err", f.Job.LastError)
+	} else {
+		o.log.Warn("mail attempt failed; will retry", "id", f.Job.ID, "origin", m.Origin, "to", m.To, "subject", m.Subject,
+			"attempt", f.Job.Attempts, "retryIn", f.RetryIn, "err", f.Job.LastError)
+	}
 	o.notify(ctx, Delivery{ID: f.Job.ID, Message: m, Attempt: f.Job.Attempts, Err: f.Err, Dead: f.Dead, RetryIn: f.RetryIn})
 }
 

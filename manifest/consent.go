@@ -39,8 +39,24 @@ func grantedCapabilities(m *Manifest) []Capability {
 	return out
 }
 
+// Site is what the consent screen says about the site a plugin is being
+// activated on, where that changes what a grant means.
+type Site struct {
+	// MailOff: the site has no mail transport (no --smtp), so email:send
+	// grants nothing that works.
+	MailOff bool
+}
+
+// MailOffNote is added to the email:send line on a site without mail.
+const MailOffNote = " — mail is off on this site (no mail transport is configured), so sending fails until an administrator sets --smtp"
+
 // Consent describes everything the manifest asks for.
-func Consent(m *Manifest) Summary {
+func Consent(m *Manifest) Summary { return ConsentOn(m, Site{}) }
+
+// ConsentOn is Consent on a particular site: the grants are the same (what
+// activation must send back does not depend on it); the lines say what the
+// site makes of them.
+func ConsentOn(m *Manifest, site Site) Summary {
 	s := Summary{
 		Capabilities: []string{}, AllowedHosts: []string{}, HostsFromSettings: []string{}, Storage: []string{},
 		Routes: []string{}, Hooks: []string{}, Lines: []string{},
@@ -78,7 +94,11 @@ func Consent(m *Manifest) Summary {
 			}
 			continue
 		}
-		s.Lines = append(s.Lines, capabilityLine(c))
+		line := capabilityLine(c)
+		if c == EmailSend && site.MailOff {
+			line += MailOffNote
+		}
+		s.Lines = append(s.Lines, line)
 	}
 	s.Lines = append(s.Lines, secretLines(m)...)
 	for _, name := range s.Storage {

@@ -11,6 +11,9 @@ type Limits struct {
 	// StorageBytes is not per invocation: it is the quota of what the
 	// plugin keeps in ctx.kv and ctx.storage (keys, ids and JSON values).
 	StorageBytes int `json:"storageBytes"`
+	// EmailsPerHour is not per invocation either: it caps the messages the
+	// plugin queues with ctx.email.send in any rolling hour.
+	EmailsPerHour int `json:"emailsPerHour"`
 }
 
 // SiteDefaults are the limits of SPEC §6. A manifest may only lower them; Parse
@@ -23,6 +26,7 @@ var SiteDefaults = Limits{
 	ResponseBytes: 1 << 20,
 	LogBytes:      64 << 10,
 	StorageBytes:  50 << 20,
+	EmailsPerHour: 100,
 }
 
 // MaxRuntimeSchedules caps the schedules a plugin registers with
@@ -39,6 +43,7 @@ type LimitRequest struct {
 	ResponseBytes *int `json:"responseBytes,omitempty"`
 	LogBytes      *int `json:"logBytes,omitempty"`
 	StorageBytes  *int `json:"storageBytes,omitempty"`
+	EmailsPerHour *int `json:"emailsPerHour,omitempty"`
 }
 
 // limitField ties one manifest limit to its site value, for the checks in Parse and
@@ -57,6 +62,7 @@ var limitFields = []limitField{
 	{"responseBytes", func(r *LimitRequest) *int { return r.ResponseBytes }, func(l *Limits) *int { return &l.ResponseBytes }},
 	{"logBytes", func(r *LimitRequest) *int { return r.LogBytes }, func(l *Limits) *int { return &l.LogBytes }},
 	{"storageBytes", func(r *LimitRequest) *int { return r.StorageBytes }, func(l *Limits) *int { return &l.StorageBytes }},
+	{"emailsPerHour", func(r *LimitRequest) *int { return r.EmailsPerHour }, func(l *Limits) *int { return &l.EmailsPerHour }},
 }
 
 // WithDefaults returns l with every field that is not positive set to its

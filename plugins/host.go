@@ -14,6 +14,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
@@ -72,8 +73,9 @@ type MediaUpload struct {
 }
 
 // Mailer sends ctx.email.send messages through the site's transport.
+// perHour is the plugin's limits.emailsPerHour; over it Send fails naming it.
 type Mailer interface {
-	Send(ctx context.Context, pluginID string, msg Email) error
+	Send(ctx context.Context, pluginID string, msg Email, perHour int) error
 }
 
 // Email is ctx.email.send's argument.
@@ -280,7 +282,7 @@ func (h *Host) kvDelete(ctx context.Context, c hostCall) (any, error) {
 
 func (h *Host) emailSend(ctx context.Context, c hostCall) (any, error) {
 	if h.svc.Mail == nil {
-		return nil, badCall(c.method, "this site has no email transport configured")
+		return nil, fmt.Errorf("%s: %w", c.method, ErrNoMail)
 	}
 	var msg Email
 	if err := objectArg(c.method, c.argv, 0, &msg); err != nil {
@@ -289,7 +291,14 @@ func (h *Host) emailSend(ctx context.Context, c hostCall) (any, error) {
 	if len(msg.To) == 0 || msg.Subject == "" || (msg.Text == "" && msg.HTML == "") {
 		return nil, badCall(c.method, "a message needs to, subject and text or html")
 	}
-	return nil, h.svc.Mail.Send(ctx, h.id(), msg)
+	perHour := h.p.Manifest.EffectiveLimits(manifest.SiteDefaults).EmailsPerHour
+	if err := h.svc.Mail.Send(ctx, h.id(), msg, perHour); err != nil {
+		if errors.Is(err, mail.ErrInvalid) || errors.Is(err, mail.ErrRateLimited) {
+			return nil, fmt.Errorf("%s: %w", c.method, err)
+		}
+		return nil, err
+	}
+	return nil, nil
 }
 
 func (h *Host) usersGet(ctx context.Context, c hostCall) (any, error) {

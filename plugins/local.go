@@ -113,13 +113,15 @@ func hookNames(m *manifest.Manifest) string {
 	return strings.Join(names, ", ")
 }
 
-// LogMailer "sends" email by logging it: the transport of `plugin run` and of
-// sites with no mail server configured.
+// LogMailer prints email instead of sending it: the transport of `plugin
+// run`, which has no mail server. A site never uses it: without --smtp,
+// ctx.email.send throws ErrNoMail.
 type LogMailer struct{ Log *slog.Logger }
 
-// Send logs the message's envelope and subject.
-func (m LogMailer) Send(ctx context.Context, pluginID string, msg Email) error {
-	m.Log.InfoContext(ctx, "email (not sent: no transport configured)", "plugin", pluginID, "to", msg.To, "subject", msg.Subject)
+// Send logs the message's envelope and subject, saying it was not sent.
+func (m LogMailer) Send(ctx context.Context, pluginID string, msg Email, perHour int) error {
+	m.Log.WarnContext(ctx, "email NOT SENT: pilcrow plugin run has no mail transport, so the message is only printed here; on a site it goes out through --smtp",
+		"plugin", pluginID, "to", []string(msg.To), "subject", msg.Subject, "text", msg.Text, "html", msg.HTML)
 	return nil
 }
 

@@ -333,10 +333,10 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 	}
 	switch q.Kind {
 	case "":
-	case sandbox.KindHook, sandbox.KindRoute:
+	case sandbox.KindHook, sandbox.KindRoute, LogKindMail:
 		where, args = append(where, "kind = ?"), append(args, q.Kind)
 	default:
-		return nil, fmt.Errorf("%w: kind %q is not hook or route", ErrBadLogQuery, q.Kind)
+		return nil, fmt.Errorf("%w: kind %q is not hook, route or mail", ErrBadLogQuery, q.Kind)
 	}
 	if q.Name != "" {
 		where, args = append(where, "name = ?"), append(args, q.Name)

@@ -463,6 +463,9 @@ func (m *Manager) Get(ctx context.Context, id string) (*Info, error) {
 	return m.info(ctx, r)
 }
 
+// site is what consent screens say about this site.
+func (m *Manager) site() manifest.Site { return manifest.Site{MailOff: m.services.Mail == nil} }
+
 func (m *Manager) info(ctx context.Context, r *pluginRow) (*Info, error) {
 	shown := r.version.String
 	sha := r.sha.String
@@ -475,7 +478,7 @@ func (m *Manager) info(ctx context.Context, r *pluginRow) (*Info, error) {
 	}
 	in := &Info{
 		ID: r.id, Name: mf.Name, Description: mf.Description, Author: mf.Author, Homepage: mf.Homepage,
-		Version: shown, Status: r.status(), Consent: manifest.Consent(mf), Manifest: mf, SHA256: sha,
+		Version: shown, Status: r.status(), Consent: manifest.ConsentOn(mf, m.site()), Manifest: mf, SHA256: sha,
 		CreatedAt: time.UnixMilli(r.created).UTC(), UpdatedAt: time.UnixMilli(r.updated).UTC(),
 	}
 	if r.version.Valid {

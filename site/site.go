@@ -21,6 +21,8 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/jobs"
+	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
@@ -45,7 +47,12 @@ type Config struct {
 	// Info is what the site says about itself to plugins (ctx.site): its
 	// name, public URL, locale and time zone. Zero fields take defaults
 	// (see DefaultInfo); URL defaults to Web.BaseURL.
-	Info   Info
+	Info Info
+	// Mail is the mail transport (--smtp, --mail-from); with no URL the site
+	// sends no mail and ctx.email.send says so.
+	Mail mail.Config
+	// Jobs tunes the durable job queue (mail and, later, other work).
+	Jobs   jobs.Config
 	Logger *slog.Logger
 }
 
@@ -127,6 +134,10 @@ type Site struct {
 	// Hooks dispatches content and media hooks to active plugins; it is the
 	// content service's and the media library's hook implementation.
 	Hooks *plugins.Dispatcher
+	// Jobs is the durable job queue; its workers run in Run.
+	Jobs *jobs.Queue
+	// Mail is the outbox; nil when the site has no mail transport.
+	Mail *mail.Outbox
 
 	pool *lazyPool
 }
@@ -152,6 +163,21 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	// delete items that entries use.
 	s.Content = cms.NewContent(db, cms.WithLogger(cfg.Logger), cms.WithMediaChecker(media))
 	media.SetReferenceFinder(s.Content)
+	if cfg.Jobs.Log == nil {
+		cfg.Jobs.Log = cfg.Logger
+	}
+	s.Jobs = jobs.New(db, cfg.Jobs)
+	if cfg.Mail.URL != "" {
+		t, err := mail.NewTransport(cfg.Mail)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.Mail = mail.NewOutbox(db, s.Jobs, t, mail.OutboxOptions{Log: cfg.Logger})
+		cfg.Logger.Info("mail goes out through "+t.String(), "from", t.From())
+	} else if cfg.Mail.From != "" {
+		cfg.Logger.Warn("--mail-from is set but --smtp is not: this site sends no mail")
+	}
 	if err := s.openPlugins(ctx, cfg); err != nil {
 		s.Close()
 		return nil, err
@@ -194,7 +220,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 			Content: pluginContent{s.Content},
 			Users:   plugins.UserDirectory{Users: s.Users},
 			Media:   pluginMedia{s.Media},
-			Mail:    plugins.LogMailer{Log: cfg.Logger},
+			Mail:    s.pluginMailer(),
 			Site:    sandbox.SiteInfo{Name: info.Name, URL: info.URL, Locale: info.Locale, Timezone: info.Timezone},
 		},
 		Limits: cfg.Plugins.Limits,
@@ -204,10 +230,22 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	// media through ctx.content and ctx.media, and saves and uploads run the
 	// plugins' hooks. The services exist first, so the hooks are set on them.
 	s.Hooks = s.Plugins.Hooks()
+	if s.Mail != nil {
+		s.Plugins.ReportMail(s.Mail)
+	}
 	s.Content.SetHooks(s.Hooks)
 	s.Media.SetHooks(s.Hooks)
 	// Storage indexes of plugins installed before this binary knew them.
 	return s.Plugins.SyncStorage(ctx)
+}
+
+// pluginMailer is ctx.email's transport: the outbox, or none (nil, so
+// ctx.email.send throws that no mail transport is configured).
+func (s *Site) pluginMailer() plugins.Mailer {
+	if s.Mail == nil {
+		return nil
+	}
+	return plugins.OutboxMailer{Outbox: s.Mail}
 }
 
 // Handler is the site's HTTP handler.
@@ -225,11 +263,31 @@ func (s *Site) Run(ctx context.Context) error {
 	wg.Go(func() { s.Media.RunJanitor(ctx, 10*time.Minute) })
 	wg.Go(func() { s.warmSandbox(ctx) })
 	wg.Go(func() { s.Plugins.Run(ctx) })
+	wg.Go(func() { s.Jobs.Run(ctx) })
+	if s.Mail != nil {
+		wg.Go(func() { s.sweepMail(ctx) })
+	}
 	// Scheduled publishing: overdue schedules (due while the site was down)
 	// are published first, then each as it comes due.
 	err := cms.NewScheduler(s.Content, s.log).Run(ctx)
 	wg.Wait()
 	return err
+}
+
+// sweepMail drops mail history older than its retention, hourly.
+func (s *Site) sweepMail(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := s.Mail.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("mail: could not remove old history", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // warmSandbox starts the worker processes in the background when plugins

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/site"
 	"github.com/pilcrow-cms/pilcrow/web"
@@ -32,6 +33,7 @@ type serveConfig struct {
 	mediaServe      string
 	plugins         site.PluginConfig
 	info            site.Info
+	mail            mail.Config
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -56,6 +58,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&c.media.PresignTTL, "media-presign-ttl", cms.DefaultPresignTTL, "how long presigned S3 media URLs stay valid")
 	fs.IntVar(&c.plugins.PoolSize, "plugin-workers", site.DefaultPoolSize, "number of sandbox worker processes that run plugin code (each runs one invocation at a time)")
 	fs.BoolVar(&c.plugins.UnsafeAllowLoopbackEgress, "unsafe-allow-loopback-egress", false, "let plugins fetch servers on this machine's loopback (development and tests only; never on a server)")
+	fs.StringVar(&c.mail.URL, "smtp", "", "mail server: smtp://[user:pass@]host[:port] (STARTTLS required; ?insecure=true allows plaintext to a loopback host) or smtps://… (implicit TLS); empty: the site sends no mail")
+	fs.StringVar(&c.mail.From, "mail-from", "", "sender address of the site's mail, such as 'Site <noreply@example.com>' (required with --smtp)")
 	fs.Usage = usageWithEnv(fs, `Usage: pilcrow serve [flags]
 
 Runs the CMS on an embedded SQLite database under --data. On an empty site it
@@ -71,6 +75,12 @@ Flags:
 	if err != nil {
 		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
 		return 2
+	}
+	if c.mail.URL != "" {
+		if _, err := mail.NewTransport(c.mail); err != nil {
+			fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+			return 2
+		}
 	}
 	if c.plugins.PoolSize < 1 || c.plugins.PoolSize > 64 {
 		fmt.Fprintf(stderr, "pilcrow serve: --plugin-workers must be from 1 to 64, got %d\n", c.plugins.PoolSize)
@@ -132,7 +142,7 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	c.web.BaseURL = c.baseURL
 	c.info.URL = base
 	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info})
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
 	if err != nil {
 		ln.Close()
 		return err
