@@ -131,7 +131,7 @@ func TestHostStorageRules(t *testing.T) {
 		{"kv.set", []any{"k"}, "needs a value"},
 		{"kv.get", []any{}, "missing argument key"},
 		{"nope.method", nil, "unknown method"},
-		{"email.send", []any{map[string]any{"to": []string{"a@b.c"}}}, "no email transport"},
+		{"email.send", []any{map[string]any{"to": []string{"a@b.c"}}}, "no mail transport is configured"},
 		{"content.get", []any{"posts", "1"}, "not available"},
 	}
 	for _, tc := range cases {
