@@ -250,8 +250,12 @@ func (s *Site) pluginMailer() plugins.Mailer {
 
 // Handler is the site's HTTP handler.
 func (s *Site) Handler() http.Handler {
-	return web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
+	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
 		Plugins: s.Plugins, Metadata: s.Hooks, Admin: admin.New}, s.log)
+	if err := srv.Registry().Register(newJobsCollector(s.Jobs)); err != nil {
+		s.log.Warn("job queue metrics not registered", "err", err)
+	}
+	return srv
 }
 
 // Run runs the site's background work (scheduled publishing, queues) until ctx
