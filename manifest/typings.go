@@ -292,7 +292,12 @@ const tsEmail = `
     replyTo?: string;
   }
 
-  /** ctx.email with email:send, through the site's configured transport. */
+  /**
+   * ctx.email with email:send. send resolves once the message is queued
+   * durably; the site delivers it through its --smtp server with retries.
+   * It throws when the site has no mail transport ("no mail transport is
+   * configured"), on a bad message, and past limits.emailsPerHour.
+   */
   interface Email {
     send(message: EmailMessage): Promise<void>;
   }
