@@ -43,7 +43,8 @@ type Stats map[string]KindStats
 // process's outcome counters.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	rows, err := q.db.Read().QueryContext(ctx, `SELECT kind,
-		SUM(status = 'pending'), SUM(status = 'running'), SUM(status = 'dead'),
+		SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN status = 'dead' THEN 1 ELSE 0 END),
 		COALESCE(`+storage.NowMillisSQL+` - MIN(CASE WHEN status = 'pending' AND run_at <= `+storage.NowMillisSQL+` THEN run_at END), 0)
 		FROM jobs GROUP BY kind`)
 	if err != nil {
