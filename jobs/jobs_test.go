@@ -15,7 +15,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
-func openDB(t *testing.T, path string) *storage.DB {
+func openDB(t testing.TB, path string) *storage.DB {
 	t.Helper()
 	db, err := storage.Open(context.Background(), path)
 	if err != nil {
