@@ -136,6 +136,14 @@ func storageLine(name string) string {
 }
 
 func routeLine(id string, r Route) string {
+	line := routeAudience(id, r)
+	if len(r.Redirects) > 0 {
+		line += "; it may send visitors on to " + strings.Join(r.Redirects, ", ")
+	}
+	return line
+}
+
+func routeAudience(id string, r Route) string {
 	if r.Public {
 		return fmt.Sprintf("Adds a PUBLIC web address %s that anyone can call", r.Path(id))
 	}

@@ -51,7 +51,7 @@ func TestConsentFull(t *testing.T) {
 		`Sends your setting "API key" to api.example.com in the Authorization header; the plugin's code cannot read it`,
 		`The plugin can read your secret setting "Signing secret"`,
 		`Keep its own data in a storage collection "events"`,
-		"Adds a PUBLIC web address /api/p/events-sync/webhook that anyone can call",
+		"Adds a PUBLIC web address /api/p/events-sync/webhook that anyone can call; it may send visitors on to https://pay.example.com",
 		"Adds a web address /api/p/events-sync/admin/resync that signed-in admins can call",
 		"Adds a web address /api/p/events-sync/status that signed-in admins can call",
 		"Runs when an entry is about to be saved and may change or reject it",

@@ -223,7 +223,27 @@ func (r *rules) routes() {
 		if rt.Public && rt.Permission != "" {
 			r.add(path+"/permission", "a public route takes no permission: anyone can call it; remove \"permission\" or \"public\"")
 		}
+		for j, o := range rt.Redirects {
+			if msg := redirectOriginProblem(o); msg != "" {
+				r.add(fmt.Sprintf("%s/redirects/%d", path, j), "redirect origin %q %s", o, msg)
+			}
+		}
 	}
+}
+
+// redirectOriginProblem says what is wrong with a route's redirect origin, or
+// "" when it is an https origin with nothing after the host.
+func redirectOriginProblem(o string) string {
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Host == "":
+		return "is not an origin like \"https://example.com\""
+	case u.Scheme != "https":
+		return "must use https"
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "must be an origin only (scheme and host, no path, query or credentials)"
+	}
+	return ""
 }
 
 func (r *rules) settings() {

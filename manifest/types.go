@@ -175,6 +175,9 @@ type Route struct {
 	// private route needs; empty means admin (see LeastRole). Never set on
 	// public routes.
 	Permission string `json:"permission,omitempty"`
+	// Redirects are the origins ("https://host[:port]") a response's Location
+	// may point to; without them a route redirects only to paths on this site.
+	Redirects []string `json:"redirects,omitempty"`
 }
 
 // DefaultRoutePermission is the least role of a private route that names

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -71,6 +72,38 @@ var forwardedRequestHeaders = []string{
 // itself controls.
 var refusedXHeaders = []string{"x-csrf-token", "x-content-type-options", "x-frame-options", "x-api-key", "x-auth-token"}
 
+// refusedXHeaderPrefixes are X- headers that front proxies act on rather
+// than pass to the browser: nginx's X-Accel-Redirect serves any file the
+// proxy can read, X-Sendfile the same for Apache and lighttpd, LiteSpeed's
+// likewise. A plugin answering one would read the server's disk. The
+// legacy security headers are the server's to set, like the CSP.
+var refusedXHeaderPrefixes = []string{"x-accel-", "x-sendfile", "x-lighttpd-", "x-litespeed-",
+	"x-xss-protection", "x-permitted-cross-domain-policies", "x-dns-prefetch-control", "x-download-options"}
+
+// checkLocation keeps a route's redirects on this site unless the route's
+// manifest names the origin: a same-site path ("/thanks", not "//evil" or
+// "/\evil", which browsers read as another host), or an absolute URL on one
+// of the redirects origins. An open redirect on the CMS's origin is a
+// phishing aid, so the default is closed.
+func checkLocation(loc string, redirects []string) error {
+	if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\") && !strings.ContainsAny(loc, "\\\t\n\r") {
+		return nil
+	}
+	u, err := url.Parse(loc)
+	if err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
+		origin := strings.ToLower(u.Scheme + "://" + u.Host)
+		for _, o := range redirects {
+			if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+				return nil
+			}
+		}
+	}
+	if len(redirects) == 0 {
+		return fmt.Errorf("%w: Location %q must be a path on this site (starting with one \"/\"); to redirect elsewhere, declare the origin in the route's \"redirects\"", ErrBadRouteResponse, loc)
+	}
+	return fmt.Errorf("%w: Location %q is neither a path on this site nor on the route's redirects (%s)", ErrBadRouteResponse, loc, strings.Join(redirects, ", "))
+}
+
 // RequestHeaders returns the headers of h a route handler may see, lower-cased,
 // each with its values joined by ", ".
 func RequestHeaders(h http.Header) map[string]string {
@@ -120,7 +153,10 @@ func RouteBody(contentType string, body []byte) (json.RawMessage, error) {
 // ParseRouteResult checks what a route handler returned. An object whose keys
 // are among status, headers and body, with a numeric status, is a full
 // response; any other JSON value is sent as 200 JSON.
-func ParseRouteResult(value json.RawMessage) (*RouteResponse, error) {
+//
+// redirects are the origins ("https://host[:port]") a Location header may
+// point to besides same-site paths: the route's manifest "redirects".
+func ParseRouteResult(value json.RawMessage, redirects ...string) (*RouteResponse, error) {
 	if len(bytes.TrimSpace(value)) == 0 {
 		value = json.RawMessage("null")
 	}
@@ -141,6 +177,11 @@ func ParseRouteResult(value json.RawMessage) (*RouteResponse, error) {
 		for _, name := range sortedKeys(hs) {
 			if err := checkResponseHeader(name, hs[name]); err != nil {
 				return nil, err
+			}
+			if strings.EqualFold(name, "Location") {
+				if err := checkLocation(hs[name], redirects); err != nil {
+					return nil, err
+				}
 			}
 			header.Set(name, hs[name])
 		}
@@ -198,6 +239,11 @@ func isResponseShape(obj map[string]json.RawMessage) bool {
 
 func checkResponseHeader(name, value string) error {
 	lc := strings.ToLower(name)
+	for _, p := range refusedXHeaderPrefixes {
+		if strings.HasPrefix(lc, p) {
+			return fmt.Errorf("%w: header %q may not be set by a plugin: a front proxy would act on it (serve a file, redirect internally, change its own limits)", ErrBadRouteResponse, name)
+		}
+	}
 	allowed := slices.Contains(allowedResponseHeaders, lc) || (strings.HasPrefix(lc, "x-") && !slices.Contains(refusedXHeaders, lc))
 	if !allowed || !validHeaderName(name) {
 		return fmt.Errorf("%w: header %q may not be set by a plugin (allowed: %s, and X-…)", ErrBadRouteResponse, name, strings.Join(allowedResponseHeaders, ", "))
@@ -293,7 +339,7 @@ func (m *Manager) ServeRoute(ctx context.Context, ap *ActivePlugin, route manife
 		}
 		return nil, err
 	}
-	resp, err := ParseRouteResult(res.Value)
+	resp, err := ParseRouteResult(res.Value, route.Redirects...)
 	if err != nil {
 		return nil, &RouteError{Plugin: ap.ID, Route: route.Name, Err: err}
 	}

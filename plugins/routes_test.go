@@ -40,6 +40,24 @@ func TestParseRouteResult(t *testing.T) {
 		{name: "body on 204", value: `{"status":204,"body":"x"}`, wantErr: "status 204 cannot have a body"},
 		{name: "text body too large", value: `{"status":200,"body":` + big + `}`, wantErr: "the limit is"},
 		{name: "JSON value too large", value: big, wantErr: "the limit is"},
+		{name: "allow for a 405", value: `{"status":405,"headers":{"Allow":"GET"}}`, status: 405},
+		{name: "x-accel-redirect refused", value: `{"status":200,"headers":{"X-Accel-Redirect":"/etc/passwd"}}`, wantErr: "a front proxy would act on it"},
+		{name: "x-accel-buffering refused", value: `{"status":200,"headers":{"x-accel-buffering":"no"}}`, wantErr: "a front proxy"},
+		{name: "x-sendfile refused", value: `{"status":200,"headers":{"X-Sendfile":"/var/lib/pilcrow/secret.key"}}`, wantErr: "a front proxy"},
+		{name: "x-lighttpd-send-file refused", value: `{"status":200,"headers":{"X-LIGHTTPD-send-file":"/x"}}`, wantErr: "a front proxy"},
+		{name: "x-litespeed refused", value: `{"status":200,"headers":{"X-LiteSpeed-Location":"/x"}}`, wantErr: "a front proxy"},
+		{name: "x-xss-protection refused", value: `{"status":200,"headers":{"X-XSS-Protection":"0"}}`, wantErr: "a front proxy"},
+		{name: "x-frame-options refused", value: `{"status":200,"headers":{"X-Frame-Options":"ALLOWALL"}}`, wantErr: `header "X-Frame-Options"`},
+		{name: "hsts refused", value: `{"status":200,"headers":{"Strict-Transport-Security":"max-age=0"}}`, wantErr: `header "Strict-Transport-Security"`},
+		{name: "hop-by-hop refused", value: `{"status":200,"headers":{"Transfer-Encoding":"chunked"}}`, wantErr: `header "Transfer-Encoding"`},
+		{name: "connection refused", value: `{"status":200,"headers":{"Connection":"close"}}`, wantErr: `header "Connection"`},
+		{name: "cors refused", value: `{"status":200,"headers":{"Access-Control-Allow-Origin":"*"}}`, wantErr: `header "Access-Control-Allow-Origin"`},
+		{name: "same-site location", value: `{"status":303,"headers":{"Location":"/thanks?x=1"}}`, status: 303},
+		{name: "protocol-relative location refused", value: `{"status":302,"headers":{"Location":"//evil.example/"}}`, wantErr: "must be a path on this site"},
+		{name: "backslash location refused", value: `{"status":302,"headers":{"Location":"/\\evil.example"}}`, wantErr: "must be a path on this site"},
+		{name: "absolute location refused", value: `{"status":302,"headers":{"Location":"https://evil.example/"}}`, wantErr: "declare the origin"},
+		{name: "scheme-only location refused", value: `{"status":302,"headers":{"Location":"javascript:alert(1)"}}`, wantErr: "must be a path"},
+		{name: "relative location refused", value: `{"status":302,"headers":{"Location":"thanks"}}`, wantErr: "must be a path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +79,35 @@ func TestParseRouteResult(t *testing.T) {
 			}
 			if tt.body != "" && string(res.Body) != tt.body {
 				t.Errorf("body %q, want %q", res.Body, tt.body)
+			}
+		})
+	}
+}
+
+func TestRouteRedirectOrigins(t *testing.T) {
+	redirects := []string{"https://pay.example", "https://shop.example:8443"}
+	tests := []struct {
+		loc     string
+		wantErr string
+	}{
+		{loc: "https://pay.example/checkout?id=1"},
+		{loc: "HTTPS://PAY.EXAMPLE/x"},
+		{loc: "https://shop.example:8443/"},
+		{loc: "https://shop.example/", wantErr: "neither a path on this site nor"},
+		{loc: "http://pay.example/", wantErr: "neither"},
+		{loc: "https://pay.example.evil.example/", wantErr: "neither"},
+		{loc: "https://user@pay.example/", wantErr: "neither"},
+		{loc: "/local"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.loc, func(t *testing.T) {
+			v, _ := json.Marshal(map[string]any{"status": 302, "headers": map[string]string{"Location": tt.loc}})
+			_, err := ParseRouteResult(v, redirects...)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}
