@@ -18,9 +18,8 @@ import (
 
 // pluginRouteHandler serves /api/p/{pluginId}/{route}: a route of an active
 // plugin, run in a fresh isolate. Private routes need a signed-in user whose
-// role is at least the route's declared permission (and, like every
-// cookie-authenticated unsafe request, the CSRF token: the global middleware
-// checks it). Public routes need nobody and are rate limited per client
+// role is at least the route's declared permission and, when signed in by
+// cookie, the CSRF token on every method. Public routes need nobody and are rate limited per client
 // address and plugin. Unknown plugins, inactive plugins and undeclared
 // routes are all 404.
 func (s *Server) pluginRouteHandler() http.Handler {
@@ -50,6 +49,13 @@ func (s *Server) pluginRouteHandler() http.Handler {
 			u := currentUser(r)
 			if u == nil {
 				problem(w, r, http.StatusUnauthorized, "this plugin route is private: sign in or send an API token")
+				return
+			}
+			// Every method, GET included: a plugin's GET may change its own
+			// state (plugins are not bound by HTTP's safe-method convention),
+			// and a cross-site link would otherwise ride the admin's cookie.
+			if !csrfValid(r) {
+				problem(w, r, http.StatusForbidden, "private plugin routes need the CSRF token on every method when signed in by cookie: send the csrfToken from login as the X-CSRF-Token header (or use an API token)")
 				return
 			}
 			if !roleAtLeast(u.Role, route.LeastRole()) {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -166,6 +167,22 @@ func TestPluginRouteAccess(t *testing.T) {
 	noCSRF := *editor
 	noCSRF.CSRF = ""
 	noCSRF.do("POST", "/api/p/kv-one/kv/set?key=a", `2`).problem(http.StatusForbidden)
+	// On every method: a cross-site GET (a link or <img> on another site)
+	// carries the admin's cookie but not the token, and a plugin's GET may
+	// change state. The refused GETs below did not reach the plugin.
+	noCSRFAdmin := *admin
+	noCSRFAdmin.CSRF = ""
+	for _, m := range []string{"GET", "HEAD"} {
+		noCSRFAdmin.do(m, "/api/p/kv-one/kv/set?key=a", nil).want(http.StatusForbidden)
+	}
+	wrong := *admin
+	wrong.CSRF = "not-the-token"
+	wrong.do("GET", "/api/p/kv-one/kv/get?key=a", nil).problem(http.StatusForbidden)
+	var got struct{ Value json.RawMessage }
+	admin.do("GET", "/api/p/kv-one/kv/get?key=a", nil).want(http.StatusOK).decode(&got)
+	if string(got.Value) != "1" {
+		t.Errorf("kv a = %s after refused cross-site calls, want 1", got.Value)
+	}
 	// An API token needs none.
 	var tok struct{ Token string }
 	editor.do("POST", "/api/tokens", map[string]any{"name": "script"}).want(http.StatusCreated).decode(&tok)
