@@ -41,8 +41,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	account := "account:" + strings.ToLower(strings.TrimSpace(in.Email))
-	if ok, wait := s.limiter.allow("ip:"+s.clientIP(r), account); !ok {
+	if ok, wait := s.allowLogin(r, in.Email); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		problem(w, r, http.StatusTooManyRequests, "too many login attempts; try again later")
 		return

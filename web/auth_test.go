@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -120,22 +121,46 @@ func TestSessionsExpire(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	ts := newTestSite(t, func(c *site.Config) { c.Web.LoginBurst = 3; c.Web.LoginRate = time.Hour })
-	ts.createUser("ed@example.com", cms.RoleEditor)
-	c := ts.anon()
-	for i := 0; i < 3; i++ {
-		c.do("POST", "/api/auth/login", map[string]string{"email": "ed@example.com", "password": "wrong password!"}).problem(http.StatusUnauthorized)
+	login := func(c *client, email, password, from string) *response {
+		return c.do("POST", "/api/auth/login", map[string]string{"email": email, "password": password}, header("X-Forwarded-For: "+from))
 	}
-	res := c.do("POST", "/api/auth/login", map[string]string{"email": "ed@example.com", "password": testPassword})
-	res.problem(http.StatusTooManyRequests)
-	if res.Header.Get("Retry-After") == "" {
-		t.Fatal("429 without Retry-After")
-	}
-	// The account is protected even from a fresh client: the per-account bucket is empty too.
-	ts.anon().do("POST", "/api/auth/login", map[string]string{"email": "ed@example.com", "password": testPassword}).problem(http.StatusTooManyRequests)
-	// Other accounts from the same address are limited too: the per-address bucket is empty.
-	ts.createUser("au@example.com", cms.RoleAuthor)
-	ts.anon().do("POST", "/api/auth/login", map[string]string{"email": "au@example.com", "password": testPassword}).problem(http.StatusTooManyRequests)
+	const attacker, owner = "203.0.113.66", "198.51.100.7"
+	t.Run("the owner is not locked out", func(t *testing.T) {
+		ts := newTestSite(t, func(c *site.Config) { c.Web.LoginBurst = 3; c.Web.LoginRate = time.Hour; c.Web.TrustProxy = true })
+		ts.createUser("ed@example.com", cms.RoleEditor)
+		for range 3 {
+			login(ts.anon(), "ed@example.com", "wrong password!", attacker).problem(http.StatusUnauthorized)
+		}
+		// The attacker's budget for this account is spent, even with the right password.
+		res := login(ts.anon(), "ed@example.com", testPassword, attacker)
+		res.problem(http.StatusTooManyRequests)
+		if res.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+		// The owner, from another address, signs in.
+		login(ts.anon(), "ed@example.com", testPassword, owner).want(http.StatusOK)
+		login(ts.anon(), "ed@example.com", "wrong password!", owner).problem(http.StatusUnauthorized)
+	})
+	t.Run("one client spraying accounts", func(t *testing.T) {
+		ts := newTestSite(t, func(c *site.Config) { c.Web.LoginBurst = 3; c.Web.LoginRate = time.Hour; c.Web.TrustProxy = true })
+		ts.createUser("au@example.com", cms.RoleAuthor)
+		// Three times the pair budget over all accounts, then nothing, for
+		// any account, the right password included.
+		for i := range 3 * 3 {
+			login(ts.anon(), fmt.Sprintf("guess%d@example.com", i), "wrong password!", attacker).problem(http.StatusUnauthorized)
+		}
+		login(ts.anon(), "au@example.com", testPassword, attacker).problem(http.StatusTooManyRequests)
+		login(ts.anon(), "au@example.com", testPassword, owner).want(http.StatusOK)
+	})
+	t.Run("forwarded addresses count only behind a trusted proxy", func(t *testing.T) {
+		ts := newTestSite(t, func(c *site.Config) { c.Web.LoginBurst = 3; c.Web.LoginRate = time.Hour })
+		ts.createUser("ed@example.com", cms.RoleEditor)
+		for i := range 3 {
+			login(ts.anon(), "ed@example.com", "wrong password!", fmt.Sprintf("203.0.113.%d", i)).problem(http.StatusUnauthorized)
+		}
+		// A made-up X-Forwarded-For buys no fresh budget.
+		login(ts.anon(), "ed@example.com", testPassword, "203.0.113.99").problem(http.StatusTooManyRequests)
+	})
 }
 
 func TestCSRFRequiredForCookieAuthenticatedWrites(t *testing.T) {

@@ -1,15 +1,15 @@
 package web
 
 import (
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// loginLimiter bounds login attempts per key (a client address or an account), so
-// neither one client guessing many passwords nor many clients guessing one
-// account's password gets far.
+// loginLimiter bounds attempts per key with a token bucket each.
 type loginLimiter struct {
 	mu      sync.Mutex
 	every   time.Duration
@@ -60,4 +60,25 @@ func (l *loginLimiter) allow(keys ...string) (bool, time.Duration) {
 		}
 	}
 	return ok, wait
+}
+
+// loginClientFactor is how many (account, client) budgets one client address
+// has over all the accounts it tries.
+const loginClientFactor = 3
+
+// allowLogin spends a login attempt for email from r's client: from the
+// budget of that (account, client) pair, which stops one client guessing one
+// password, and from the client's own, larger budget, which stops it
+// spraying guesses across accounts. Neither is the account's alone: six
+// wrong passwords from an attacker's address leave the owner, at another
+// address, free to sign in. Guessing from many addresses is slowed by each
+// address's budget and by argon2id, not by locking the account.
+func (s *Server) allowLogin(r *http.Request, email string) (bool, time.Duration) {
+	client := s.clientIP(r)
+	account := strings.ToLower(strings.TrimSpace(email))
+	ok1, wait1 := s.loginClient.allow(client)
+	if !ok1 {
+		return false, wait1
+	}
+	return s.loginPair.allow(account + "\x00" + client)
 }

@@ -27,8 +27,11 @@ type Config struct {
 	// behind a reverse proxy. Off by default: otherwise any client could pick
 	// its own rate-limit key.
 	TrustProxy bool
-	// LoginRate and LoginBurst bound login attempts per client address and per
-	// account: Burst attempts at once, then one every LoginRate.
+	// LoginRate and LoginBurst bound login attempts per (account, client
+	// address): Burst attempts at once, then one every LoginRate. Each client
+	// address has three times that budget over all accounts. There is no
+	// budget per account alone, on purpose: one that anybody can spend
+	// locks the owner out (see loginBudget).
 	LoginRate  time.Duration
 	LoginBurst int
 	// PublicRouteRate and PublicRouteBurst bound requests to plugins' public
@@ -66,13 +69,14 @@ type Services struct {
 
 // Server routes requests to handlers.
 type Server struct {
-	cfg      Config
-	svc      Services
-	log      *slog.Logger
-	metrics  *metrics
-	limiter  *loginLimiter
-	registry *prometheus.Registry
-	router   chi.Router
+	cfg     Config
+	svc     Services
+	log     *slog.Logger
+	metrics *metrics
+	// loginPair and loginClient are the two login budgets (see allowLogin).
+	loginPair, loginClient *loginLimiter
+	registry               *prometheus.Registry
+	router                 chi.Router
 }
 
 // New builds the server and its routes.
@@ -89,7 +93,9 @@ func New(cfg Config, svc Services, log *slog.Logger) *Server {
 	if cfg.LoginBurst <= 0 {
 		cfg.LoginBurst = DefaultConfig().LoginBurst
 	}
-	s := &Server{cfg: cfg, svc: svc, log: log, limiter: newLoginLimiter(cfg.LoginRate, cfg.LoginBurst)}
+	s := &Server{cfg: cfg, svc: svc, log: log,
+		loginPair:   newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
+		loginClient: newLoginLimiter(cfg.LoginRate/loginClientFactor, cfg.LoginBurst*loginClientFactor)}
 	s.registry, s.metrics = newMetrics()
 	s.router = s.routes()
 	return s

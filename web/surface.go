@@ -36,10 +36,12 @@ func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
 // and logout set the session cookie as the API does.
 func (s *Server) IsHTTPS(r *http.Request) bool { return s.isHTTPS(r) }
 
-// AllowLogin spends one login attempt for each key ("ip:…", "account:…") in
-// the limiter the API login uses, so the two forms share one budget: an
-// attacker cannot double their guesses by alternating.
-func (s *Server) AllowLogin(keys ...string) (bool, time.Duration) { return s.limiter.allow(keys...) }
+// AllowLogin spends one login attempt for email from r's client in the
+// budgets the API login uses (see allowLogin), so the two forms share them:
+// an attacker cannot double their guesses by alternating.
+func (s *Server) AllowLogin(r *http.Request, email string) (bool, time.Duration) {
+	return s.allowLogin(r, email)
+}
 
 // Services are the domain services the server was built with; the admin
 // pages call them directly.

@@ -51,7 +51,7 @@ func (s *UI) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		s.adminRender(w, r, http.StatusUnprocessableEntity, "login", page)
 		return
 	}
-	if ok, _ := s.web.AllowLogin("ip:"+s.web.ClientIP(r), "account:"+strings.ToLower(v.Email)); !ok {
+	if ok, _ := s.web.AllowLogin(r, v.Email); !ok {
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
 		s.adminRender(w, r, http.StatusTooManyRequests, "login", page)
 		return
