@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -249,7 +248,7 @@ func (s *Site) pluginMailer() plugins.Mailer {
 }
 
 // Handler is the site's HTTP handler.
-func (s *Site) Handler() http.Handler {
+func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
 		Plugins: s.Plugins, Metadata: s.Hooks, Admin: admin.New}, s.log)
 	if err := srv.Registry().Register(newJobsCollector(s.Jobs)); err != nil {

@@ -289,6 +289,34 @@ func TestBadRequestsGetProblems(t *testing.T) {
 	}
 }
 
+func TestMetricsToken(t *testing.T) {
+	ts := newTestSite(t, func(c *site.Config) { c.Web.MetricsToken = "s3cret-metrics" })
+	c := ts.anon()
+	res := c.do("GET", "/metrics", nil)
+	res.problem(http.StatusUnauthorized)
+	if res.Header.Get("WWW-Authenticate") == "" || strings.Contains(string(res.Body), "go_goroutines") {
+		t.Fatalf("unauthorised /metrics answered %v %s", res.Header, res.Body)
+	}
+	c.do("GET", "/metrics", nil, header("Authorization: Bearer wrong")).problem(http.StatusUnauthorized)
+	c.do("GET", "/metrics", nil, header("Authorization: Basic czNjcmV0LW1ldHJpY3M=")).problem(http.StatusUnauthorized)
+	// Being an admin is not the metrics token: scrapers get their own secret.
+	admin := ts.as(cms.RoleAdmin)
+	admin.do("GET", "/metrics", nil).problem(http.StatusUnauthorized)
+	m := c.do("GET", "/metrics", nil, header("Authorization: Bearer s3cret-metrics")).want(http.StatusOK)
+	if !strings.Contains(string(m.Body), "go_goroutines") {
+		t.Fatalf("metrics body: %.200s", m.Body)
+	}
+	// API tokens still work everywhere else.
+	var tok struct{ Token string }
+	admin.do("POST", "/api/tokens", map[string]string{"name": "ci"}).want(http.StatusCreated).decode(&tok)
+	c.do("GET", "/api/users", nil, header("Authorization: Bearer "+tok.Token)).want(http.StatusOK)
+}
+
+func TestMetricsElsewhere(t *testing.T) {
+	ts := newTestSite(t, func(c *site.Config) { c.Web.MetricsElsewhere = true })
+	ts.anon().do("GET", "/metrics", nil).problem(http.StatusNotFound)
+}
+
 func TestHealthAndMetrics(t *testing.T) {
 	ts := newTestSite(t)
 	c := ts.anon()

@@ -58,6 +58,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if s.cfg.MetricsToken != "" && r.URL.Path == "/metrics" {
+			// The metrics token is not an API token: MetricsHandler checks it.
+			next.ServeHTTP(w, r)
+			return
+		}
 		if h := r.Header.Get("Authorization"); h != "" {
 			scheme, token, ok := strings.Cut(h, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") {

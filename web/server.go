@@ -39,6 +39,14 @@ type Config struct {
 	// Rate.
 	PublicRouteRate  time.Duration
 	PublicRouteBurst int
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (--metrics-token): the counters name routes, plugins and queue depths,
+	// which is reconnaissance an anonymous visitor should not get.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off the site's router: it is served
+	// on its own listener (--metrics-addr, see MetricsHandler), typically
+	// one only the monitoring network reaches.
+	MetricsElsewhere bool
 }
 
 // DefaultConfig is what `pilcrow serve` uses unless told otherwise.
@@ -115,7 +123,9 @@ func (s *Server) routes() chi.Router {
 	})
 
 	r.Get("/healthz", s.handleHealth)
-	r.Method(http.MethodGet, "/metrics", s.metricsHandler())
+	if !s.cfg.MetricsElsewhere {
+		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())
+	}
 	r.Get("/setup", s.handleSetupPage)
 	r.Post("/setup", s.handleSetupForm)
 	if s.svc.Admin != nil {

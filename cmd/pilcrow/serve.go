@@ -34,6 +34,7 @@ type serveConfig struct {
 	plugins         site.PluginConfig
 	info            site.Info
 	mail            mail.Config
+	metricsAddr     string
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -52,6 +53,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&c.setupTTL, "setup-ttl", 24*time.Hour, "how long the first-admin setup link stays valid")
 	fs.Int64Var(&c.web.MaxBodyBytes, "max-body-bytes", c.web.MaxBodyBytes, "largest accepted JSON request body, in bytes")
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "trust X-Forwarded-For/-Proto from a reverse proxy")
+	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (default: /metrics is open)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address only, not on --addr (e.g. 127.0.0.1:9090)")
 	fs.StringVar(&c.media.Location, "media", "", "media store: a folder, or 's3://BUCKET[/PREFIX]?endpoint=URL&region=R&path-style=true' with credentials from the AWS environment (default <data>/media)")
 	fs.Int64Var(&c.media.MaxBytes, "media-max-bytes", cms.DefaultMediaMaxBytes, "largest accepted media upload, in bytes")
 	fs.StringVar(&c.mediaServe, "media-serve", "redirect", "how S3 media files reach clients: redirect (to a presigned URL) or proxy (streamed through Pilcrow)")
@@ -140,6 +143,15 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 		base = baseURLFor(ln.Addr())
 	}
 	c.web.BaseURL = c.baseURL
+	var metricsLn net.Listener
+	if c.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", c.metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w", c.metricsAddr, err)
+		}
+		defer metricsLn.Close()
+		c.web.MetricsElsewhere = true
+	}
 	c.info.URL = base
 	// Wiring of services lives in package site, shared with the end-to-end tests.
 	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
@@ -163,11 +175,24 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	}()
 	defer func() { stopBackground(); <-bgDone }()
 
+	handler := st.Handler()
 	srv := &http.Server{
-		Handler:           st.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", handler.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := msrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
 	}
 	fmt.Fprintf(stdout, "Pilcrow is listening on %s (data in %s)\n", base, c.data)
 	log.Info("listening", "addr", ln.Addr().String(), "data", c.data)

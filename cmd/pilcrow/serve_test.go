@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -147,6 +148,41 @@ func TestServeFinishesInFlightRequestsOnShutdown(t *testing.T) {
 	}
 	if code := <-stopped; code != 0 {
 		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestServeMetricsOnItsOwnAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := ln.Addr().String()
+	ln.Close()
+	base, _, stop := startServe(t, "--data", t.TempDir(), "--metrics-addr", maddr, "--metrics-token", "tok-123")
+	defer stop()
+	get := func(url, token string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(base+"/metrics", "tok-123"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the site's address: %d, want 404", code)
+	}
+	if code := get("http://"+maddr+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+	if code := get("http://"+maddr+"/metrics", "tok-123"); code != http.StatusOK {
+		t.Errorf("/metrics with the token: %d, want 200", code)
+	}
+	if code := get("http://"+maddr+"/api/users", ""); code != http.StatusNotFound {
+		t.Errorf("the metrics address serves the API: %d", code)
 	}
 }
 
