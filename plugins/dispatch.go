@@ -74,6 +74,7 @@ func entryEvent(e *cms.Entry) ContentEvent {
 // plugin. The content service validates the returned data again.
 func (d *Dispatcher) BeforeSave(ctx context.Context, ev cms.SaveEvent) (map[string]any, error) {
 	subs, err := d.m.subscribers(ctx, manifest.HookBeforeSave)
+	subs = d.caused(ctx, string(manifest.HookBeforeSave), subs)
 	if err != nil || len(subs) == 0 {
 		return nil, err
 	}
@@ -111,6 +112,7 @@ func (d *Dispatcher) BeforeSave(ctx context.Context, ev cms.SaveEvent) (map[stri
 // throwing) vetoes the delete.
 func (d *Dispatcher) BeforeDelete(ctx context.Context, ev cms.DeleteEvent) error {
 	subs, err := d.m.subscribers(ctx, manifest.HookBeforeDelete)
+	subs = d.caused(ctx, string(manifest.HookBeforeDelete), subs)
 	if err != nil || len(subs) == 0 {
 		return err
 	}
@@ -246,6 +248,7 @@ type UploadEvent struct {
 // BeforeUpload runs media:beforeUpload; a throw or a limit rejects the upload.
 func (d *Dispatcher) BeforeUpload(ctx context.Context, ev cms.MediaUploadEvent) error {
 	subs, err := d.m.subscribers(ctx, manifest.HookMediaBeforeUpload)
+	subs = d.caused(ctx, string(manifest.HookMediaBeforeUpload), subs)
 	if err != nil || len(subs) == 0 {
 		return err
 	}
@@ -274,6 +277,7 @@ func (d *Dispatcher) AfterUpload(ctx context.Context, tx *sql.Tx, m *cms.Media) 
 
 func (d *Dispatcher) enqueue(ctx context.Context, tx *sql.Tx, hook manifest.HookName, event any) error {
 	subs, err := d.m.subscribers(ctx, hook)
+	subs = d.caused(ctx, string(hook), subs)
 	if err != nil || len(subs) == 0 {
 		return err
 	}

@@ -871,6 +871,9 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 		Site:   m.services.Site,
 	}
 	start := m.now()
+	// Writes the plugin makes through its host carry it as their cause, so
+	// the hooks they trigger skip it and chains stop (see MaxHookDepth).
+	ctx = causedBy(ctx, ap.ID)
 	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, visible, secrets))
 	m.recordInvocation(ap, kind, name, start, res, err, secrets)
 	return res, err

@@ -76,6 +76,8 @@ type Job struct {
 	Attempts  int             `json:"attempts"`
 	NextRunAt time.Time       `json:"nextRunAt"`
 	LastError string          `json:"lastError,omitempty"`
+	// cause is the chain of plugins whose writes led to the job.
+	cause []string
 }
 
 // NewQueue returns a queue delivering through m.
@@ -114,8 +116,10 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, pluginID string, hook m
 		return fmt.Errorf("enqueue %s for %s: event is not valid JSON", hook, pluginID)
 	}
 	now := q.cfg.Now().UnixMilli()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO plugin_jobs (plugin_id, hook, event, status, attempts, next_run_at, created_at, updated_at)
-		VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)`, pluginID, string(hook), string(event), now, now, now); err != nil {
+	// The chain of plugins whose writes caused this job goes with it, so
+	// the hook's own writes continue the chain when it is delivered.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO plugin_jobs (plugin_id, hook, event, status, attempts, next_run_at, created_at, updated_at, cause)
+		VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)`, pluginID, string(hook), string(event), now, now, now, encodeCause(causeChain(ctx))); err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", hook, pluginID, err)
 	}
 	q.Nudge()
@@ -193,19 +197,19 @@ func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
 func (q *Queue) claim(ctx context.Context) (*Job, error) {
 	now := q.cfg.Now()
 	var j Job
-	var event string
+	var event, cause string
 	err := q.db.Write().QueryRowContext(ctx, `UPDATE plugin_jobs SET status = 'running', attempts = attempts + 1, locked_until = ?, updated_at = ?
 		WHERE id = (SELECT id FROM plugin_jobs WHERE (status = 'pending' AND next_run_at <= ?) OR (status = 'running' AND locked_until <= ?)
 			ORDER BY next_run_at, id LIMIT 1)
-		RETURNING id, plugin_id, hook, event, attempts`,
-		now.Add(q.cfg.Lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), now.UnixMilli()).Scan(&j.ID, &j.PluginID, &j.Hook, &event, &j.Attempts)
+		RETURNING id, plugin_id, hook, event, attempts, cause`,
+		now.Add(q.cfg.Lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), now.UnixMilli()).Scan(&j.ID, &j.PluginID, &j.Hook, &event, &j.Attempts, &cause)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("plugin queue: claim: %w", err)
 	}
-	j.Event, j.Status = json.RawMessage(event), JobRunning
+	j.Event, j.Status, j.cause = json.RawMessage(event), JobRunning, decodeCause(cause)
 	return &j, nil
 }
 
@@ -228,7 +232,7 @@ func (q *Queue) deliver(ctx context.Context, j *Job) {
 		q.fail(ctx, j, nil, err)
 		return
 	}
-	_, err = q.m.Invoke(ctx, ap, sandbox.KindHook, j.Hook, j.Event)
+	_, err = q.m.Invoke(withCauseChain(ctx, j.cause), ap, sandbox.KindHook, j.Hook, j.Event)
 	switch {
 	case err == nil:
 		q.finish(ctx, j, `DELETE FROM plugin_jobs WHERE id = ?`, j.ID)
