@@ -138,8 +138,13 @@ func RouteBody(contentType string, body []byte) (json.RawMessage, error) {
 	mt, _, _ := strings.Cut(strings.ToLower(contentType), ";")
 	mt = strings.TrimSpace(mt)
 	if mt == "application/json" || strings.HasSuffix(mt, "+json") {
-		if !json.Valid(body) {
-			return nil, errors.New("the body is declared as JSON but is not valid JSON")
+		// The isolate's own rules, checked here: a body it would refuse is
+		// the client's mistake (400), not a failed invocation.
+		if err := sandbox.CheckJSON(body); err != nil {
+			if err.Error() == "not valid JSON" {
+				return nil, errors.New("the body is declared as JSON but is not valid JSON")
+			}
+			return nil, fmt.Errorf("the JSON body cannot be given to a plugin: %w", err)
 		}
 		return json.RawMessage(body), nil
 	}

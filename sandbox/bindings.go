@@ -265,7 +265,7 @@ func (r *runner) responseObject(v goja.Value) goja.Value {
 	_ = o.Set("ok", status >= 200 && status <= 299)
 	_ = o.Set("text", func(goja.FunctionCall) goja.Value { return r.promiseResolved(r.rt.ToValue(text())) })
 	_ = o.Set("json", func(goja.FunctionCall) goja.Value {
-		parsed, err := decodeJSON(r.rt, []byte(text()), hostJSONDepth)
+		parsed, err := decodeJSON(r.rt, []byte(text()), MaxJSONDepth)
 		if err != nil {
 			return r.promiseRejected(r.syntaxError(err.Error()))
 		}

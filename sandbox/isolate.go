@@ -407,12 +407,13 @@ func (r *runner) parseJSON(raw json.RawMessage) (goja.Value, error) {
 	if len(raw) == 0 {
 		return goja.Undefined(), nil
 	}
-	return decodeJSON(r.rt, raw, hostJSONDepth)
+	return decodeJSON(r.rt, raw, MaxJSONDepth)
 }
 
-// hostJSONDepth bounds the nesting of JSON entering the isolate (events,
-// answers, fetch bodies); the decoder recurses per level.
-const hostJSONDepth = 512
+// MaxJSONDepth bounds the nesting of JSON entering the isolate (events,
+// answers, fetch bodies); the decoder recurses per level. CheckJSON applies
+// the same rule in the server, before anything is sent to a worker.
+const MaxJSONDepth = 512
 
 // newError builds an Error with the original constructor (plugin code may
 // have replaced the global one).

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -196,7 +197,9 @@ func (d *jsonDecoder) number() (goja.Value, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
-	if err != nil {
+	if err != nil && !(errors.Is(err, strconv.ErrRange) && f > -1 && f < 1) {
+		// Underflow reads as zero, as JSON.parse does; overflow is refused
+		// (CheckJSON refuses it in the server first).
 		return nil, d.errorf("invalid number %q", text)
 	}
 	return d.rt.ToValue(f), nil
