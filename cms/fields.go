@@ -377,6 +377,9 @@ func (f *Field) normalize(val any) (any, []string) {
 		if len(b) > maxJSONBytes {
 			return nil, []string{fmt.Sprintf("must be at most %d bytes of JSON", maxJSONBytes)}
 		}
+		if deeperThan(val, MaxJSONFieldDepth) {
+			return nil, []string{fmt.Sprintf("must be nested at most %d levels deep", MaxJSONFieldDepth)}
+		}
 		return val, nil
 	}
 	return nil, []string{"has an unknown type " + string(f.Type)}
@@ -428,4 +431,42 @@ func quoteList(opts []string) string {
 		q[i] = fmt.Sprintf("%q", o)
 	}
 	return strings.Join(q, ", ")
+}
+
+// MaxJSONFieldDepth bounds the nesting of a json field's value. Entries
+// travel to plugin hooks and back: into the isolate nested at most
+// sandbox.MaxJSONDepth (512) levels, out of it (a beforeSave's returned
+// data, a ctx.content write) at most the sandbox's MaxDepth limit (64), and
+// the data object around the field adds a level. With this bound every
+// entry the CMS accepts can make the round trip (site's tests check the
+// arithmetic).
+const MaxJSONFieldDepth = 48
+
+// deeperThan reports whether v (a decoded JSON value) nests more than max
+// levels of arrays and objects. It stops descending at the bound.
+func deeperThan(v any, max int) bool {
+	if max < 0 {
+		return true
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if max == 0 {
+			return true
+		}
+		for _, e := range x {
+			if deeperThan(e, max-1) {
+				return true
+			}
+		}
+	case []any:
+		if max == 0 {
+			return true
+		}
+		for _, e := range x {
+			if deeperThan(e, max-1) {
+				return true
+			}
+		}
+	}
+	return false
 }

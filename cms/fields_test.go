@@ -45,6 +45,9 @@ func TestFieldNormalize(t *testing.T) {
 		{"media bad", Field{Type: TypeMedia}, 5, nil, "media id"},
 		{"json anything", Field{Type: TypeJSON}, map[string]any{"a": []any{1.0}}, map[string]any{"a": []any{1.0}}, ""},
 		{"json too big", Field{Type: TypeJSON}, strings.Repeat("x", maxJSONBytes), nil, "at most"},
+		{"json at the depth bound", Field{Type: TypeJSON}, nested(MaxJSONFieldDepth), nested(MaxJSONFieldDepth), ""},
+		{"json too deep", Field{Type: TypeJSON}, nested(MaxJSONFieldDepth + 1), nil, "nested at most 48 levels"},
+		{"json deep objects", Field{Type: TypeJSON}, map[string]any{"a": nested(MaxJSONFieldDepth)}, nil, "nested at most"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,4 +133,13 @@ func TestSlugify(t *testing.T) {
 			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// nested is n levels of arrays, innermost empty.
+func nested(n int) any {
+	var v any = []any{}
+	for i := 1; i < n; i++ {
+		v = []any{v}
+	}
+	return v
 }

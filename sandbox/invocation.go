@@ -205,10 +205,17 @@ func (inv *Invocation) validate() error {
 	case inv.Name == "":
 		return fmt.Errorf("%w: empty %s name", ErrInvalidInvocation, inv.Kind)
 	}
-	if len(inv.Event) > 0 && !json.Valid(inv.Event) {
-		return fmt.Errorf("%w: event is not valid JSON", ErrInvalidInvocation)
+	// The isolate's JSON rules, checked before a worker sees the event or
+	// the settings: what it would refuse fails here, and costs no worker.
+	if len(inv.Event) > 0 {
+		if err := CheckJSON(inv.Event); err != nil {
+			return fmt.Errorf("%w: event: %w", ErrInvalidInvocation, err)
+		}
 	}
 	if len(inv.Grants.Settings) > 0 {
+		if err := CheckJSON(inv.Grants.Settings); err != nil {
+			return fmt.Errorf("%w: settings: %w", ErrInvalidInvocation, err)
+		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(inv.Grants.Settings, &obj); err != nil {
 			return fmt.Errorf("%w: settings must be a JSON object: %v", ErrInvalidInvocation, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/plugins"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
 )
 
 func openTestSite(t *testing.T) *Site {
@@ -122,4 +123,15 @@ func TestPluginAdaptersActAsSystem(t *testing.T) {
 
 func pngEncode(b *bytes.Buffer) error {
 	return png.Encode(b, image.NewRGBA(image.Rect(0, 0, 2, 2)))
+}
+
+// Every entry the CMS accepts can go to a hook and come back: a json field
+// at its bound, inside the data object, inside the event.
+func TestCMSDepthFitsTheSandbox(t *testing.T) {
+	if out := cms.MaxJSONFieldDepth + 1; out > sandbox.DefaultLimits.MaxDepth {
+		t.Errorf("a returned entry nests %d levels, the sandbox sends at most %d", out, sandbox.DefaultLimits.MaxDepth)
+	}
+	if in := cms.MaxJSONFieldDepth + 2; in > sandbox.MaxJSONDepth {
+		t.Errorf("an event nests %d levels, the isolate takes at most %d", in, sandbox.MaxJSONDepth)
+	}
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,5 +75,51 @@ func TestPluginRouteHostileBodies(t *testing.T) {
 	after := ts.Site.SandboxStats()
 	if after.Crashed != before.Crashed || after.Killed != before.Killed || after.Started != before.Started {
 		t.Fatalf("hostile bodies cost workers: before %+v, after %+v", before, after)
+	}
+}
+
+// What the CMS accepts without plugins, plugins can receive: a json field at
+// the CMS's nesting bound reaches a beforeSave and an afterSave hook, and one
+// level deeper is the CMS's own 400, not a plugin failure.
+func TestEntriesAtTheCMSBoundsReachHooks(t *testing.T) {
+	ts := pluginSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	admin.mustCreateCollection(map[string]any{
+		"name": "docs", "label": "Docs",
+		"fields": []map[string]any{{"name": "title", "type": "string"}, {"name": "tree", "type": "json"}},
+	})
+	admin.installActive(packPlugin(t, map[string]any{
+		"id": "depth-probe", "version": "1.0.0", "name": "Depth probe",
+		"capabilities": []string{"content:write"},
+		"hooks":        []string{"content:beforeSave", "content:afterSave"},
+		"routes":       []map[string]any{{"name": "seen"}},
+	}, `const depth = (v) => Array.isArray(v) ? 1 + Math.max(0, ...v.map(depth)) : 0;
+export default {
+  hooks: {
+    "content:beforeSave": (ev) => ({ ...ev.data, title: "depth " + depth(ev.data.tree) }),
+    "content:afterSave": async (ev, ctx) => { await ctx.kv.set("seen:" + ev.id, depth(ev.data.tree)); },
+  },
+  routes: { seen: async (req, ctx) => ({ depth: await ctx.kv.get("seen:" + req.query.id) }) },
+};`))
+	nest := func(n int) any {
+		var v any = []any{}
+		for i := 1; i < n; i++ {
+			v = []any{v}
+		}
+		return v
+	}
+	e := admin.createEntry("docs", map[string]any{"title": "t", "tree": nest(cms.MaxJSONFieldDepth)})
+	if e.Data["title"] != fmt.Sprintf("depth %d", cms.MaxJSONFieldDepth) {
+		t.Fatalf("beforeSave saw %v", e.Data["title"])
+	}
+	eventually(t, "afterSave to see the entry", func() bool {
+		var got struct{ Depth any }
+		admin.do("GET", "/api/p/depth-probe/seen?id="+e.ID, nil).want(http.StatusOK).decode(&got)
+		return got.Depth == float64(cms.MaxJSONFieldDepth)
+	})
+	res := admin.do("POST", "/api/collections/docs/entries", map[string]any{"data": map[string]any{"tree": nest(cms.MaxJSONFieldDepth + 1)}})
+	res.problem(http.StatusUnprocessableEntity)
+	if !strings.Contains(string(res.Body), "nested at most") || strings.Contains(string(res.Body), "depth-probe") {
+		t.Fatalf("too deep: %s", res.Body)
 	}
 }
