@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -74,7 +75,10 @@ type Info struct {
 	ConsentedBy string     `json:"consentedBy,omitempty"`
 	ConsentedAt *time.Time `json:"consentedAt,omitempty"`
 	// Upgrade is set while an uploaded version awaits consent.
-	Upgrade   *Upgrade           `json:"upgrade,omitempty"`
+	Upgrade *Upgrade `json:"upgrade,omitempty"`
+	// Inherits is set until the first consent when the id's data survived
+	// an earlier uninstall: what the new installation takes over.
+	Inherits  *Inheritance       `json:"inherits,omitempty"`
 	Manifest  *manifest.Manifest `json:"manifest"`
 	SHA256    string             `json:"sha256"`
 	CreatedAt time.Time          `json:"createdAt"`
@@ -299,10 +303,20 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 		if errors.Is(err, ErrNotFound) {
 			_, err = tx.ExecContext(ctx, `INSERT INTO plugins (id, install_seq, pending_version, pending_sha256, created_at, updated_at)
 				VALUES (?, (SELECT COALESCE(MAX(install_seq), 0) + 1 FROM plugins), ?, ?, ?, ?)`, id, version, b.SHA256, now, now)
-			return err
+			if err != nil {
+				return err
+			}
+			return inheritSecretsTx(ctx, tx, id, b.Manifest)
 		}
 		if err != nil {
 			return err
+		}
+		if !row.version.Valid {
+			// Not consented yet: an inherited secret may not follow a
+			// new upload that sends it elsewhere.
+			if err := inheritSecretsTx(ctx, tx, id, b.Manifest); err != nil {
+				return err
+			}
 		}
 		if row.version.Valid && row.version.String == version && row.sha.String == b.SHA256 {
 			return nil // re-upload of the running version
@@ -489,6 +503,11 @@ func (m *Manager) info(ctx context.Context, r *pluginRow) (*Info, error) {
 			in.ConsentedAt = &t
 		}
 	}
+	if !r.version.Valid {
+		if in.Inherits, err = m.inheritance(ctx, r.id); err != nil {
+			return nil, err
+		}
+	}
 	if r.pending.Valid && r.version.Valid {
 		old, err := versionManifest(ctx, m.db.Read(), r.id, r.version.String)
 		if err != nil {
@@ -570,6 +589,10 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 			pending_version = NULL, pending_sha256 = NULL, install_hook_ran = 1, updated_at = ? WHERE id = ?`,
 			version, sha, string(grantJSON), by, now, now, id)
 		if err != nil {
+			return err
+		}
+		// Consented: what was inherited is now simply the plugin's.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_leftovers WHERE plugin_id = ?`, id); err != nil {
 			return err
 		}
 		return syncStorageTx(ctx, tx, mf, true)
@@ -661,6 +684,19 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 			keys = append(keys, k)
 		}
 		rows.Close()
+		if deleteData {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_leftovers WHERE plugin_id = ?`, id); err != nil {
+				return err
+			}
+		} else if v := cmp.Or(r.version.String, r.pending.String); v != "" {
+			var src string
+			if err := tx.QueryRowContext(ctx, `SELECT manifest FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, v).Scan(&src); err != nil {
+				return err
+			}
+			if err := recordLeftovers(ctx, tx, id, json.RawMessage(src), m.now().UnixMilli()); err != nil {
+				return err
+			}
+		}
 		for _, q := range []string{`DELETE FROM plugins WHERE id = ?`, `DELETE FROM plugin_versions WHERE plugin_id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
