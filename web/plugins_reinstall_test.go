@@ -41,9 +41,9 @@ func TestPluginReinstallInheritance(t *testing.T) {
 	// readable by the code, steady is unchanged.
 	var in struct {
 		Inherits struct {
-			UninstalledVersion              string
+			UninstalledVersion                 string
 			KVKeys, StorageDocuments, Settings int
-			Secrets                         []struct {
+			Secrets                            []struct {
 				Key    string
 				Kept   bool
 				Reason string
