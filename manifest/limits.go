@@ -26,7 +26,7 @@ var SiteDefaults = Limits{
 	ResponseBytes: 1 << 20,
 	LogBytes:      64 << 10,
 	StorageBytes:  50 << 20,
-	EmailsPerHour: 100,
+	EmailsPerHour: 60,
 }
 
 // MaxRuntimeSchedules caps the schedules a plugin registers with

@@ -43,7 +43,7 @@ func TestEmailsPerHourLimit(t *testing.T) {
 	}{
 		{`{}`, 100, ""},
 		{`{"emailsPerHour": 5}`, 5, ""},
-		{`{"emailsPerHour": 101}`, 0, "above the site default"},
+		{`{"emailsPerHour": 61}`, 0, "above the site default"},
 		{`{"emailsPerHour": 0}`, 0, "emailsPerHour"},
 		{`{"emailsPerHour": "lots"}`, 0, "emailsPerHour"},
 	}
