@@ -41,7 +41,7 @@ func TestEmailsPerHourLimit(t *testing.T) {
 		want    int
 		problem string
 	}{
-		{`{}`, 100, ""},
+		{`{}`, 60, ""},
 		{`{"emailsPerHour": 5}`, 5, ""},
 		{`{"emailsPerHour": 61}`, 0, "above the site default"},
 		{`{"emailsPerHour": 0}`, 0, "emailsPerHour"},
