@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
 
@@ -174,6 +175,8 @@ func adminErrorStatus(err error) (int, string) {
 		return http.StatusForbidden, "Not allowed: " + err.Error()
 	case errors.Is(err, cms.ErrConflict):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, sandbox.ErrWorkerFault):
+		return http.StatusServiceUnavailable, "The plugin sandbox failed to run this; nothing was changed. Try again in a moment."
 	}
 	var ve *cms.ValidationError
 	if errors.As(err, &ve) {
@@ -185,8 +188,12 @@ func adminErrorStatus(err error) (int, string) {
 // adminFail renders err as an error page, logging what people are not shown.
 func (s *UI) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := adminErrorStatus(err)
-	if status == http.StatusInternalServerError {
+	switch status {
+	case http.StatusInternalServerError:
 		s.log.ErrorContext(r.Context(), "admin request failed", "path", r.URL.Path, "err", err)
+	case http.StatusServiceUnavailable:
+		s.log.WarnContext(r.Context(), "plugin sandbox fault", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "2")
 	}
 	s.adminError(w, r, status, msg)
 }
