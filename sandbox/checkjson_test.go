@@ -61,3 +61,16 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckJSON is the server-side check of a typical content event
+// (about 1 KiB), the cost every hook invocation now pays before dispatch.
+func BenchmarkCheckJSON(b *testing.B) {
+	ev := []byte(`{"collection":"articles","id":"0190a1b2-0000-7000-8000-000000000000","isNew":false,"data":{"title":"A title of some length","body":"` +
+		strings.Repeat("Lorem ipsum dolor sit amet. ", 30) + `","reading_time":4,"tags":["a","b","c"],"meta":{"x":[1,2,3.5e10]}},"slug":"a-title","status":"draft","version":3}`)
+	b.SetBytes(int64(len(ev)))
+	for b.Loop() {
+		if err := CheckJSON(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
