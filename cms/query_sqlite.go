@@ -190,21 +190,35 @@ type sortCol struct {
 }
 
 type builtList struct {
+	// where and args are the list's conditions; arms, when a cursor is given,
+	// the rows after it as up to two index ranges (see applyCursor).
 	where []string
 	args  []any
+	arms  []arm
 	sort  []sortCol
 	spec  string // canonical sort text, bound into cursors
 	limit int
 	// sortIndex is the index that yields the first sort key's order, when one
-	// exists and applies; filtered says other conditions narrow the rows.
-	sortIndex string
-	filtered  bool
-	// forceIndex makes the page query walk sortIndex (see choosePlan).
+	// exists and applies; filterIndex the index of the first eq or in filter
+	// on an indexed field; filtered says conditions narrow the rows.
+	sortIndex   string
+	filterIndex string
+	filtered    bool
+	// forceIndex makes the page query walk that index (see choosePlan).
 	forceIndex string
 	// ftsTable and ftsWhere locate a full-text condition, for query to let
 	// the FTS table drive the page when results are ordered by seq.
 	ftsTable string
 	ftsWhere int
+}
+
+// arm is one range of rows after a cursor. In a null arm the first sort key
+// is NULL throughout, so the arm is ordered by the other keys only: SQLite
+// does not see that an IS NULL term fixes the index's first column.
+type arm struct {
+	where []string
+	args  []any
+	null  bool
 }
 
 // buildList checks q against the collection and turns it into SQL fragments.
@@ -232,6 +246,11 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 			b.args = append(b.args, string(s))
 		}
 		b.where = append(b.where, "e.status IN ("+strings.Join(ph, ", ")+")")
+		if !slices.Contains(q.Status, StatusTrashed) {
+			// Implied by the IN list, but written out so the planner can
+			// prove the live-entry partial indexes apply.
+			b.where = append(b.where, "e.status <> 'trashed'")
+		}
 	default:
 		b.where = append(b.where, "e.status <> 'trashed'")
 	}
@@ -257,13 +276,28 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	b.filtered = len(q.Filters) > 0 || q.Q != ""
-	if first := b.sort[0]; first.field != nil && first.field.Type.indexed() && (public || len(q.Status) == 0) {
+	b.filtered = len(q.Filters) > 0 || q.Q != "" || len(q.Status) > 0
+	if live := public || !slices.Contains(q.Status, StatusTrashed); live {
 		kind := "d"
 		if public {
 			kind = "p"
 		}
-		b.sortIndex = indexName(kind, col.Name, first.field.Name)
+		switch first := b.sort[0]; {
+		case first.field != nil && first.field.Type.indexed():
+			b.sortIndex = indexName(kind, col.Name, first.field.Name)
+		case first.expr == "e.seq" && !public:
+			b.sortIndex = "entries_live"
+		case first.expr == "e.updated_at" && !public:
+			b.sortIndex = "entries_updated"
+		case first.expr == "e.published_at" && public:
+			b.sortIndex = "entries_public"
+		}
+		for _, f := range q.Filters {
+			if fd := col.Field(f.Field); fd != nil && fd.Type.indexed() && (f.Op == "eq" || f.Op == "in") {
+				b.filterIndex = indexName(kind, col.Name, fd.Name)
+				break
+			}
+		}
 	}
 	if q.Cursor != "" {
 		if err := b.applyCursor(q.Cursor); err != nil {
@@ -518,55 +552,104 @@ func (b *builtList) applyCursor(cur string) error {
 		}
 		ors = append(ors, "("+strings.Join(and, " AND ")+")")
 	}
-	// A bound on the first key lets SQLite seek into the index instead of
-	// walking it from the start, when NULLs cannot be skipped by it.
-	first := b.sort[0]
-	if vals[0] != nil && (!first.desc || !first.nullable) {
-		op := ">="
-		if first.desc {
-			op = "<="
+	// Each arm is a range of the first key, so SQLite seeks into the index
+	// instead of walking it from the start. SQLite orders NULL first, which
+	// makes "after the cursor" two ranges when the first key is nullable: the
+	// non-NULL values below the cursor and then the NULLs (descending), or
+	// the NULLs after the cursor row and then every value (ascending).
+	cond := "(" + strings.Join(ors, " OR ") + ")"
+	first, v0 := b.sort[0], vals[0]
+	rest := arm{where: []string{cond}, args: args}
+	switch {
+	case v0 != nil && !first.desc:
+		rest.where = append([]string{first.expr + " >= ?"}, rest.where...)
+		rest.args = append([]any{v0}, rest.args...)
+		b.arms = []arm{rest}
+	case v0 != nil:
+		rest.where = append([]string{first.expr + " <= ?"}, rest.where...)
+		rest.args = append([]any{v0}, rest.args...)
+		b.arms = []arm{rest}
+		if first.nullable {
+			b.arms = append(b.arms, arm{where: []string{first.expr + " IS NULL"}, null: true})
 		}
-		b.where = append(b.where, first.expr+" "+op+" ?")
-		b.args = append(b.args, vals[0])
+	case first.desc:
+		rest.where = append([]string{first.expr + " IS NULL"}, rest.where...)
+		rest.null = true
+		b.arms = []arm{rest}
+	default:
+		rest.where = append([]string{first.expr + " IS NULL"}, rest.where...)
+		rest.null = true
+		// ">= -Inf" is "IS NOT NULL" for stored values (SQLite orders every
+		// number before every string), written as a range SQLite seeks to.
+		b.arms = []arm{rest, {where: []string{first.expr + " >= ?"}, args: []any{math.Inf(-1)}}}
 	}
-	b.where = append(b.where, "("+strings.Join(ors, " OR ")+")")
-	b.args = append(b.args, args...)
 	return nil
 }
 
-// query renders the statement: selectCols, then one column per sort key.
-// The page is chosen by an inner query that selects only seq, so when SQLite
-// has to sort, it sorts small keys rather than whole rows; the outer query
-// then reads just the rows of the page.
-func (b *builtList) query(selectCols string) string {
-	var sel, order []string
+// query renders the statement and its arguments: selectCols, then one
+// column per sort key. The page is chosen by an inner query that selects only
+// seq, so when SQLite has to sort, it sorts small keys rather than whole rows;
+// the outer query then reads just the rows of the page.
+func (b *builtList) query(selectCols string) (string, []any) {
+	var sel []string
 	for _, s := range b.sort {
 		sel = append(sel, s.expr)
+	}
+	inner, args := b.inner()
+	return "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN (" + inner + ")" + b.orderBy(), args
+}
+
+func (b *builtList) orderBy() string { return orderBy(b.sort) }
+
+func orderBy(keys []sortCol) string {
+	var order []string
+	for _, s := range keys {
 		dir := "ASC"
 		if s.desc {
 			dir = "DESC"
 		}
 		order = append(order, s.expr+" "+dir)
 	}
-	orderBy := " ORDER BY " + strings.Join(order, ", ")
-	from := "entries e"
-	if b.forceIndex != "" {
-		from += " INDEXED BY " + b.forceIndex
+	return " ORDER BY " + strings.Join(order, ", ")
+}
+
+// inner is the page's seq query: one ordered, limited SELECT per cursor arm,
+// joined with UNION ALL (the outer query orders the at most two pages).
+func (b *builtList) inner() (string, []any) {
+	arms := b.arms
+	if len(arms) == 0 {
+		arms = []arm{{}}
 	}
-	where := strings.Join(b.where, " AND ")
-	innerOrder := orderBy
-	if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
-		// Newest-first search: walk the FTS matches in rowid (= seq) order and
-		// stop when the page is full, instead of collecting every match. The
-		// MATCH condition keeps its place, so the bound arguments line up.
-		w := slices.Clone(b.where)
-		w[b.ftsWhere] = b.ftsTable + " MATCH ?"
-		from = b.ftsTable + " CROSS JOIN entries e"
-		where = "e.seq = " + b.ftsTable + ".rowid AND " + strings.ReplaceAll(strings.Join(w, " AND "), "e.seq", b.ftsTable+".rowid")
-		innerOrder = strings.ReplaceAll(orderBy, "e.seq", b.ftsTable+".rowid")
+	var parts []string
+	var args []any
+	for _, a := range arms {
+		from := "entries e"
+		if b.forceIndex != "" {
+			from += " INDEXED BY " + b.forceIndex
+		}
+		w := append(slices.Clone(b.where), a.where...)
+		where := strings.Join(w, " AND ")
+		innerOrder := b.orderBy()
+		if a.null {
+			innerOrder = orderBy(b.sort[1:])
+		}
+		if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
+			// Newest-first search: walk the FTS matches in rowid (= seq) order and
+			// stop when the page is full, instead of collecting every match. The
+			// MATCH condition keeps its place, so the bound arguments line up.
+			w[b.ftsWhere] = b.ftsTable + " MATCH ?"
+			from = b.ftsTable + " CROSS JOIN entries e"
+			where = "e.seq = " + b.ftsTable + ".rowid AND " + strings.ReplaceAll(strings.Join(w, " AND "), "e.seq", b.ftsTable+".rowid")
+			innerOrder = strings.ReplaceAll(innerOrder, "e.seq", b.ftsTable+".rowid")
+		}
+		part := "SELECT e.seq FROM " + from + " WHERE " + where + innerOrder + " LIMIT " + strconv.Itoa(b.limit+1)
+		if len(arms) > 1 {
+			part = "SELECT seq FROM (" + part + ")"
+		}
+		parts = append(parts, part)
+		args = append(append(args, b.args...), a.args...)
 	}
-	inner := "SELECT e.seq FROM " + from + " WHERE " + where + innerOrder + " LIMIT " + strconv.Itoa(b.limit+1)
-	return "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN (" + inner + ")" + orderBy
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -588,15 +671,25 @@ func (r *keyedRow) Scan(dest ...any) error {
 // testing each row against the filters) cheaper than sorting every match.
 const walkThreshold = 1000
 
-// choosePlan decides between SQLite's usual plan for a filtered list sorted
-// by a field (find every match through the filter's index, then sort them all)
-// and walking the sort field's index, testing rows until the page is full.
-// SQLite's planner does not weigh LIMIT, so with many matches it sorts
-// thousands of rows for a 20-row page. A capped count of the matches decides:
-// with at least walkThreshold of them, a page is found within about
-// limit × total/matches rows of the walk.
+// choosePlan picks the index a page query walks, because SQLite's planner
+// does not weigh LIMIT: left alone it finds every row of the collection (or
+// every match of a filter) and sorts them all for a 20-row page.
+//
+// Unfiltered, the index of the first sort key yields the page directly: a
+// seek to the cursor and limit+1 index entries. Filtered, a capped count of
+// the matches decides: with at least walkThreshold of them, walking the sort
+// index finds a page within about limit × total/matches rows; with fewer, the
+// filter's own index (eq or in) finds every match, and sorting fewer than
+// walkThreshold keys is cheap.
 func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
-	if b.sortIndex == "" || !b.filtered {
+	if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
+		return nil // the FTS table drives the page (see inner)
+	}
+	if !b.filtered {
+		b.forceIndex = b.sortIndex
+		return nil
+	}
+	if b.sortIndex == "" && b.filterIndex == "" {
 		return nil
 	}
 	var n int
@@ -605,8 +698,10 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 	if err != nil {
 		return fmt.Errorf("list entries: %w", err)
 	}
-	if n >= walkThreshold {
+	if n >= walkThreshold && b.sortIndex != "" {
 		b.forceIndex = b.sortIndex
+	} else if n < walkThreshold && b.filterIndex != "" {
+		b.forceIndex = b.filterIndex
 	}
 	return nil
 }
@@ -617,12 +712,14 @@ func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, s
 	if err := choosePlan(ctx, db, b); err != nil {
 		return "", err
 	}
-	rows, err := db.QueryContext(ctx, b.query(selectCols), b.args...)
+	text, args := b.query(selectCols)
+	rows, err := db.QueryContext(ctx, text, args...)
 	if err != nil && b.forceIndex != "" {
 		// The index hint is an optimisation; should SQLite refuse it, the
 		// planner's own plan still gives the right page.
 		b.forceIndex = ""
-		rows, err = db.QueryContext(ctx, b.query(selectCols), b.args...)
+		text, args = b.query(selectCols)
+		rows, err = db.QueryContext(ctx, text, args...)
 	}
 	if err != nil {
 		return "", fmt.Errorf("list entries: %w", err)
