@@ -182,3 +182,55 @@ func mustQuery(tb testing.TB, s string) ListQuery {
 	}
 	return q
 }
+
+// BenchmarkSortPage compares a page sorted by a field with the default
+// (newest first) page, at 10k and 100k entries, first page and a deep page
+// reached by cursors. Reproduce with
+//
+//	go test ./cms -run '^$' -bench SortPage -benchtime 500x
+func BenchmarkSortPage(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		c, _ := newContentEnv(b)
+		mustCollection(b, c, benchCollection)
+		seedEntries(b, c, n)
+		ctx := context.Background()
+		for _, s := range []struct{ name, query string }{
+			{"Default", "limit=20"},
+			{"Title", "sort=title&limit=20"},
+			{"RatingDesc", "sort=-rating&limit=20"},
+			{"PublicRating", "sort=rating&limit=20"},
+		} {
+			public := s.name == "PublicRating"
+			list := func(q ListQuery) string {
+				if public {
+					p, err := c.PublicList(ctx, "articles", q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					return p.NextCursor
+				}
+				p, err := c.ListEntries(ctx, nil, "articles", q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return p.NextCursor
+			}
+			first := mustQuery(b, s.query)
+			deep := first
+			for range 50 {
+				deep.Cursor = list(deep)
+			}
+			for _, pg := range []struct {
+				name string
+				q    ListQuery
+			}{{"Page1", first}, {"Page51", deep}} {
+				b.Run(fmt.Sprintf("%dk/%s/%s", n/1000, s.name, pg.name), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						list(pg.q)
+					}
+				})
+			}
+		}
+	}
+}

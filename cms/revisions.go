@@ -3,12 +3,17 @@ package cms
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,19 +31,127 @@ type Revision struct {
 	raw       map[string]any
 }
 
-// Revisions lists an entry's revisions, newest first, without their data.
+// Revisions lists all of an entry's revisions, newest first, without their data.
 func (c *Content) Revisions(ctx context.Context, u *User, collection, id string) ([]*Revision, error) {
+	p, err := c.revisionPage(ctx, u, collection, id, RevisionQuery{}, -1)
+	if err != nil {
+		return nil, err
+	}
+	return p.Items, nil
+}
+
+// RevisionQuery is a page request of the revisions list: Limit revisions
+// older than the one Cursor names (the NextCursor of the previous page).
+type RevisionQuery struct {
+	Limit  int
+	Cursor string
+	before int // decoded Cursor
+}
+
+// RevisionPage is one page of an entry's revisions, newest first.
+type RevisionPage struct {
+	Items      []*Revision `json:"items"`
+	NextCursor string      `json:"nextCursor,omitempty"`
+}
+
+// ParseRevisionQuery reads limit (1..MaxLimit, default DefaultLimit) and
+// cursor, reporting each bad one at /query/<parameter>.
+func ParseRevisionQuery(vals url.Values) (RevisionQuery, error) {
+	q := RevisionQuery{Limit: DefaultLimit}
+	var v ValidationError
+	for _, key := range slices.Sorted(maps.Keys(vals)) {
+		path := "/query/" + key
+		if len(vals[key]) != 1 {
+			v.Add(path, "must be given once")
+			continue
+		}
+		val := vals[key][0]
+		switch key {
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > MaxLimit {
+				v.Add(path, fmt.Sprintf("must be a whole number from 1 to %d", MaxLimit))
+				continue
+			}
+			q.Limit = n
+		case "cursor":
+			before, ok := decodeRevCursor(val)
+			if !ok {
+				v.Add(path, "is not a cursor this server issued")
+				continue
+			}
+			q.Cursor, q.before = val, before
+		default:
+			v.Add(path, "is not a known parameter; use limit or cursor")
+		}
+	}
+	return q, v.Err()
+}
+
+const revCursorPrefix = "rev:"
+
+func encodeRevCursor(rev int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(revCursorPrefix + strconv.Itoa(rev)))
+}
+
+func decodeRevCursor(s string) (int, bool) {
+	if len(s) > 64 {
+		return 0, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || !strings.HasPrefix(string(raw), revCursorPrefix) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(string(raw), revCursorPrefix))
+	if err != nil || n < 1 || strconv.Itoa(n) != strings.TrimPrefix(string(raw), revCursorPrefix) {
+		return 0, false
+	}
+	return n, true
+}
+
+// RevisionPage lists one page of an entry's revisions, newest first, without
+// their data. Pages follow the primary key (entry_id, rev), so each costs
+// the same however long the history.
+func (c *Content) RevisionPage(ctx context.Context, u *User, collection, id string, q RevisionQuery) (*RevisionPage, error) {
+	if q.Cursor != "" && q.before == 0 {
+		before, ok := decodeRevCursor(q.Cursor)
+		if !ok {
+			return nil, &ValidationError{Errors: []FieldError{{"/query/cursor", "is not a cursor this server issued"}}}
+		}
+		q.before = before
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	return c.revisionPage(ctx, u, collection, id, q, min(limit, MaxLimit))
+}
+
+// revisionPage reads up to limit revisions (all with limit < 0) older than q.before.
+func (c *Content) revisionPage(ctx context.Context, u *User, collection, id string, q RevisionQuery, limit int) (*RevisionPage, error) {
 	if _, err := c.GetEntry(ctx, u, collection, id); err != nil {
 		return nil, err
 	}
+	before := q.before
+	if before <= 0 {
+		before = math.MaxInt32
+	}
+	sqlLimit := limit + 1 // one more, to know whether there is a next page
+	if limit < 0 {
+		sqlLimit = -1
+	}
 	rows, err := c.db.Read().QueryContext(ctx, `SELECT rev, entry_id, entry_version, slug, author_id, note, created_at
-		FROM revisions WHERE entry_id = ? ORDER BY rev DESC`, id)
+		FROM revisions WHERE entry_id = ? AND rev < ? ORDER BY rev DESC LIMIT ?`, id, before, sqlLimit)
 	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}
 	defer rows.Close()
-	out := []*Revision{}
+	out := &RevisionPage{Items: []*Revision{}}
 	for rows.Next() {
+		if limit >= 0 && len(out.Items) == limit {
+			out.NextCursor = encodeRevCursor(out.Items[len(out.Items)-1].Rev)
+			break
+		}
 		var r Revision
 		var author sql.NullString
 		var at int64
@@ -46,7 +159,7 @@ func (c *Content) Revisions(ctx context.Context, u *User, collection, id string)
 			return nil, fmt.Errorf("list revisions: %w", err)
 		}
 		r.AuthorID, r.CreatedAt = author.String, time.UnixMilli(at).UTC()
-		out = append(out, &r)
+		out.Items = append(out.Items, &r)
 	}
 	return out, rows.Err()
 }

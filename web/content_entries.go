@@ -225,12 +225,17 @@ func (s *Server) handleEntryAction(act func(ctx context.Context, u *cms.User, co
 }
 
 func (s *Server) handleListRevisions(w http.ResponseWriter, r *http.Request) {
-	revs, err := s.svc.Content.Revisions(r.Context(), currentUser(r), chi.URLParam(r, "name"), chi.URLParam(r, "id"))
+	q, err := cms.ParseRevisionQuery(r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, queryError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": revs})
+	page, err := s.svc.Content.RevisionPage(r.Context(), currentUser(r), chi.URLParam(r, "name"), chi.URLParam(r, "id"), q)
+	if err != nil {
+		s.writeError(w, r, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 func revParam(w http.ResponseWriter, r *http.Request, s *Server, raw, path string) (int, bool) {
