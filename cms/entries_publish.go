@@ -71,15 +71,20 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 			c.nudge()
 			return nil
 		}
-		if err := c.publishTx(ctx, tx, col, id, now, true); err != nil {
-			return err
-		}
-		pub, err := c.loadEntry(ctx, tx, col, id)
-		if err != nil {
-			return err
-		}
-		return c.hooksImpl().AfterPublish(ctx, tx, EntryEvent{Entry: pub.present(col), UserID: userID(u)})
+		return c.publishNow(ctx, tx, col, u, id, now)
 	})
+}
+
+// publishNow publishes the working data and runs afterPublish in tx.
+func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u *User, id string, now int64) error {
+	if err := c.publishTx(ctx, tx, col, id, now, true); err != nil {
+		return err
+	}
+	pub, err := c.loadEntry(ctx, tx, col, id)
+	if err != nil {
+		return err
+	}
+	return c.hooksImpl().AfterPublish(ctx, tx, EntryEvent{Entry: pub.present(col), UserID: userID(u)})
 }
 
 // publishTx copies the working data to the public copy. bump says whether this

@@ -42,10 +42,11 @@ func (c *Content) PublishDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, d := range list {
-		// nil user: the scheduler acts for the site. A nil `at` publishes now.
-		if _, err := c.Publish(ctx, nil, d.collection, d.id, nil, 0); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				continue // purged meanwhile
+		if _, err := c.publishIfDue(ctx, d.collection, d.id); err != nil {
+			if errors.Is(err, ErrNotFound) || errors.Is(err, errNotDue) {
+				// Purged, rescheduled, unpublished, or published by another
+				// scheduler (a second process on this database) meanwhile.
+				continue
 			}
 			errs = append(errs, fmt.Errorf("publish %s/%s: %w", d.collection, d.id, err))
 			continue
@@ -53,6 +54,24 @@ func (c *Content) PublishDue(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// errNotDue says a scheduled entry was no longer due when its publishing
+// transaction read it.
+var errNotDue = errors.New("no longer due")
+
+// publishIfDue publishes a scheduled entry for the site (no user) if, inside
+// the publishing transaction, its schedule is still set and has come. The
+// due list is read outside any transaction, and another scheduler sharing
+// the database may have published the entry since: checking again where the
+// write happens makes the publish, and afterPublish, happen once.
+func (c *Content) publishIfDue(ctx context.Context, collection, id string) (*Entry, error) {
+	return c.mutate(ctx, nil, collection, id, 0, true, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
+		if e.Status == StatusTrashed || e.ScheduledAt == nil || e.ScheduledAt.UnixMilli() > now {
+			return errNotDue
+		}
+		return c.publishNow(ctx, tx, col, nil, id, now)
+	})
 }
 
 // nextDue is when the earliest pending schedule falls, if any.

@@ -121,6 +121,45 @@ func (s *Users) Create(ctx context.Context, in NewUser) (*User, error) {
 	return u, nil
 }
 
+// CreateFirstAdmin creates in as the site's first user, with the admin role,
+// only if the site has no user yet; created is false when one exists. The
+// check and the insert are one write transaction, so of two processes
+// starting on one database with the same environment, one creates the admin
+// and the other finds it.
+func (s *Users) CreateFirstAdmin(ctx context.Context, in NewUser) (u *User, created bool, err error) {
+	in.Role = RoleAdmin
+	var v ValidationError
+	in.Email = validateEmail(&v, in.Email)
+	validatePassword(&v, in.Password)
+	if err := v.Err(); err != nil {
+		return nil, false, err
+	}
+	hash, err := argon2id.CreateHash(in.Password, s.params)
+	if err != nil {
+		return nil, false, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	u = &User{ID: uuid.Must(uuid.NewV7()).String(), Email: in.Email, Name: in.Name, Role: RoleAdmin, CreatedAt: now, UpdatedAt: now}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+			SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)`,
+			u.ID, u.Email, u.Name, string(u.Role), hash, now.UnixMilli(), now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		created = n == 1
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("create first admin: %w", err)
+	}
+	if !created {
+		return nil, false, nil
+	}
+	return u, true, nil
+}
+
 const userColumns = `id, email, name, role, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {

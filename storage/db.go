@@ -58,7 +58,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	if err := migrations.Apply(ctx, write); err != nil {
+	unlock, err := lockMigrations(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	err = migrations.Apply(ctx, write)
+	unlock()
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: %w", err)
 	}

@@ -243,11 +243,15 @@ func ensureFirstAdmin(ctx context.Context, st *site.Site, ttl time.Duration, bas
 		if email == "" || password == "" {
 			return errors.New("set both PILCROW_ADMIN_EMAIL and PILCROW_ADMIN_PASSWORD, or neither")
 		}
-		u, err := st.Users.Create(ctx, cms.NewUser{Email: email, Role: cms.RoleAdmin, Password: password, Name: "Admin"})
+		// Created only if still absent: another process on this database
+		// may have created it since Count.
+		u, created, err := st.Users.CreateFirstAdmin(ctx, cms.NewUser{Email: email, Password: password, Name: "Admin"})
 		if err != nil {
 			return fmt.Errorf("first admin from PILCROW_ADMIN_EMAIL: %w", err)
 		}
-		log.Info("created the first admin from the environment", "email", u.Email)
+		if created {
+			log.Info("created the first admin from the environment", "email", u.Email)
+		}
 		return nil
 	}
 	token, err := st.Auth.SetupToken(ctx, ttl)

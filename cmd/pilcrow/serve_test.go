@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server goroutine while the
@@ -245,5 +248,57 @@ func TestUserCreate(t *testing.T) {
 	defer stop()
 	if code := login(t, base, "ed@example.com", "a long enough password"); code != http.StatusOK {
 		t.Fatalf("login status %d", code)
+	}
+}
+
+// Two servers starting at once on one data directory with the same
+// environment both come up, and the site gets exactly one admin.
+func TestServeTwoProcessesCreateOneFirstAdmin(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
+	type started struct {
+		base string
+		out  *syncBuffer
+		stop func() int
+	}
+	var wg sync.WaitGroup
+	var servers [2]started
+	for i := range servers {
+		wg.Go(func() {
+			base, out, stop := startServe(t, "--data", dir)
+			servers[i] = started{base, out, stop}
+		})
+	}
+	wg.Wait()
+	for _, s := range servers {
+		if s.stop == nil {
+			t.FailNow() // startServe reported why
+		}
+	}
+	for _, s := range servers {
+		if strings.Contains(s.out.String(), "setup?token=") {
+			t.Errorf("printed a setup link although the admin came from the environment")
+		}
+		if code := login(t, s.base, "boss@example.com", "a long enough password"); code != http.StatusOK {
+			t.Errorf("login on %s: status %d", s.base, code)
+		}
+	}
+	for _, s := range servers {
+		if code := s.stop(); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	}
+	created := 0
+	db, err := storage.Open(context.Background(), filepath.Join(dir, "pilcrow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Read().QueryRow(`SELECT COUNT(*) FROM users`).Scan(&created); err != nil {
+		t.Fatal(err)
+	}
+	if created != 1 {
+		t.Errorf("%d users, want the one admin", created)
 	}
 }
