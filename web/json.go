@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
@@ -41,6 +42,8 @@ func jsonError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &HTTPError{Status: http.StatusRequestTimeout, Detail: "request body did not arrive within the body timeout (--body-timeout)", Err: err}
 	case errors.As(err, &mbe):
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)}
 	case errors.Is(err, io.EOF):

@@ -47,12 +47,19 @@ type Config struct {
 	// on its own listener (--metrics-addr, see MetricsHandler), typically
 	// one only the monitoring network reaches.
 	MetricsElsewhere bool
+	// BodyTimeout bounds how long a JSON or form request body may take to
+	// arrive (--body-timeout); UploadTimeout the same for a multipart upload
+	// (--upload-timeout). Beyond it the request fails and the connection
+	// closes.
+	BodyTimeout   time.Duration
+	UploadTimeout time.Duration
 }
 
 // DefaultConfig is what `pilcrow serve` uses unless told otherwise.
 func DefaultConfig() Config {
 	return Config{MaxBodyBytes: 1 << 20, LoginRate: 6 * time.Second, LoginBurst: 10,
-		PublicRouteRate: 50 * time.Millisecond, PublicRouteBurst: 100}
+		PublicRouteRate: 50 * time.Millisecond, PublicRouteBurst: 100,
+		BodyTimeout: 10 * time.Second, UploadTimeout: 15 * time.Minute}
 }
 
 // Services are the domain services the handlers call.
@@ -95,6 +102,12 @@ func New(cfg Config, svc Services, log *slog.Logger) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultConfig().BodyTimeout
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultConfig().UploadTimeout
+	}
 	if cfg.LoginRate <= 0 {
 		cfg.LoginRate = DefaultConfig().LoginRate
 	}
@@ -114,7 +127,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.observe, s.authenticate, s.csrf)
+	r.Use(s.bodyDeadline, s.recoverer, s.observe, s.authenticate, s.csrf)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem(w, r, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})

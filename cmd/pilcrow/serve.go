@@ -52,6 +52,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on shutdown")
 	fs.DurationVar(&c.setupTTL, "setup-ttl", 24*time.Hour, "how long the first-admin setup link stays valid")
 	fs.Int64Var(&c.web.MaxBodyBytes, "max-body-bytes", c.web.MaxBodyBytes, "largest accepted JSON request body, in bytes")
+	fs.DurationVar(&c.web.BodyTimeout, "body-timeout", c.web.BodyTimeout, "how long a JSON or form request body may take to arrive")
+	fs.DurationVar(&c.web.UploadTimeout, "upload-timeout", c.web.UploadTimeout, "how long a media upload body may take to arrive")
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "trust X-Forwarded-For/-Proto from a reverse proxy")
 	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (default: /metrics is open)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address only, not on --addr (e.g. 127.0.0.1:9090)")
