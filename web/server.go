@@ -53,6 +53,9 @@ type Config struct {
 	// closes.
 	BodyTimeout   time.Duration
 	UploadTimeout time.Duration
+	// CORS lists the origins whose pages may call the API (--cors-origins);
+	// the zero value allows none.
+	CORS CORS
 }
 
 // DefaultConfig is what `pilcrow serve` uses unless told otherwise.
@@ -127,7 +130,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.bodyDeadline, s.recoverer, s.observe, s.authenticate, s.csrf)
+	r.Use(s.bodyDeadline, s.recoverer, s.observe, s.cors, s.authenticate, s.csrf)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem(w, r, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})

@@ -35,6 +35,7 @@ type serveConfig struct {
 	info            site.Info
 	mail            mail.Config
 	metricsAddr     string
+	corsOrigins     string
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -57,6 +58,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "trust X-Forwarded-For/-Proto from a reverse proxy")
 	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (default: /metrics is open)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address only, not on --addr (e.g. 127.0.0.1:9090)")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins (https://shop.example) whose pages may call the API with credentials; * lets any origin read /api/public/ and /media/ without credentials")
 	fs.StringVar(&c.media.Location, "media", "", "media store: a folder, or 's3://BUCKET[/PREFIX]?endpoint=URL&region=R&path-style=true' with credentials from the AWS environment (default <data>/media)")
 	fs.Int64Var(&c.media.MaxBytes, "media-max-bytes", cms.DefaultMediaMaxBytes, "largest accepted media upload, in bytes")
 	fs.StringVar(&c.mediaServe, "media-serve", "redirect", "how S3 media files reach clients: redirect (to a presigned URL) or proxy (streamed through Pilcrow)")
@@ -89,6 +91,10 @@ Flags:
 	}
 	if c.plugins.PoolSize < 1 || c.plugins.PoolSize > 64 {
 		fmt.Fprintf(stderr, "pilcrow serve: --plugin-workers must be from 1 to 64, got %d\n", c.plugins.PoolSize)
+		return 2
+	}
+	if c.web.CORS, err = web.ParseCORSOrigins(c.corsOrigins); err != nil {
+		fmt.Fprintf(stderr, "pilcrow serve: --cors-origins: %v\n", err)
 		return 2
 	}
 	if c.media.Delivery, err = cms.ParseMediaDelivery(c.mediaServe); err != nil {
