@@ -23,6 +23,11 @@ type CollectionOptions struct {
 	Revisions bool `json:"revisions"`
 	// Scheduling: entries may be published at a future time.
 	Scheduling bool `json:"scheduling"`
+	// Public: published entries are served unauthenticated at
+	// /api/public/{collection}. Off for new collections, so nothing is
+	// published to the world by accident; collections made before the switch
+	// existed were turned on by migration 00019, as they were public already.
+	Public bool `json:"public"`
 }
 
 // OptionsInput is CollectionOptions with every member optional.
@@ -30,6 +35,7 @@ type OptionsInput struct {
 	Drafts     *bool `json:"drafts"`
 	Revisions  *bool `json:"revisions"`
 	Scheduling *bool `json:"scheduling"`
+	Public     *bool `json:"public"`
 }
 
 func (in *OptionsInput) apply(o CollectionOptions) CollectionOptions {
@@ -44,6 +50,9 @@ func (in *OptionsInput) apply(o CollectionOptions) CollectionOptions {
 	}
 	if in.Scheduling != nil {
 		o.Scheduling = *in.Scheduling
+	}
+	if in.Public != nil {
+		o.Public = *in.Public
 	}
 	return o
 }

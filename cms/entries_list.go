@@ -90,7 +90,7 @@ func scanPublic(col *Collection, row scanner) (*PublicEntry, error) {
 // PublicEntry returns the published copy of the entry published under slug.
 // The result is shared with other callers and must not be modified.
 func (c *Content) PublicEntry(ctx context.Context, collection, slug string) (*PublicEntry, error) {
-	col, err := c.Collection(ctx, collection)
+	col, err := c.publicCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +114,20 @@ func (c *Content) PublicEntry(ctx context.Context, collection, slug string) (*Pu
 	return p, nil
 }
 
+// publicCollection is the named collection if it is public. A private one is
+// ErrNotFound, the same answer as for a missing one, so the public API does
+// not reveal which private collections exist.
+func (c *Content) publicCollection(ctx context.Context, name string) (*Collection, error) {
+	col, err := c.Collection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !col.Options.Public {
+		return nil, fmt.Errorf("%w: collection %q", ErrNotFound, name)
+	}
+	return col, nil
+}
+
 // publicBySlugStmt is the hottest query of the site, prepared once: planning
 // it costs more than running it.
 func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
@@ -133,7 +147,7 @@ func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 
 // PublicList lists a collection's published entries (published data only).
 func (c *Content) PublicList(ctx context.Context, collection string, q ListQuery) (*PublicPage, error) {
-	col, err := c.Collection(ctx, collection)
+	col, err := c.publicCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}

@@ -91,8 +91,8 @@ func (s *Server) handlePutCollection(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	t := true
-	opts := &cms.OptionsInput{Drafts: &t, Revisions: &t, Scheduling: &t}
+	t, f := true, false
+	opts := &cms.OptionsInput{Drafts: &t, Revisions: &t, Scheduling: &t, Public: &f}
 	if in.Options != nil {
 		if in.Options.Drafts != nil {
 			opts.Drafts = in.Options.Drafts
@@ -102,6 +102,9 @@ func (s *Server) handlePutCollection(w http.ResponseWriter, r *http.Request) {
 		}
 		if in.Options.Scheduling != nil {
 			opts.Scheduling = in.Options.Scheduling
+		}
+		if in.Options.Public != nil {
+			opts.Public = in.Options.Public
 		}
 	}
 	s.updateCollection(w, r, cms.CollectionPatch{Label: &in.Label, Fields: in.Fields, Options: opts})

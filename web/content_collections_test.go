@@ -94,7 +94,7 @@ func TestCollectionChangesKeepData(t *testing.T) {
 func TestCollectionWithoutDraftsRepublishesOnSave(t *testing.T) {
 	ts := newTestSite(t)
 	admin := ts.as(cms.RoleAdmin)
-	admin.mustCreateCollection(map[string]any{"name": "pages", "label": "Pages", "options": map[string]any{"drafts": false, "revisions": false},
+	admin.mustCreateCollection(map[string]any{"name": "pages", "label": "Pages", "options": map[string]any{"drafts": false, "revisions": false, "public": true},
 		"fields": []map[string]any{{"name": "title", "type": "string"}, {"name": "slug", "type": "slug", "from": "title"}}})
 	e := admin.createEntry("pages", map[string]any{"title": "About"})
 	var pub entry

@@ -8,8 +8,9 @@ import (
 
 // postsCollection is the collection most content tests use.
 var postsCollection = map[string]any{
-	"name":  "posts",
-	"label": "Posts",
+	"name":    "posts",
+	"label":   "Posts",
+	"options": map[string]any{"public": true},
 	"fields": []map[string]any{
 		{"name": "title", "type": "string", "required": true, "max": 200},
 		{"name": "slug", "type": "slug", "from": "title"},

@@ -55,7 +55,7 @@ func corsSite(t *testing.T, origins string) *testSite {
 func TestCORSHeaderRules(t *testing.T) {
 	ts := corsSite(t, "https://shop.example,*")
 	admin := ts.as(cms.RoleAdmin)
-	admin.mustCreateCollection(map[string]any{"name": "posts", "label": "Posts",
+	admin.mustCreateCollection(map[string]any{"name": "posts", "label": "Posts", "options": map[string]any{"public": true},
 		"fields": []map[string]any{{"name": "title", "type": "string"}, {"name": "slug", "type": "slug", "from": "title"}}})
 	anon := ts.anon()
 	const listed, other = "https://shop.example", "https://evil.example"
@@ -74,7 +74,7 @@ func TestCORSHeaderRules(t *testing.T) {
 		{name: "no origin, no CORS headers", method: "GET", path: "/api/public/posts", status: 200},
 		{name: "listed origin, case and default port differ", method: "GET", path: "/api/public/posts", origin: "https://shop.example", status: 200, allowOrigin: listed, credentials: true},
 		{name: "preflight, listed, private PATCH", method: "OPTIONS", path: "/api/collections/posts/entries/x", origin: listed,
-			extra: []header{"Access-Control-Request-Method: PATCH", "Access-Control-Request-Headers: content-type, if-match, x-csrf-token"},
+			extra:  []header{"Access-Control-Request-Method: PATCH", "Access-Control-Request-Headers: content-type, if-match, x-csrf-token"},
 			status: 204, allowOrigin: listed, credentials: true, allowMethods: "PATCH"},
 		{name: "preflight, other, public GET", method: "OPTIONS", path: "/api/public/posts", origin: other,
 			extra:  []header{"Access-Control-Request-Method: GET", "Access-Control-Request-Headers: if-none-match"},

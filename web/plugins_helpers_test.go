@@ -162,7 +162,7 @@ var _ io.Writer = (*lockedBuffer)(nil)
 
 // articles is a small collection for hook tests.
 var articles = map[string]any{
-	"name": "articles", "label": "Articles",
+	"name": "articles", "label": "Articles", "options": map[string]any{"public": true},
 	"fields": []map[string]any{
 		{"name": "title", "type": "string", "required": true},
 		{"name": "body", "type": "markdown"},
