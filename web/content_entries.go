@@ -48,14 +48,27 @@ func writeEntry(w http.ResponseWriter, status int, e *cms.Entry) {
 }
 
 func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
-	q, err := cms.ParseListQuery(r.URL.Query())
+	q, err := cms.ParseListQuery(listParams(r))
 	if err != nil {
 		s.writeError(w, r, queryError(err))
+		return
+	}
+	d, err := s.deliveryFor(r, chi.URLParam(r, "name"))
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	page, err := s.svc.Content.ListEntries(r.Context(), currentUser(r), chi.URLParam(r, "name"), q)
 	if err != nil {
 		s.writeError(w, r, queryError(err))
+		return
+	}
+	datas := make([]map[string]any, len(page.Items))
+	for i, e := range page.Items {
+		datas[i] = e.Data
+	}
+	if err := s.applyDelivery(r.Context(), d, currentUser(r), false, datas); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
@@ -95,12 +108,23 @@ func (s *Server) handleCreateEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetEntry(w http.ResponseWriter, r *http.Request) {
+	d, err := s.deliveryFor(r, chi.URLParam(r, "name"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	e, err := s.svc.Content.GetEntry(r.Context(), currentUser(r), chi.URLParam(r, "name"), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag(e.Version) {
+	if err := s.applyDelivery(r.Context(), d, currentUser(r), false, []map[string]any{e.Data}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// The version says nothing of expanded entries, so an expanded read is
+	// never answered 304 (the ETag stays the version, for If-Match).
+	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag(e.Version) && len(d.expand) == 0 {
 		w.Header().Set("ETag", etag(e.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return

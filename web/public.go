@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"hash/fnv"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,12 +30,25 @@ func (s *Server) handlePublicEntry(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	d, err := s.deliveryFor(r, collection)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	// page:metadata contributions are part of the body, so the ETag covers them.
-	writeCacheable(w, r, s.withMetadata(r, collection, e))
+	out := s.withMetadata(r, collection, e)
+	if !d.none() {
+		out.Data = maps.Clone(e.Data) // e is shared with the cache
+		if err := s.applyDelivery(r.Context(), d, nil, true, []map[string]any{out.Data}); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeCacheable(w, r, out)
 }
 
 func (s *Server) handlePublicList(w http.ResponseWriter, r *http.Request) {
-	q, err := cms.ParseListQuery(r.URL.Query())
+	q, err := cms.ParseListQuery(listParams(r))
 	if err != nil {
 		s.writeError(w, r, queryError(err))
 		return
@@ -42,6 +56,19 @@ func (s *Server) handlePublicList(w http.ResponseWriter, r *http.Request) {
 	page, err := s.svc.Content.PublicList(r.Context(), chi.URLParam(r, "collection"), q)
 	if err != nil {
 		s.writeError(w, r, queryError(err))
+		return
+	}
+	d, err := s.deliveryFor(r, chi.URLParam(r, "collection"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	datas := make([]map[string]any, len(page.Items))
+	for i, p := range page.Items {
+		datas[i] = p.Data // fresh per list: PublicList does not share its items
+	}
+	if err := s.applyDelivery(r.Context(), d, nil, true, datas); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeCacheable(w, r, page)
