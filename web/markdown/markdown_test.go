@@ -26,4 +26,3 @@ func TestRenderSanitises(t *testing.T) {
 		}
 	}
 }
-
