@@ -135,6 +135,9 @@ type MediaLibrary struct {
 	// hooks are the plugin upload hooks (media_hooks.go).
 	hooksMu sync.RWMutex
 	hooks   MediaHooks
+	// variantSem bounds how many image variants are made at once.
+	variantOnce sync.Once
+	variantSem  chan struct{}
 }
 
 // NewMediaLibrary returns the media service over db and store.
@@ -399,7 +402,18 @@ func (l *MediaLibrary) Delete(ctx context.Context, u *User, id string, force boo
 			return &MediaInUseError{MediaID: id, Refs: refs}
 		}
 	}
+	var variants []string
 	err = l.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Variants go with their original: queued in the same transaction.
+		var err error
+		if variants, err = variantKeys(ctx, tx, id); err != nil {
+			return fmt.Errorf("media delete: variants: %w", err)
+		}
+		for _, k := range variants {
+			if err := queueOrphan(ctx, tx, k, "variant of deleted media", l.now()); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM media WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("media delete: %w", err)
@@ -413,6 +427,9 @@ func (l *MediaLibrary) Delete(ctx context.Context, u *User, id string, force boo
 		return err
 	}
 	l.removeBlob(context.WithoutCancel(ctx), m.StorageKey)
+	for _, k := range variants {
+		l.removeBlob(context.WithoutCancel(ctx), k)
+	}
 	return nil
 }
 
