@@ -255,7 +255,7 @@ type memBlob struct {
 	info storage.BlobInfo
 }
 
-func (b *memBlob) Close() error            { return nil }
+func (b *memBlob) Close() error           { return nil }
 func (b *memBlob) Info() storage.BlobInfo { return b.info }
 
 // variantConcurrency is how many variants are made at once.
