@@ -245,7 +245,7 @@ func resize(src image.Image, s VariantSpec) image.Image {
 		dw, dh = max(1, int(sw*scale+0.5)), max(1, int(sh*scale+0.5))
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, crop, draw.Src, nil)
+	draw.BiLinear.Scale(dst, dst.Bounds(), src, crop, draw.Src, nil)
 	return dst
 }
 
