@@ -19,7 +19,7 @@ import (
 func (s *Server) contentRoutes(r chi.Router) {
 	r.Use(s.requireUser)
 	r.With(s.require(cms.PermReadContent)).Get("/", s.handleListCollections)
-	r.With(s.require(cms.PermManageCollections)).Post("/", s.handleCreateCollection)
+	r.With(s.require(cms.PermManageCollections), s.idempotent).Post("/", s.handleCreateCollection)
 	r.Route("/{name}", func(r chi.Router) {
 		r.With(s.require(cms.PermReadContent)).Get("/", s.handleGetCollection)
 		r.With(s.require(cms.PermManageCollections)).Patch("/", s.handlePatchCollection)

@@ -21,7 +21,7 @@ func (s *Server) entryRoutes(r chi.Router) {
 	read := s.require(cms.PermReadContent)
 	write := s.require(cms.PermEditOwnContent)
 	r.With(read).Get("/", s.handleListEntries)
-	r.With(write).Post("/", s.handleCreateEntry)
+	r.With(write, s.idempotent).Post("/", s.handleCreateEntry)
 	r.Route("/{id}", func(r chi.Router) {
 		r.With(read).Get("/", s.handleGetEntry)
 		r.With(write).Patch("/", s.handleUpdateEntry)

@@ -30,7 +30,7 @@ const maxTextPart = 64 << 10
 func (s *Server) mediaAPIRoutes(r chi.Router) {
 	r.Use(s.require(cms.PermManageOwnMedia))
 	r.Get("/", s.handleListMedia)
-	r.Post("/", s.handleUploadMedia)
+	r.With(s.idempotent).Post("/", s.handleUploadMedia)
 	r.Get("/{id}", s.handleGetMedia)
 	r.Patch("/{id}", s.handleUpdateMedia)
 	r.Delete("/{id}", s.handleDeleteMedia)

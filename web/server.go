@@ -95,6 +95,8 @@ type Server struct {
 	loginPair, loginClient *loginLimiter
 	registry               *prometheus.Registry
 	router                 chi.Router
+	// idem keeps the first results of POSTs sent with an Idempotency-Key.
+	idem *cms.Idempotency
 }
 
 // New builds the server and its routes.
@@ -121,6 +123,9 @@ func New(cfg Config, svc Services, log *slog.Logger) *Server {
 		loginPair:   newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
 		loginClient: newLoginLimiter(cfg.LoginRate/loginClientFactor, cfg.LoginBurst*loginClientFactor)}
 	s.registry, s.metrics = newMetrics()
+	if svc.DB != nil {
+		s.idem = cms.NewIdempotency(svc.DB, nil)
+	}
 	s.router = s.routes()
 	return s
 }
@@ -158,7 +163,7 @@ func (s *Server) routes() chi.Router {
 		r.Route("/users", func(r chi.Router) {
 			r.Use(s.require(cms.PermManageUsers))
 			r.Get("/", s.handleListUsers)
-			r.Post("/", s.handleCreateUser)
+			r.With(s.idempotent).Post("/", s.handleCreateUser)
 			r.Get("/{id}", s.handleGetUser)
 			r.Patch("/{id}", s.handleUpdateUser)
 			r.Delete("/{id}", s.handleDeleteUser)
