@@ -18,7 +18,9 @@ import (
 //
 // The 100k-entry benchmarks seed their database in one transaction first.
 
-var benchCollection = CollectionInput{Name: "articles", Label: "Articles", Fields: []*Field{
+var benchPublic = true
+
+var benchCollection = CollectionInput{Name: "articles", Label: "Articles", Options: &OptionsInput{Public: &benchPublic}, Fields: []*Field{
 	{Name: "title", Type: TypeString, Required: true},
 	{Name: "slug", Type: TypeSlug, From: "title"},
 	{Name: "body", Type: TypeMarkdown},

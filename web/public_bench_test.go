@@ -25,7 +25,8 @@ func BenchmarkPublicHTTP100k(b *testing.B) {
 	ctx := context.Background()
 	ts := sitetest.New(b)
 	st := ts.Site
-	if _, err := st.Content.CreateCollection(ctx, cms.CollectionInput{Name: "articles", Label: "Articles", Fields: []*cms.Field{
+	public := true
+	if _, err := st.Content.CreateCollection(ctx, cms.CollectionInput{Name: "articles", Label: "Articles", Options: &cms.OptionsInput{Public: &public}, Fields: []*cms.Field{
 		{Name: "title", Type: cms.TypeString}, {Name: "slug", Type: cms.TypeSlug, From: "title"}, {Name: "body", Type: cms.TypeMarkdown},
 		{Name: "category", Type: cms.TypeSelect, Options: []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}},
 	}}); err != nil {
