@@ -65,7 +65,7 @@ func BenchmarkImageVariant(b *testing.B) {
 			b.Run("first", func(b *testing.B) {
 				for b.Loop() {
 					b.StopTimer()
-					if err := ms.Store.Delete(context.Background(), key); err != nil {
+					if err := ms.Media.Store().Delete(context.Background(), key); err != nil {
 						b.Fatal(err)
 					}
 					if _, err := ms.DB.Write().Exec(`DELETE FROM media_variants WHERE storage_key = ?`, key); err != nil {

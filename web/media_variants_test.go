@@ -120,7 +120,7 @@ func testImageVariants(t *testing.T, ms *mediaSite) {
 	first := anon.do("GET", m.URL+"?w=100&h=100&fit=cover", nil).want(http.StatusOK).Body
 	lib, _ := ms.Media.Get(ctx, m.ID)
 	key := cms.VariantKey(lib, cms.VariantSpec{W: 100, H: 100, Fit: "cover"})
-	f, err := ms.Store.Open(ctx, key)
+	f, err := ms.Media.Store().Open(ctx, key)
 	if err != nil {
 		t.Fatalf("variant %s not in the blob store: %v", key, err)
 	}
@@ -132,7 +132,7 @@ func testImageVariants(t *testing.T, ms *mediaSite) {
 	}
 
 	// The original is untouched.
-	of, err := ms.Store.Open(ctx, lib.StorageKey)
+	of, err := ms.Media.Store().Open(ctx, lib.StorageKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func testImageVariants(t *testing.T, ms *mediaSite) {
 
 	// Deleting the original deletes its variants.
 	editor.do("DELETE", "/api/media/"+m.ID, nil).want(http.StatusNoContent)
-	if _, err := ms.Store.Stat(ctx, key); err == nil {
+	if _, err := ms.Media.Store().Stat(ctx, key); err == nil {
 		t.Errorf("variant %s still stored after its original was deleted", key)
 	}
 }

@@ -275,7 +275,7 @@ func spreadErrors(err error, rows []fieldRow, rowOf []int) map[string][]string {
 
 func formOptions(form map[string][]string) *cms.OptionsInput {
 	on := func(k string) *bool { b := len(form[k]) > 0 && form[k][0] != ""; return &b }
-	return &cms.OptionsInput{Drafts: on("opt_drafts"), Revisions: on("opt_revisions"), Scheduling: on("opt_scheduling")}
+	return &cms.OptionsInput{Drafts: on("opt_drafts"), Revisions: on("opt_revisions"), Scheduling: on("opt_scheduling"), Public: on("opt_public")}
 }
 
 func (s *UI) handleAdminCreateCollection(w http.ResponseWriter, r *http.Request) {
@@ -294,7 +294,7 @@ func (s *UI) saveCollection(w http.ResponseWriter, r *http.Request, isNew bool) 
 	rows, fields, rowOf := parseFieldRows(r.PostForm, &v)
 	opts := formOptions(r.PostForm)
 	view := collectionFormView{New: isNew, Name: strings.TrimSpace(r.PostForm.Get("name")), Label: strings.TrimSpace(r.PostForm.Get("label")),
-		Options: cms.CollectionOptions{Drafts: *opts.Drafts, Revisions: *opts.Revisions, Scheduling: *opts.Scheduling}, Rows: rows}
+		Options: cms.CollectionOptions{Drafts: *opts.Drafts, Revisions: *opts.Revisions, Scheduling: *opts.Scheduling, Public: *opts.Public}, Rows: rows}
 	if !isNew {
 		view.Name = chi.URLParam(r, "col")
 	}

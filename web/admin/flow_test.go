@@ -93,6 +93,7 @@ func TestAdminFlow(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#col-name`)),
 		chromedp.SendKeys(chromedp.CSS("#col-name"), "posts"),
 		chromedp.SendKeys(chromedp.CSS("#col-label"), "Posts"),
+		chromedp.Click(chromedp.CSS("#opt-public")), // new collections start private
 		chromedp.SendKeys(chromedp.CSS("#f0-name"), "title"),
 		chromedp.Click(chromedp.CSS(`input[name="fields.0.required"]`)),
 		chromedp.SendKeys(chromedp.CSS("#f1-name"), "slug"),
