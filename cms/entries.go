@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // Status is an entry's place in its lifecycle.
@@ -162,7 +164,22 @@ func userID(u *User) string {
 }
 
 func (c *Content) loadEntry(ctx context.Context, q querier, col *Collection, id string) (*Entry, error) {
-	e, err := scanEntry(q.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries WHERE id = ? AND collection = ?`, id, col.Name))
+	e, err := scanEntry(q.QueryRowContext(ctx, loadEntrySQL, id, col.Name))
+	return loadedEntry(e, err, col, id)
+}
+
+// loadEntryTx is loadEntry inside a write transaction, with the statement
+// prepared once.
+func (c *Content) loadEntryTx(ctx context.Context, tx *sql.Tx, col *Collection, id string) (*Entry, error) {
+	e, err := scanEntry(c.db.QueryRow(ctx, tx, stmtLoadEntry, id, col.Name))
+	return loadedEntry(e, err, col, id)
+}
+
+const loadEntrySQL = `SELECT ` + entryColumns + ` FROM entries WHERE id = ? AND collection = ?`
+
+var stmtLoadEntry = storage.NewStatement(loadEntrySQL)
+
+func loadedEntry(e *Entry, err error, col *Collection, id string) (*Entry, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: entry %q in collection %q", ErrNotFound, id, col.Name)
 	}
@@ -311,7 +328,7 @@ func (c *Content) CreateEntry(ctx context.Context, u *User, collection string, d
 func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, raw map[string]any, u *User) (*Entry, error) {
 	var e *Entry
 	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := checkCollectionCurrent(ctx, tx, col); err != nil {
+		if err := c.checkCollectionCurrent(ctx, tx, col); err != nil {
 			return err
 		}
 		var v ValidationError
@@ -334,11 +351,10 @@ func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, r
 		if u != nil {
 			author = u.ID
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data, author_id, created_at, updated_at)
-			VALUES (?, ?, ?, 'draft', 1, ?, ?, ?, ?)`, id, col.Name, slug, string(data), author, now, now); err != nil {
+		if _, err := c.db.Exec(ctx, tx, stmtInsertEntry, id, col.Name, slug, string(data), author, now, now); err != nil {
 			return err
 		}
-		if e, err = c.loadEntry(ctx, tx, col, id); err != nil {
+		if e, err = c.loadEntryTx(ctx, tx, col, id); err != nil {
 			return err
 		}
 		if err := c.afterWrite(ctx, tx, col, e, "create", u); err != nil {
@@ -371,13 +387,12 @@ func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, e
 		if u != nil {
 			author = u.ID
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions (entry_id, rev, entry_version, slug, data, author_id, note, created_at)
-			VALUES (?, (SELECT COALESCE(MAX(rev), 0) + 1 FROM revisions WHERE entry_id = ?), ?, ?, ?, ?, ?, ?)`,
+		if _, err := c.db.Exec(ctx, tx, stmtInsertRevision,
 			e.ID, e.ID, e.Version, e.Slug, e.rawJSON, author, note, c.nowMs()); err != nil {
 			return err
 		}
 	}
-	return indexText(ctx, tx, "entries_fts", e.seq, searchText(col, e.raw))
+	return c.indexText(ctx, tx, "entries_fts", e.seq, searchText(col, e.raw))
 }
 
 // UpdateEntry merges data into an entry's working copy: keys present replace
@@ -442,7 +457,7 @@ func (c *Content) update(ctx context.Context, u *User, collection, id string, ex
 func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, raw map[string]any, u *User, expect int64, note string) (*Entry, error) {
 	var e *Entry
 	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := checkCollectionCurrent(ctx, tx, col); err != nil {
+		if err := c.checkCollectionCurrent(ctx, tx, col); err != nil {
 			return err
 		}
 		var version int64
@@ -524,9 +539,9 @@ func (c *Content) staticErr(ctx context.Context, v *ValidationError, col *Collec
 
 // checkCollectionCurrent makes a save validated against a cached definition
 // start over when the collection changed meanwhile.
-func checkCollectionCurrent(ctx context.Context, tx *sql.Tx, col *Collection) error {
+func (c *Content) checkCollectionCurrent(ctx context.Context, tx *sql.Tx, col *Collection) error {
 	var updated int64
-	err := tx.QueryRowContext(ctx, `SELECT updated_at FROM collections WHERE name = ?`, col.Name).Scan(&updated)
+	err := c.db.QueryRow(ctx, tx, stmtCollectionUpdated, col.Name).Scan(&updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: collection %q", ErrNotFound, col.Name)
 	}
@@ -614,3 +629,12 @@ func jsonPointerEscape(s string) string {
 	}
 	return string(b)
 }
+
+// Statements of the save path, prepared once (storage.NewStatement).
+var (
+	stmtInsertEntry = storage.NewStatement(`INSERT INTO entries (id, collection, slug, status, version, data, author_id, created_at, updated_at)
+			VALUES (?, ?, ?, 'draft', 1, ?, ?, ?, ?)`)
+	stmtInsertRevision = storage.NewStatement(`INSERT INTO revisions (entry_id, rev, entry_version, slug, data, author_id, note, created_at)
+			VALUES (?, (SELECT COALESCE(MAX(rev), 0) + 1 FROM revisions WHERE entry_id = ?), ?, ?, ?, ?, ?, ?)`)
+	stmtCollectionUpdated = storage.NewStatement(`SELECT updated_at FROM collections WHERE name = ?`)
+)

@@ -64,10 +64,10 @@ func seedEntries(tb testing.TB, c *Content, n int) {
 				return err
 			}
 			text := searchText(col, raw)
-			if err := indexText(ctx, tx, "entries_fts", seq, text); err != nil {
+			if err := c.indexText(ctx, tx, "entries_fts", seq, text); err != nil {
 				return err
 			}
-			if err := indexText(ctx, tx, "entries_pub_fts", seq, text); err != nil {
+			if err := c.indexText(ctx, tx, "entries_pub_fts", seq, text); err != nil {
 				return err
 			}
 		}

@@ -103,7 +103,7 @@ func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id
 	if err != nil {
 		return err
 	}
-	return indexText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, e.raw))
+	return c.indexText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, e.raw))
 }
 
 // Unpublish withdraws the entry from the public and cancels any schedule.
@@ -119,7 +119,7 @@ func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string,
 			published_at = NULL, scheduled_at = NULL, status = 'draft', version = version + 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
-		if err := indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+		if err := c.indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
 			return err
 		}
 		if !e.pubJSON.Valid {
@@ -200,10 +200,10 @@ func (c *Content) Purge(ctx context.Context, u *User, collection, id string, exp
 		return err
 	}
 	_, err := c.mutate(ctx, u, collection, id, expect, false, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
-		if err := indexText(ctx, tx, "entries_fts", e.seq, ""); err != nil {
+		if err := c.indexText(ctx, tx, "entries_fts", e.seq, ""); err != nil {
 			return err
 		}
-		if err := indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+		if err := c.indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // Slugify turns text into a URL slug: ASCII lowercase letters and digits
@@ -61,7 +63,7 @@ func (c *Content) assignSlug(ctx context.Context, tx *sql.Tx, v *ValidationError
 		return id, nil
 	}
 	if s, ok := raw[sf.Name].(string); ok && s != "" {
-		taken, err := slugTaken(ctx, tx, col.Name, id, s)
+		taken, err := c.slugTaken(ctx, tx, col.Name, id, s)
 		if err != nil {
 			return "", err
 		}
@@ -79,7 +81,7 @@ func (c *Content) assignSlug(ctx context.Context, tx *sql.Tx, v *ValidationError
 	if base == "" {
 		base = id
 	}
-	s, err := uniqueSlug(ctx, tx, col.Name, id, base)
+	s, err := c.uniqueSlug(ctx, tx, col.Name, id, base)
 	if err != nil {
 		return "", err
 	}
@@ -89,9 +91,9 @@ func (c *Content) assignSlug(ctx context.Context, tx *sql.Tx, v *ValidationError
 
 // slugTaken reports whether another entry uses s as its slug or as the slug it
 // is published under.
-func slugTaken(ctx context.Context, tx *sql.Tx, collection, id, s string) (bool, error) {
+func (c *Content) slugTaken(ctx context.Context, tx *sql.Tx, collection, id, s string) (bool, error) {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM entries WHERE collection = ? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`,
+	err := c.db.QueryRow(ctx, tx, stmtSlugTaken,
 		collection, id, s, s).Scan(&one)
 	if err == sql.ErrNoRows {
 		return false, nil
@@ -99,14 +101,16 @@ func slugTaken(ctx context.Context, tx *sql.Tx, collection, id, s string) (bool,
 	return err == nil, err
 }
 
-// uniqueSlug returns base, or base-N with the smallest free N ≥ 2, reading every
-// candidate in one range query rather than probing one at a time.
-func uniqueSlug(ctx context.Context, tx *sql.Tx, collection, id, base string) (string, error) {
+// uniqueSlug returns base, or base-N with the smallest free N ≥ 2. The exact
+// slug is probed first (one index lookup; most slugs are new); on a
+// collision every candidate is read in one range query rather than probing
+// one at a time.
+func (c *Content) uniqueSlug(ctx context.Context, tx *sql.Tx, collection, id, base string) (string, error) {
+	if taken, err := c.slugTaken(ctx, tx, collection, id, base); err != nil || !taken {
+		return base, err
+	}
 	// "base-" ≤ s < "base." covers every "base-…" ('.' follows '-' in ASCII).
-	rows, err := tx.QueryContext(ctx, `
-		SELECT slug FROM entries WHERE collection = ?1 AND id <> ?2 AND (slug = ?3 OR (slug >= ?4 AND slug < ?5))
-		UNION
-		SELECT published_slug FROM entries WHERE collection = ?1 AND id <> ?2 AND (published_slug = ?3 OR (published_slug >= ?4 AND published_slug < ?5))`,
+	rows, err := c.db.Query(ctx, tx, stmtSlugCandidates,
 		collection, id, base, base+"-", base+".")
 	if err != nil {
 		return "", err
@@ -133,3 +137,12 @@ func uniqueSlug(ctx context.Context, tx *sql.Tx, collection, id, base string) (s
 		}
 	}
 }
+
+// Statements of the save path, prepared once (storage.NewStatement).
+var (
+	stmtSlugTaken      = storage.NewStatement(`SELECT 1 FROM entries WHERE collection = ? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`)
+	stmtSlugCandidates = storage.NewStatement(`
+		SELECT slug FROM entries WHERE collection = ?1 AND id <> ?2 AND (slug = ?3 OR (slug >= ?4 AND slug < ?5))
+		UNION
+		SELECT published_slug FROM entries WHERE collection = ?1 AND id <> ?2 AND (published_slug = ?3 OR (published_slug >= ?4 AND published_slug < ?5))`)
+)

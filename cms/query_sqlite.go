@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // sqlIdent double-checks a name before it is written into SQL text. Names come
@@ -106,18 +108,27 @@ func uniqueHolder(ctx context.Context, tx querier, collection, field, id string,
 }
 
 // indexText replaces an entry's row in an FTS5 table (rowid = entries.seq).
-func indexText(ctx context.Context, tx *sql.Tx, table string, seq int64, text string) error {
+func (c *Content) indexText(ctx context.Context, tx *sql.Tx, table string, seq int64, text string) error {
 	if table != "entries_fts" && table != "entries_pub_fts" {
 		panic("cms: unknown FTS table " + table)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid = ?`, seq); err != nil {
+	st := ftsStatements[table]
+	if _, err := c.db.Exec(ctx, tx, st.delete, seq); err != nil {
 		return err
 	}
 	if text == "" {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (rowid, body) VALUES (?, ?)`, seq, text)
+	_, err := c.db.Exec(ctx, tx, st.insert, seq, text)
 	return err
+}
+
+// ftsStatements are indexText's statements per search table.
+var ftsStatements = map[string]struct{ delete, insert *storage.Statement }{
+	"entries_fts": {storage.NewStatement(`DELETE FROM entries_fts WHERE rowid = ?`),
+		storage.NewStatement(`INSERT INTO entries_fts (rowid, body) VALUES (?, ?)`)},
+	"entries_pub_fts": {storage.NewStatement(`DELETE FROM entries_pub_fts WHERE rowid = ?`),
+		storage.NewStatement(`INSERT INTO entries_pub_fts (rowid, body) VALUES (?, ?)`)},
 }
 
 func deleteFTSForCollection(ctx context.Context, tx *sql.Tx, collection string) error {

@@ -18,7 +18,11 @@ var files embed.FS
 
 // Apply brings the database schema up to date. It is safe to call on every start.
 func Apply(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, files)
+	// Out of order: migrations are numbered when work starts and land when
+	// it is done, so a lower number can land after a higher one. Each
+	// migration touches its own tables, and applying one that is missing
+	// is what a site upgraded past it needs.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, files, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

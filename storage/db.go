@@ -29,6 +29,9 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	path  string
+	// prepared holds the declared Statements, prepared by Open and only
+	// read after it.
+	prepared map[*Statement]*sql.Stmt
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies migrations.
@@ -68,6 +71,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if err := db.prepareAll(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
 }
@@ -125,6 +132,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close checkpoints the WAL and closes both pools.
 func (db *DB) Close() error {
+	db.closeStatements()
 	_, _ = db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(db.read.Close(), db.write.Close())
 }
