@@ -470,3 +470,6 @@ func deeperThan(v any, max int) bool {
 	}
 	return false
 }
+
+// FieldTypes lists every field type, for documents that enumerate them.
+func FieldTypes() []FieldType { return slices.Clone(fieldTypes) }

@@ -133,6 +133,9 @@ func New(cfg Config, svc Services, log *slog.Logger) *Server {
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
+// Routes is the router, for tests and tools that walk it (chi.Walk).
+func (s *Server) Routes() chi.Routes { return s.router }
+
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.bodyDeadline, s.recoverer, s.observe, s.cors, s.authenticate, s.csrf)
@@ -154,6 +157,7 @@ func (s *Server) routes() chi.Router {
 	}
 
 	r.Route("/api", func(r chi.Router) {
+		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/setup", s.handleSetupAPI)
 		r.Route("/auth", func(r chi.Router) {
 			r.Post("/login", s.handleLogin)
