@@ -176,6 +176,7 @@ func (c *client) do(method, path string, body any, headers ...header) *response 
 	if err != nil {
 		c.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
+	c.checkContract(req, res.StatusCode, res.Header, b)
 	return &response{t: c.t, Status: res.StatusCode, Header: res.Header, Body: b, req: method + " " + path}
 }
 
