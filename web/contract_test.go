@@ -86,6 +86,15 @@ func (c *contract) check(req *http.Request, status int, header http.Header, body
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ok, errs := c.v.ValidateHttpResponse(req, res); !ok {
+		if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && len(errs) > 0 &&
+			(errs[0].IsPathMissingError() || errs[0].IsOperationMissingError()) {
+			// No such route, so nothing in the document; the answer must
+			// still be a problem.
+			if mt := header.Get("Content-Type"); mt != "application/problem+json" {
+				return fmt.Errorf("%s %s → %d with Content-Type %q, want application/problem+json", req.Method, req.URL.Path, status, mt)
+			}
+			return nil
+		}
 		return fmt.Errorf("%s %s → %d does not match the OpenAPI document: %s\nbody: %.600s", req.Method, req.URL.Path, status, describe(errs), body)
 	}
 	return nil

@@ -193,3 +193,53 @@ func TestOpenAPICollectionSchemas(t *testing.T) {
 		t.Errorf("after create notes / delete kitchen: Entry_notes=%v Data_kitchen=%v", doc.Components.Schemas["Entry_notes"] != nil, doc.Components.Schemas["Data_kitchen"] != nil)
 	}
 }
+
+// TestContractCatchesDrift feeds the contract validator answers a drifted
+// handler would send; each must be refused, and the faithful one accepted.
+func TestContractCatchesDrift(t *testing.T) {
+	ts := newTestSite(t)
+	ct, err := siteContract(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const entryID = "0195f0a4-7c1e-7b66-a1b4-5a8d2c1e9f00"
+	entry := func(edit func(m map[string]any)) string {
+		m := map[string]any{"id": entryID, "collection": "posts", "slug": "hello", "status": "draft", "version": 1,
+			"data": map[string]any{"title": "Hello"}, "createdAt": "2026-01-02T15:04:05Z", "updatedAt": "2026-01-02T15:04:05Z",
+			"publishedAt": nil, "hasDraft": false}
+		if edit != nil {
+			edit(m)
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	problemBody := `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such entry"}`
+	tests := []struct {
+		name, method, path string
+		status             int
+		ctype, body        string
+		wantErr            bool
+	}{
+		{"faithful entry", "GET", "/api/collections/posts/entries/" + entryID, 200, "application/json", entry(nil), false},
+		{"faithful problem", "GET", "/api/collections/posts/entries/" + entryID, 404, "application/problem+json", problemBody, false},
+		{"version as a string", "GET", "/api/collections/posts/entries/" + entryID, 200, "application/json", entry(func(m map[string]any) { m["version"] = "1" }), true},
+		{"status missing", "GET", "/api/collections/posts/entries/" + entryID, 200, "application/json", entry(func(m map[string]any) { delete(m, "status") }), true},
+		{"unknown status", "GET", "/api/collections/posts/entries/" + entryID, 200, "application/json", entry(func(m map[string]any) { m["status"] = "live" }), true},
+		{"undocumented member", "GET", "/api/collections/posts/entries/" + entryID, 200, "application/json", entry(func(m map[string]any) { m["authorEmail"] = "a@example.com" }), true},
+		{"list as a bare array", "GET", "/api/collections", 200, "application/json", `[]`, true},
+		{"problem sent as plain JSON", "GET", "/api/collections/posts", 404, "application/json", problemBody, true},
+		{"problem without a title", "GET", "/api/collections/posts", 404, "application/problem+json", `{"type":"about:blank","status":404}`, true},
+		{"undocumented success status", "POST", "/api/collections/posts/entries", 200, "application/json", entry(nil), true},
+		{"session without user", "GET", "/api/auth/session", 200, "application/json", `{"csrfToken":"x"}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, ts.URL+tt.path, nil)
+			h := http.Header{"Content-Type": {tt.ctype}}
+			err := ct.check(req, tt.status, h, []byte(tt.body))
+			if (err != nil) != tt.wantErr {
+				t.Errorf("check: err = %v, want error: %v", err, tt.wantErr)
+			}
+		})
+	}
+}
