@@ -2,9 +2,13 @@ package web_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -22,8 +26,19 @@ import (
 
 type contract struct {
 	v validator.Validator
-	// mu serialises validation: the validator's caches are built lazily.
-	mu sync.Mutex
+	// ops are the document's operations, and seen those answered with a
+	// documented success at least once (see TestMain).
+	ops  []operationPattern
+	mu   sync.Mutex // serialises validation (the validator caches lazily) and seen
+	seen map[string]bool
+}
+
+type operationPattern struct {
+	key string // "get /api/users/{id}"
+	re  *regexp.Regexp
+	// concrete counts the literal segments: /api/openapi.json beats a
+	// template that would also match.
+	concrete int
 }
 
 var (
@@ -45,7 +60,55 @@ func newContract(doc []byte) (*contract, error) {
 	if ok, verrs := v.ValidateDocument(); !ok {
 		return nil, fmt.Errorf("the document is not valid OpenAPI: %s", describe(verrs))
 	}
-	return &contract{v: v}, nil
+	var paths struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &paths); err != nil {
+		return nil, err
+	}
+	c := &contract{v: v, seen: map[string]bool{}}
+	for p, item := range paths.Paths {
+		pat := regexp.QuoteMeta(p)
+		pat = strings.ReplaceAll(pat, `\{route\}`, `.+`)
+		pat = regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(pat, `[^/]+`)
+		re := regexp.MustCompile("^" + pat + "$")
+		for m := range item {
+			c.ops = append(c.ops, operationPattern{key: m + " " + p, re: re, concrete: strings.Count(p, "/") - strings.Count(p, "{")})
+		}
+	}
+	return c, nil
+}
+
+// record notes which operation a successful exchange exercised.
+func (c *contract) record(method, path string) {
+	best := -1
+	for i, op := range c.ops {
+		if strings.HasPrefix(op.key, strings.ToLower(method)+" ") && op.re.MatchString(path) &&
+			(best < 0 || op.concrete > c.ops[best].concrete) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		c.seen[c.ops[best].key] = true
+	}
+}
+
+// unexercised lists the operations no test answered with a success.
+func (c *contract) unexercised() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, op := range c.ops {
+		plugin := strings.Contains(op.key, " /api/p/")
+		if plugin && !strings.HasPrefix(op.key, "get ") && !strings.HasPrefix(op.key, "post ") {
+			continue // the plugin route takes every method; GET and POST stand for them
+		}
+		if !c.seen[op.key] {
+			out = append(out, op.key)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // siteContract is the validator of the document a test site serves, built
@@ -79,12 +142,15 @@ func (c *contract) check(req *http.Request, status int, header http.Header, body
 	if !strings.HasPrefix(req.URL.Path, "/api/") || req.Method == http.MethodHead || status == 499 {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if status < 400 {
+		c.record(req.Method, req.URL.Path)
+	}
 	if strings.HasPrefix(req.URL.Path, "/api/p/") {
 		return nil // plugin routes answer whatever the plugin does
 	}
 	res := &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(bytes.NewReader(body)), Request: req}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if ok, errs := c.v.ValidateHttpResponse(req, res); !ok {
 		if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && len(errs) > 0 &&
 			(errs[0].IsPathMissingError() || errs[0].IsOperationMissingError()) {
@@ -118,4 +184,25 @@ func (c *client) checkContract(req *http.Request, status int, header http.Header
 	if err := ct.check(req, status, header, body); err != nil {
 		c.t.Errorf("contract: %v", err)
 	}
+}
+
+// contractCoverage is run by TestMain after a full run (no -run filter): it
+// fails the run when a documented operation was never answered with a
+// success, so every route class has its responses checked against the
+// document by some test.
+func contractCoverage() error {
+	if f := flag.Lookup("test.run"); f == nil || f.Value.String() != "" {
+		return nil
+	}
+	if f := flag.Lookup("test.short"); f != nil && f.Value.String() == "true" {
+		return nil
+	}
+	if contractV == nil {
+		return fmt.Errorf("contract: no test exercised the API")
+	}
+	if missing := contractV.unexercised(); len(missing) > 0 {
+		return fmt.Errorf("contract: no test got a success from %d documented operation(s); exercise them so their responses are checked against the document:\n  %s",
+			len(missing), strings.Join(missing, "\n  "))
+	}
+	return nil
 }
