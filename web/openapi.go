@@ -382,8 +382,11 @@ func operation(g *schemaGen, rt apiRoute) map[string]any {
 		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{
 			"schema": map[string]any{"type": "object", "properties": props, "required": b.Required}}}}
 	default:
+		g.input = true
+		schema := g.of(b)
+		g.input = false
 		op["requestBody"] = map[string]any{"required": !rt.BodyOptional, "content": map[string]any{
-			"application/json": map[string]any{"schema": g.of(b)}}}
+			"application/json": map[string]any{"schema": schema}}}
 	}
 
 	responses := map[string]any{}

@@ -18,6 +18,11 @@ import (
 type schemaGen struct {
 	defs  map[string]any
 	names map[reflect.Type]string
+	// input describes request bodies: decodeJSON requires no member and
+	// refuses unknown ones, and null is what a pointer member accepts.
+	// Input components are named …Input so they never share a name with
+	// what the server sends.
+	input bool
 }
 
 func newSchemaGen() *schemaGen {
@@ -94,6 +99,9 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 			return g.object(t)
 		}
 		name := g.name(t)
+		if g.input && !strings.HasSuffix(name, "Input") {
+			name += "Input"
+		}
 		if _, done := g.defs[name]; !done {
 			g.defs[name] = map[string]any{} // placeholder: recursion stops here
 			g.defs[name] = g.object(t)
@@ -181,7 +189,7 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 			s = g.schema(f.Type)
 		}
 		props[name] = s
-		if !omit {
+		if !omit && !g.input {
 			*required = append(*required, name)
 		}
 	}
