@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/plugins"
 )
 
@@ -36,6 +37,12 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[cms.FieldType](): fieldTypeNames(),
 	reflect.TypeFor[plugins.Status](): {string(plugins.StatusInstalled), string(plugins.StatusActive),
 		string(plugins.StatusInactive)},
+}
+
+// componentNames rename types whose own name says little out of context.
+var componentNames = map[reflect.Type]string{
+	reflect.TypeFor[plugins.Info]():     "Plugin",
+	reflect.TypeFor[manifest.Summary](): "ConsentSummary",
 }
 
 func fieldTypeNames() []string {
@@ -117,7 +124,10 @@ func (g *schemaGen) name(t reflect.Type) string {
 	if n, ok := g.names[t]; ok {
 		return n
 	}
-	n := capitalise(t.Name())
+	n, renamed := componentNames[t]
+	if !renamed {
+		n = capitalise(t.Name())
+	}
 	for other, on := range g.names {
 		if on == n && other != t {
 			pkg := t.PkgPath()
