@@ -91,6 +91,15 @@ func TestContractRouteClasses(t *testing.T) {
 		}
 	}
 
+	// Media: upload, metadata, the public file URLs.
+	m := admin.mustUpload(filePart("dot.png", "image/png", testPNG(t, 2, 2)), textPart("alt", "a dot"))
+	admin.do("GET", "/api/media?limit=5&owner=me", nil).want(http.StatusOK)
+	admin.do("PATCH", "/api/media/"+m.ID, map[string]any{"title": "Dot"}).want(http.StatusOK)
+	anon.do("HEAD", "/media/"+m.ID, nil).want(http.StatusOK)
+	anon.do("GET", m.URL, nil).want(http.StatusOK)
+	anon.do("GET", "/healthz", nil).want(http.StatusOK)
+	admin.do("DELETE", "/api/media/"+m.ID, nil).want(http.StatusNoContent)
+
 	// Clean-up routes.
 	bearer.do("DELETE", "/api/tokens/"+tok.ID, nil).want(http.StatusNoContent)
 	admin.do("DELETE", "/api/users/"+u.ID, nil).want(http.StatusNoContent)

@@ -85,6 +85,8 @@ type apiRoute struct {
 	// AnyBody marks routes whose request and response bodies are the
 	// plugin's own (any media type).
 	AnyBody bool
+	// File marks routes that answer a stored file in its own media type.
+	File bool
 }
 
 // Documentation-only shapes of list responses written as maps.
@@ -109,6 +111,9 @@ type (
 		Stats      plugins.LogStats        `json:"stats"`
 		NextCursor string                  `json:"nextCursor,omitempty"`
 	}
+	healthStatus struct {
+		Status string `json:"status"`
+	}
 	// settingValues is a PATCH of plugin settings: key → value, null clears.
 	settingValues map[string]any
 )
@@ -129,8 +134,10 @@ var (
 	ifNoneMatch = apiParam{Name: "If-None-Match", In: "header", Description: "an ETag from an earlier answer; 304 when unchanged", Schema: map[string]any{"type": "string"}}
 )
 
-// apiRoutes is the route table: every JSON route under /api.
+// apiRoutes is the route table: every JSON route under /api, the health
+// check, and the media file URLs front-ends fetch.
 var apiRoutes = []apiRoute{
+	{Method: "GET", Path: "/healthz", ID: "health", Tag: "meta", Summary: "Health check (the database answers)", Access: public, Status: 200, Resp: healthStatus{}, Errors: []int{503}},
 	{Method: "GET", Path: "/api/openapi.json", ID: "getOpenAPI", Tag: "meta", Summary: "This OpenAPI document", Access: public, Status: 200, Resp: map[string]any{}},
 	{Method: "POST", Path: "/api/setup", ID: "setup", Tag: "auth", Summary: "Create the first admin with the one-time setup token and sign in", Access: public,
 		Body: setupRequest{}, Status: 201, Resp: sessionResponse{}, Errors: []int{403, 409, 422}},
@@ -184,6 +191,11 @@ var apiRoutes = []apiRoute{
 	{Method: "PATCH", Path: "/api/media/{id}", ID: "updateMedia", Tag: "media", Summary: "Change alt text or title", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia, Body: cms.MediaPatch{}, Status: 200, Resp: cms.Media{}, Errors: []int{422}},
 	{Method: "DELETE", Path: "/api/media/{id}", ID: "deleteMedia", Tag: "media", Summary: "Delete a media item (409 while entries use it, unless ?force=true)", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia,
 		Query: []apiParam{{Name: "force", In: "query", Schema: map[string]any{"type": "boolean"}}}, Status: 204, Errors: []int{409}},
+
+	{Method: "GET", Path: "/media/{id}", ID: "getMediaFile", Tag: "media", Summary: "A media item's file (public URL)", Access: public, Needs: needsMedia, File: true, Header: []apiParam{ifNoneMatch}, Status: 200, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "HEAD", Path: "/media/{id}", ID: "headMediaFile", Tag: "media", Summary: "A media item's file headers", Access: public, Needs: needsMedia, File: true, Status: 200, RespHeaders: []string{"ETag"}},
+	{Method: "GET", Path: "/media/{id}/{filename}", ID: "getMediaFileNamed", Tag: "media", Summary: "A media item's file; the filename is for people and caches and is not checked", Access: public, Needs: needsMedia, File: true, Header: []apiParam{ifNoneMatch}, Status: 200, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "HEAD", Path: "/media/{id}/{filename}", ID: "headMediaFileNamed", Tag: "media", Summary: "A media item's file headers", Access: public, Needs: needsMedia, File: true, Status: 200, RespHeaders: []string{"ETag"}},
 
 	{Method: "GET", Path: "/api/plugins", ID: "listPlugins", Tag: "plugins", Summary: "List installed plugins", Access: perm, Perm: cms.PermManagePlugins, Needs: needsPlugins, Status: 200, Resp: pluginList{}},
 	{Method: "POST", Path: "/api/plugins", ID: "installPlugin", Tag: "plugins", Summary: "Upload a plugin bundle (201: awaiting consent; 200: unchanged or applied)", Access: perm, Perm: cms.PermManagePlugins, Needs: needsPlugins,
@@ -252,6 +264,7 @@ var pathParamDocs = map[string]string{
 	"rev":        "a revision number (1, 2, …)",
 	"pluginId":   "the plugin's id",
 	"route":      "the route's name as the plugin declares it",
+	"filename":   "any name; the file's own is used in links",
 }
 
 // buildOpenAPI assembles the document from the route table and the current
@@ -395,6 +408,9 @@ func operation(g *schemaGen, rt apiRoute) map[string]any {
 	case rt.AnyBody:
 		ok["description"] = "The plugin's answer"
 		ok["content"] = map[string]any{"*/*": map[string]any{"schema": map[string]any{}}}
+	case rt.File:
+		ok["description"] = "The file, in its own media type (Range requests are served: 206)"
+		ok["content"] = map[string]any{"*/*": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}}}
 	case rt.Resp != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.of(rt.Resp)}}
 	}
@@ -411,6 +427,11 @@ func operation(g *schemaGen, rt apiRoute) map[string]any {
 	}
 	if rt.ID == "deleteEntry" {
 		responses["204"] = map[string]any{"description": "Deleted for good (?purge=true)"}
+	}
+	if rt.File {
+		responses["206"] = map[string]any{"description": "Part of the file (Range)"}
+		responses["302"] = map[string]any{"description": "Redirect to a short-lived signed URL (S3 store with presigned delivery)",
+			"headers": map[string]any{"Location": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	}
 	if rt.NotModified {
 		responses["304"] = map[string]any{"description": "Not modified (If-None-Match matched)"}
