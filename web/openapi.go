@@ -121,7 +121,7 @@ type (
 var (
 	limitParam  = apiParam{Name: "limit", In: "query", Description: fmt.Sprintf("page size, 1 to %d (default %d)", cms.MaxLimit, cms.DefaultLimit), Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": cms.MaxLimit}}
 	cursorParam = apiParam{Name: "cursor", In: "query", Description: "the nextCursor of the previous page", Schema: map[string]any{"type": "string"}}
-	listParams  = []apiParam{limitParam, cursorParam,
+	listQueryParams  = []apiParam{limitParam, cursorParam,
 		{Name: "sort", In: "query", Description: "comma-separated field names, - for descending (e.g. -publishedAt,title)", Schema: map[string]any{"type": "string"}},
 		{Name: "q", In: "query", Description: "full-text search", Schema: map[string]any{"type": "string", "maxLength": 200}},
 		{Name: "filter", In: "query", Style: "deepObject", Description: "filter[field]=value or filter[field][op]=value; op is one of eq, ne, lt, lte, gt, gte, in, contains",
@@ -163,7 +163,7 @@ var apiRoutes = []apiRoute{
 	{Method: "PUT", Path: "/api/collections/{name}", ID: "putCollection", Tag: "collections", Summary: "Replace a collection's definition", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Body: cms.CollectionInput{}, Status: 200, Resp: cms.Collection{}, Errors: []int{409, 422}},
 	{Method: "DELETE", Path: "/api/collections/{name}", ID: "deleteCollection", Tag: "collections", Summary: "Delete a collection (?purge=true also deletes its entries)", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Query: []apiParam{purgeParam}, Status: 204, Errors: []int{409}},
 
-	{Method: "GET", Path: "/api/collections/{name}/entries", ID: "listEntries", Tag: "entries", Summary: "List entries", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Query: append(slices.Clone(listParams), statusParam), Status: 200, Resp: cms.EntryPage{}},
+	{Method: "GET", Path: "/api/collections/{name}/entries", ID: "listEntries", Tag: "entries", Summary: "List entries", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Query: append(slices.Clone(listQueryParams), statusParam), Status: 200, Resp: cms.EntryPage{}},
 	{Method: "POST", Path: "/api/collections/{name}/entries", ID: "createEntry", Tag: "entries", Summary: "Create an entry (a draft when the collection has drafts)", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Body: entryWrite{}, Status: 201, Resp: cms.Entry{}, RespHeaders: []string{"ETag", "Location"}, Errors: []int{409, 422}},
 	{Method: "GET", Path: "/api/collections/{name}/entries/{id}", ID: "getEntry", Tag: "entries", Summary: "Get an entry", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, NotModified: true},
 	{Method: "PATCH", Path: "/api/collections/{name}/entries/{id}", ID: "updateEntry", Tag: "entries", Summary: "Merge data into an entry; needs If-Match or a body version", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Header: []apiParam{ifMatch}, Body: entryWrite{}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, Errors: []int{409, 412, 422, 428}},
@@ -177,7 +177,7 @@ var apiRoutes = []apiRoute{
 	{Method: "GET", Path: "/api/collections/{name}/entries/{id}/revisions/{rev}", ID: "getRevision", Tag: "revisions", Summary: "Get one revision", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Status: 200, Resp: cms.Revision{}},
 	{Method: "POST", Path: "/api/collections/{name}/entries/{id}/revisions/{rev}/restore", ID: "restoreRevision", Tag: "revisions", Summary: "Make a revision's data the entry's draft", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Header: []apiParam{ifMatch}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, Errors: []int{409, 412}},
 
-	{Method: "GET", Path: "/api/public/{collection}", ID: "publicList", Tag: "public", Summary: "Published entries, for front-ends (no sign-in)", Access: public, Needs: needsContent, Query: listParams, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicPage{}, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "GET", Path: "/api/public/{collection}", ID: "publicList", Tag: "public", Summary: "Published entries, for front-ends (no sign-in)", Access: public, Needs: needsContent, Query: listQueryParams, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicPage{}, RespHeaders: []string{"ETag"}, NotModified: true},
 	{Method: "GET", Path: "/api/public/{collection}/{slug}", ID: "publicEntry", Tag: "public", Summary: "One published entry by slug", Access: public, Needs: needsContent, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicEntry{}, RespHeaders: []string{"ETag"}, NotModified: true},
 
 	{Method: "GET", Path: "/api/media", ID: "listMedia", Tag: "media", Summary: "List media", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia,
