@@ -119,9 +119,9 @@ type (
 )
 
 var (
-	limitParam  = apiParam{Name: "limit", In: "query", Description: fmt.Sprintf("page size, 1 to %d (default %d)", cms.MaxLimit, cms.DefaultLimit), Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": cms.MaxLimit}}
-	cursorParam = apiParam{Name: "cursor", In: "query", Description: "the nextCursor of the previous page", Schema: map[string]any{"type": "string"}}
-	listQueryParams  = []apiParam{limitParam, cursorParam,
+	limitParam      = apiParam{Name: "limit", In: "query", Description: fmt.Sprintf("page size, 1 to %d (default %d)", cms.MaxLimit, cms.DefaultLimit), Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": cms.MaxLimit}}
+	cursorParam     = apiParam{Name: "cursor", In: "query", Description: "the nextCursor of the previous page", Schema: map[string]any{"type": "string"}}
+	listQueryParams = []apiParam{limitParam, cursorParam,
 		{Name: "sort", In: "query", Description: "comma-separated field names, - for descending (e.g. -publishedAt,title)", Schema: map[string]any{"type": "string"}},
 		{Name: "q", In: "query", Description: "full-text search", Schema: map[string]any{"type": "string", "maxLength": 200}},
 		{Name: "filter", In: "query", Style: "deepObject", Description: "filter[field]=value or filter[field][op]=value; op is one of eq, ne, lt, lte, gt, gte, in, contains",
