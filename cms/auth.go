@@ -24,6 +24,9 @@ const APITokenPrefix = "pcw_"
 // Session is a signed-in browser. The secret cookie value is only ever held by the
 // client; the database keeps its SHA-256.
 type Session struct {
+	// ID names the session to its owner (listing, revoking); it is not a
+	// credential.
+	ID        string
 	UserID    string
 	CSRFToken string
 	ExpiresAt time.Time
@@ -31,25 +34,49 @@ type Session struct {
 
 // APIToken describes a token without its secret.
 type APIToken struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Prefix string `json:"prefix"`
+	// Scopes the token was given. What it may do is these, capped by its
+	// creator's current role (Role.Grants).
+	Scopes     []Scope    `json:"scopes"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 }
+
+// Credential is what authenticated a token request: the creator and the
+// token's scopes.
+type Credential struct {
+	User   *User
+	Token  *APIToken
+	Scopes []Scope
+}
+
+// Allows reports whether the token may act with need now.
+func (c *Credential) Allows(need Scope) bool { return c.User.Role.Grants(c.Scopes, need) }
 
 // Auth manages sessions, API tokens and the first-admin setup link.
 type Auth struct {
 	db         *storage.DB
 	users      *Users
 	SessionTTL time.Duration
-	now        func() time.Time
+	// InviteTTL and ResetTTL are how long an invite and a password-reset
+	// link stay valid.
+	InviteTTL, ResetTTL time.Duration
+	now                 func() time.Time
 }
 
-// NewAuth returns the auth service with a 14-day session lifetime.
+// NewAuth returns the auth service with a 14-day session lifetime, 72-hour
+// invites and one-hour reset links.
 func NewAuth(db *storage.DB, users *Users) *Auth {
-	return &Auth{db: db, users: users, SessionTTL: 14 * 24 * time.Hour, now: time.Now}
+	return &Auth{db: db, users: users, SessionTTL: 14 * 24 * time.Hour,
+		InviteTTL: 72 * time.Hour, ResetTTL: time.Hour, now: time.Now}
 }
+
+// SetClock replaces the clock expiry is judged by (tests move time forward
+// instead of sleeping). Call it before serving requests.
+func (a *Auth) SetClock(now func() time.Time) { a.now = now; a.users.now = now }
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -64,17 +91,26 @@ func hashToken(t string) string {
 
 // CreateSession signs a user in and returns the cookie secret and the session.
 func (a *Auth) CreateSession(ctx context.Context, userID string) (string, *Session, error) {
+	return a.CreateSessionFrom(ctx, userID, "", "")
+}
+
+// CreateSessionFrom is CreateSession remembering the browser (User-Agent)
+// and address the session started from, for its owner's session list.
+func (a *Auth) CreateSessionFrom(ctx context.Context, userID, userAgent, ip string) (string, *Session, error) {
 	secret := randomToken()
 	now := a.now().UTC()
-	s := &Session{UserID: userID, CSRFToken: randomToken(), ExpiresAt: now.Add(a.SessionTTL).Truncate(time.Millisecond)}
+	if len(userAgent) > 300 {
+		userAgent = userAgent[:300]
+	}
+	s := &Session{ID: uuid.Must(uuid.NewV7()).String(), UserID: userID, CSRFToken: randomToken(), ExpiresAt: now.Add(a.SessionTTL).Truncate(time.Millisecond)}
 	err := a.db.Tx(ctx, func(tx *sql.Tx) error {
 		// Expired sessions are swept here rather than by a timer: logins are rare
 		// enough that this costs nothing and needs no background goroutine.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now.UnixMilli()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			hashToken(secret), userID, s.CSRFToken, now.UnixMilli(), s.ExpiresAt.UnixMilli())
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, id, user_id, csrf_token, created_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			hashToken(secret), s.ID, userID, s.CSRFToken, now.UnixMilli(), s.ExpiresAt.UnixMilli(), userAgent, ip)
 		return err
 	})
 	if err != nil {
@@ -89,8 +125,8 @@ func (a *Auth) SessionUser(ctx context.Context, secret string) (*User, *Session,
 	var s Session
 	var expires int64
 	err := a.db.Read().QueryRowContext(ctx,
-		`SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?`,
-		hashToken(secret), a.now().UTC().UnixMilli()).Scan(&s.UserID, &s.CSRFToken, &expires)
+		`SELECT id, user_id, csrf_token, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?`,
+		hashToken(secret), a.now().UTC().UnixMilli()).Scan(&s.ID, &s.UserID, &s.CSRFToken, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, ErrNotFound
 	}
@@ -102,7 +138,60 @@ func (a *Auth) SessionUser(ctx context.Context, secret string) (*User, *Session,
 	if err != nil {
 		return nil, nil, err
 	}
+	if u.Disabled { // disabling deletes sessions; this guards a race with it
+		return nil, nil, ErrNotFound
+	}
 	return u, &s, nil
+}
+
+// SessionInfo describes one of a user's sessions to its owner.
+type SessionInfo struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	UserAgent string    `json:"userAgent"`
+	IP        string    `json:"ip"`
+	// Current marks the session the list was asked from.
+	Current bool `json:"current"`
+}
+
+// ListSessions returns a user's live sessions, newest first; current (a
+// session id) is marked.
+func (a *Auth) ListSessions(ctx context.Context, userID, current string) ([]SessionInfo, error) {
+	rows, err := a.db.Read().QueryContext(ctx,
+		`SELECT id, created_at, expires_at, user_agent, ip FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
+		userID, a.now().UTC().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	out := []SessionInfo{}
+	for rows.Next() {
+		var si SessionInfo
+		var created, expires int64
+		if err := rows.Scan(&si.ID, &created, &expires, &si.UserAgent, &si.IP); err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		si.CreatedAt, si.ExpiresAt = time.UnixMilli(created).UTC(), time.UnixMilli(expires).UTC()
+		si.Current = si.ID == current
+		out = append(out, si)
+	}
+	return out, rows.Err()
+}
+
+// RevokeSession ends one of a user's sessions by id; another user's session
+// is ErrNotFound.
+func (a *Auth) RevokeSession(ctx context.Context, userID, id string) error {
+	return a.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }
 
 // DeleteSession signs a session out.
@@ -113,24 +202,82 @@ func (a *Auth) DeleteSession(ctx context.Context, secret string) error {
 	})
 }
 
-// CreateToken issues an API token for a user. The returned secret is shown once.
-func (a *Auth) CreateToken(ctx context.Context, userID, name string) (*APIToken, string, error) {
-	name = strings.TrimSpace(name)
+// NewToken is the input to CreateToken.
+type NewToken struct {
+	Name string `json:"name"`
+	// Scopes default to the creator's full role.
+	Scopes []Scope `json:"scopes"`
+	// ExpiresAt nil never expires.
+	ExpiresAt *time.Time `json:"expiresAt"`
+}
+
+// maxTokenLife bounds expiresAt so a typo cannot mean "forever".
+const maxTokenLife = 10 * 365 * 24 * time.Hour
+
+// CreateToken issues an API token for creator. The returned secret is shown
+// once. limit, when not nil, is the most the new token may hold: the
+// scopes of the token the request came with (a token cannot mint a
+// stronger one). Scopes beyond the creator's role are ErrForbidden.
+func (a *Auth) CreateToken(ctx context.Context, creator *User, in NewToken, limit []Scope) (*APIToken, string, error) {
+	name := strings.TrimSpace(in.Name)
 	var v ValidationError
 	if name == "" {
 		v.Add("/name", "is required")
 	} else if utf8.RuneCountInString(name) > 100 {
 		v.Add("/name", "must be at most 100 characters")
 	}
+	now := a.now().UTC().Truncate(time.Millisecond)
+	if in.ExpiresAt != nil {
+		switch {
+		case !in.ExpiresAt.After(now):
+			v.Add("/expiresAt", "must be in the future")
+		case in.ExpiresAt.Sub(now) > maxTokenLife:
+			v.Add("/expiresAt", "must be within ten years")
+		}
+	}
+	scopes := in.Scopes
+	if scopes == nil {
+		scopes = creator.Role.Scopes()
+		if limit != nil {
+			scopes = limit
+		}
+	}
+	if len(scopes) == 0 {
+		v.Add("/scopes", "must name at least one scope (omit it for your role's full set)")
+	}
+	seen := map[Scope]bool{}
+	clean := []Scope{}
+	for i, sc := range scopes {
+		if !sc.Valid() {
+			v.Add(fmt.Sprintf("/scopes/%d", i), fmt.Sprintf("%q is not a scope (one of %s)", sc, scopeList(AllScopes)))
+			continue
+		}
+		if !seen[sc] {
+			seen[sc] = true
+			clean = append(clean, sc)
+		}
+	}
 	if err := v.Err(); err != nil {
 		return nil, "", err
 	}
+	for _, sc := range clean {
+		if !creator.Role.HasScope(sc) {
+			return nil, "", fmt.Errorf("%w: a token cannot exceed its creator's role: %s may not hold scope %s", ErrForbidden, creator.Role, sc)
+		}
+		if limit != nil && !creator.Role.Grants(limit, sc) {
+			return nil, "", fmt.Errorf("%w: a token cannot make a token stronger than itself: it lacks scope %s", ErrForbidden, sc)
+		}
+	}
 	secret := APITokenPrefix + randomToken()
-	now := a.now().UTC().Truncate(time.Millisecond)
-	t := &APIToken{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Prefix: secret[:len(APITokenPrefix)+6], CreatedAt: now}
+	t := &APIToken{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Prefix: secret[:len(APITokenPrefix)+6], Scopes: clean, CreatedAt: now}
+	var expires any
+	if in.ExpiresAt != nil {
+		e := in.ExpiresAt.UTC().Truncate(time.Millisecond)
+		t.ExpiresAt, expires = &e, e.UnixMilli()
+	}
 	err := a.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, userID, t.Name, hashToken(secret), t.Prefix, now.UnixMilli())
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, creator.ID, t.Name, hashToken(secret), t.Prefix, joinScopes(clean), expires, now.UnixMilli())
 		return err
 	})
 	if err != nil {
@@ -139,10 +286,34 @@ func (a *Auth) CreateToken(ctx context.Context, userID, name string) (*APIToken,
 	return t, secret, nil
 }
 
-// ListTokens returns a user's live tokens.
-func (a *Auth) ListTokens(ctx context.Context, userID string) ([]*APIToken, error) {
+func scopeList(s []Scope) string {
+	parts := make([]string, len(s))
+	for i, sc := range s {
+		parts[i] = string(sc)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinScopes(s []Scope) string { return strings.ReplaceAll(scopeList(s), ", ", " ") }
+
+// parseScopes reads a stored scope list; "" (tokens older than scopes) is
+// the role's full set.
+func parseScopes(stored string, role Role) []Scope {
+	if stored == "" {
+		return role.Scopes()
+	}
+	out := []Scope{}
+	for _, f := range strings.Fields(stored) {
+		out = append(out, Scope(f))
+	}
+	return out
+}
+
+// ListTokens returns a user's live tokens (expired ones included, marked by
+// expiresAt, so their owner sees why a script stopped).
+func (a *Auth) ListTokens(ctx context.Context, user *User) ([]*APIToken, error) {
 	rows, err := a.db.Read().QueryContext(ctx,
-		`SELECT id, name, prefix, created_at, last_used_at FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id`, userID)
+		`SELECT id, name, prefix, scopes, expires_at, created_at, last_used_at FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id`, user.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -151,14 +322,20 @@ func (a *Auth) ListTokens(ctx context.Context, userID string) ([]*APIToken, erro
 	for rows.Next() {
 		var t APIToken
 		var created int64
-		var used sql.NullInt64
-		if err := rows.Scan(&t.ID, &t.Name, &t.Prefix, &created, &used); err != nil {
+		var scopes string
+		var used, expires sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.Name, &t.Prefix, &scopes, &expires, &created, &used); err != nil {
 			return nil, fmt.Errorf("list tokens: %w", err)
 		}
+		t.Scopes = parseScopes(scopes, user.Role)
 		t.CreatedAt = time.UnixMilli(created).UTC()
 		if used.Valid {
 			u := time.UnixMilli(used.Int64).UTC()
 			t.LastUsedAt = &u
+		}
+		if expires.Valid {
+			e := time.UnixMilli(expires.Int64).UTC()
+			t.ExpiresAt = &e
 		}
 		out = append(out, &t)
 	}
@@ -186,30 +363,50 @@ func (a *Auth) RevokeToken(ctx context.Context, userID, tokenID string) error {
 	})
 }
 
-// TokenUser resolves a bearer token to its user. Revoked and unknown tokens are ErrNotFound.
-func (a *Auth) TokenUser(ctx context.Context, secret string) (*User, error) {
+// TokenUser resolves a bearer token to its creator and scopes. Revoked,
+// expired and unknown tokens, and tokens of disabled users, are
+// ErrNotFound. The creator is read afresh on every request, so a demotion
+// or a disabling takes effect on the next one.
+func (a *Auth) TokenUser(ctx context.Context, secret string) (*Credential, error) {
 	if !strings.HasPrefix(secret, APITokenPrefix) {
 		return nil, ErrNotFound
 	}
-	var id, userID string
-	var used sql.NullInt64
+	now := a.now().UTC()
+	var t APIToken
+	var userID, scopes string
+	var used, expires sql.NullInt64
+	var created int64
 	err := a.db.Read().QueryRowContext(ctx,
-		`SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL`, hashToken(secret)).Scan(&id, &userID, &used)
+		`SELECT id, user_id, name, prefix, scopes, expires_at, created_at, last_used_at FROM api_tokens
+		 WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+		hashToken(secret), now.UnixMilli()).Scan(&t.ID, &userID, &t.Name, &t.Prefix, &scopes, &expires, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
-	now := a.now().UTC()
+	u, err := a.users.Get(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, ErrNotFound
+	}
+	t.CreatedAt = time.UnixMilli(created).UTC()
+	if expires.Valid {
+		e := time.UnixMilli(expires.Int64).UTC()
+		t.ExpiresAt = &e
+	}
+	t.Scopes = parseScopes(scopes, u.Role)
 	// Record use at most once a minute so a busy script does not turn every read into a write.
 	if !used.Valid || now.Sub(time.UnixMilli(used.Int64)) > time.Minute {
 		_ = a.db.Tx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, now.UnixMilli(), id)
+			_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, now.UnixMilli(), t.ID)
 			return err
 		})
 	}
-	return a.users.Get(ctx, userID)
+	return &Credential{User: u, Token: &t, Scopes: t.Scopes}, nil
 }
 
 // SetupToken returns a fresh one-time first-admin setup secret, or ErrSetupDone when
@@ -291,3 +488,6 @@ func (a *Auth) CompleteSetup(ctx context.Context, secret string, in NewUser) (*U
 	}
 	return a.users.Create(ctx, in)
 }
+
+// NewSecret returns a fresh random URL-safe secret (256 bits).
+func NewSecret() string { return randomToken() }

@@ -15,6 +15,7 @@ var (
 	ErrConflict           = errors.New("conflict")
 	ErrInvalidCredentials = errors.New("invalid email or password")
 	ErrSetupDone          = errors.New("setup already completed")
+	ErrAccountDisabled    = errors.New("this account is disabled")
 )
 
 // FieldError is one problem with one input value, located by a JSON path such as

@@ -22,6 +22,9 @@ type User struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
 	Role      Role      `json:"role"`
+	// Disabled accounts cannot sign in; their sessions ended and their
+	// tokens were revoked when they were disabled.
+	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -62,6 +65,9 @@ type UserUpdate struct {
 	Name     *string `json:"name"`
 	Role     *Role   `json:"role"`
 	Password *string `json:"password"`
+	// Disabled true disables the account (ending its sessions and revoking
+	// its tokens); false enables it again.
+	Disabled *bool `json:"disabled"`
 }
 
 func validateEmail(v *ValidationError, email string) string {
@@ -88,6 +94,16 @@ func validatePassword(v *ValidationError, pw string) {
 
 // Create adds a user.
 func (s *Users) Create(ctx context.Context, in NewUser) (*User, error) {
+	var u *User
+	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
+		u, err = s.create(ctx, tx, in)
+		return err
+	})
+	return u, err
+}
+
+// create adds a user in tx (an invite spends its link in the same one).
+func (s *Users) create(ctx context.Context, tx *sql.Tx, in NewUser) (*User, error) {
 	var v ValidationError
 	in.Email = validateEmail(&v, in.Email)
 	if !in.Role.Valid() {
@@ -106,12 +122,9 @@ func (s *Users) Create(ctx context.Context, in NewUser) (*User, error) {
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	u := &User{ID: uuid.Must(uuid.NewV7()).String(), Email: in.Email, Name: in.Name, Role: in.Role, CreatedAt: now, UpdatedAt: now}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Email, u.Name, string(u.Role), hash, now.UnixMilli(), now.UnixMilli())
-		return err
-	})
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Name, string(u.Role), hash, now.UnixMilli(), now.UnixMilli())
 	if storage.IsUniqueViolation(err) {
 		return nil, &ValidationError{Errors: []FieldError{{"/email", "is already used by another account"}}}
 	}
@@ -160,19 +173,21 @@ func (s *Users) CreateFirstAdmin(ctx context.Context, in NewUser) (u *User, crea
 	return u, true, nil
 }
 
-const userColumns = `id, email, name, role, created_at, updated_at`
+const userColumns = `id, email, name, role, disabled_at, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var role string
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &created, &updated); err != nil {
+	var disabled sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &disabled, &created, &updated); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
 	u.Role = Role(role)
+	u.Disabled = disabled.Valid
 	u.CreatedAt = time.UnixMilli(created).UTC()
 	u.UpdatedAt = time.UnixMilli(updated).UTC()
 	return &u, nil
@@ -215,7 +230,8 @@ func (s *Users) Count(ctx context.Context) (int, error) {
 // Authenticate checks an email and password pair.
 func (s *Users) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	var id, hash string
-	err := s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE email = ?`, strings.TrimSpace(email)).Scan(&id, &hash)
+	var disabled sql.NullInt64
+	err := s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash, disabled_at FROM users WHERE email = ?`, strings.TrimSpace(email)).Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
 		return nil, ErrInvalidCredentials
@@ -229,6 +245,10 @@ func (s *Users) Authenticate(ctx context.Context, email, password string) (*User
 	}
 	if !ok {
 		return nil, ErrInvalidCredentials
+	}
+	// Said only to someone who knows the password.
+	if disabled.Valid {
+		return nil, ErrAccountDisabled
 	}
 	return s.Get(ctx, id)
 }
@@ -267,7 +287,17 @@ func (s *Users) Update(ctx context.Context, id string, in UserUpdate) (*User, er
 			return err
 		}
 		if in.Role != nil && Role(role) == RoleAdmin && *in.Role != RoleAdmin {
-			if err := ensureAnotherAdmin(ctx, tx, id); err != nil {
+			if err := ensureAnotherAdmin(ctx, tx, id, "demoted"); err != nil {
+				return err
+			}
+		}
+		if in.Disabled != nil && *in.Disabled && Role(role) == RoleAdmin {
+			if err := ensureAnotherAdmin(ctx, tx, id, "disabled"); err != nil {
+				return err
+			}
+		}
+		if in.Disabled != nil {
+			if err := setDisabled(ctx, tx, id, *in.Disabled, now); err != nil {
 				return err
 			}
 		}
@@ -301,8 +331,14 @@ func (s *Users) Update(ctx context.Context, id string, in UserUpdate) (*User, er
 	return s.Get(ctx, id)
 }
 
-// Delete removes a user with their sessions and tokens.
-func (s *Users) Delete(ctx context.Context, id string) error {
+// Delete removes a user with their sessions, tokens and pending links.
+// Their entries and media stay: with reassignTo "" they are left without an
+// author (shown as a deleted user), else they pass to the user reassignTo.
+// Revisions keep the deleted id, as history.
+func (s *Users) Delete(ctx context.Context, id, reassignTo string) error {
+	if reassignTo == id && id != "" {
+		return &ValidationError{Errors: []FieldError{{"/reassignTo", "cannot be the user being deleted"}}}
+	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var role string
 		if err := tx.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, id).Scan(&role); err != nil {
@@ -312,26 +348,119 @@ func (s *Users) Delete(ctx context.Context, id string) error {
 			return err
 		}
 		if Role(role) == RoleAdmin {
-			if err := ensureAnotherAdmin(ctx, tx, id); err != nil {
+			if err := ensureAnotherAdmin(ctx, tx, id, "deleted"); err != nil {
+				return err
+			}
+		}
+		if reassignTo != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE id = ?`, reassignTo).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return &ValidationError{Errors: []FieldError{{"/reassignTo", "names no user"}}}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE entries SET author_id = ? WHERE author_id = ?`, reassignTo, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE media SET owner_id = ? WHERE owner_id = ?`, reassignTo, id); err != nil {
 				return err
 			}
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+	var ve *ValidationError
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) && !errors.As(err, &ve) {
 		return fmt.Errorf("delete user: %w", err)
 	}
 	return err
 }
 
-func ensureAnotherAdmin(ctx context.Context, tx *sql.Tx, id string) error {
+// ensureAnotherAdmin refuses to take id's admin power (what names how) when
+// no other enabled admin would remain.
+func ensureAnotherAdmin(ctx context.Context, tx *sql.Tx, id, what string) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin' AND id <> ?`, id).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> ?`, id).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: the site must keep at least one admin", ErrConflict)
+		return fmt.Errorf("%w: the last enabled admin cannot be %s: the site must keep at least one admin", ErrConflict, what)
 	}
 	return nil
+}
+
+// setDisabled disables (ending sessions, revoking tokens, dropping pending
+// reset links) or enables an account. Revoked tokens stay revoked when the
+// account is enabled again: whoever held them was locked out on purpose.
+func setDisabled(ctx context.Context, tx *sql.Tx, id string, disabled bool, now int64) error {
+	if !disabled {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = NULL, updated_at = ? WHERE id = ? AND disabled_at IS NOT NULL`, now, id)
+		return err
+	}
+	for _, q := range []string{
+		`UPDATE users SET disabled_at = ?1, updated_at = ?1 WHERE id = ?2 AND disabled_at IS NULL`,
+		`DELETE FROM sessions WHERE user_id = ?2`,
+		`UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL`,
+		`DELETE FROM account_links WHERE user_id = ?2`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, now, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChangePassword sets a user's own password after checking the current one,
+// and ends every other session of theirs: keepSession (a session id) stays.
+func (s *Users) ChangePassword(ctx context.Context, id, current, next, keepSession string) error {
+	var v ValidationError
+	if current == "" {
+		v.Add("/current", "is required")
+	}
+	if utf8.RuneCountInString(next) < MinPasswordLength {
+		v.Add("/new", fmt.Sprintf("must be at least %d characters", MinPasswordLength))
+	} else if len(next) > 1024 {
+		v.Add("/new", "must be at most 1024 bytes")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	var hash string
+	if err := s.db.Read().QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, id).Scan(&hash); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("change password: %w", err)
+	}
+	ok, err := argon2id.ComparePasswordAndHash(current, hash)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if !ok {
+		return &ValidationError{Errors: []FieldError{{"/current", "is not your current password"}}}
+	}
+	newHash, err := argon2id.CreateHash(next, s.params)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, newHash, s.now().UTC().UnixMilli(), id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?`, id, keepSession)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+func hashPassword(s *Users, pw string) (string, error) {
+	h, err := argon2id.CreateHash(pw, s.params)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return h, nil
 }

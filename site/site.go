@@ -139,6 +139,8 @@ type Site struct {
 	Mail *mail.Outbox
 
 	pool *lazyPool
+	// url is the site's public URL (Info.URL, checked), for mailed links.
+	url string
 }
 
 // Open opens (creating if needed) the site in cfg.DataDir and applies migrations.
@@ -211,6 +213,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	s.url = info.URL
 	s.Plugins = plugins.NewManager(plugins.Config{
 		DB: s.DB, Blobs: s.Media.Store(), Runner: s.pool, Sealer: sealer,
 		Services: plugins.Services{
@@ -250,7 +253,7 @@ func (s *Site) pluginMailer() plugins.Mailer {
 // Handler is the site's HTTP handler.
 func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
-		Plugins: s.Plugins, Metadata: s.Hooks, Admin: admin.New}, s.log)
+		Plugins: s.Plugins, Metadata: s.Hooks, Admin: admin.New, Mail: s.Mail, SiteURL: s.url}, s.log)
 	if err := srv.Registry().Register(newJobsCollector(s.Jobs)); err != nil {
 		s.log.Warn("job queue metrics not registered", "err", err)
 	}

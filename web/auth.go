@@ -55,7 +55,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *cms.User, status int) {
-	secret, sess, err := s.svc.Auth.CreateSession(r.Context(), u.ID)
+	secret, sess, err := s.svc.Auth.CreateSessionFrom(r.Context(), u.ID, r.UserAgent(), s.clientIP(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -283,7 +283,7 @@ func TestBadRequestsGetProblems(t *testing.T) {
 	if err != nil || len(users) != 1 {
 		t.Fatalf("users after bad requests: %d, %v", len(users), err)
 	}
-	tokens, _ := ts.Site.Auth.ListTokens(context.Background(), admin.User.ID)
+	tokens, _ := ts.Site.Auth.ListTokens(context.Background(), admin.User)
 	if len(tokens) != 0 {
 		t.Fatalf("bad requests created %d tokens", len(tokens))
 	}

@@ -62,7 +62,7 @@ func (ms *mediaSite) bearerToken(tb testing.TB, role cms.Role) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	_, token, err := cms.NewAuth(ms.DB, ms.Users).CreateToken(context.Background(), u.ID, "bench")
+	_, token, err := cms.NewAuth(ms.DB, ms.Users).CreateToken(context.Background(), u, cms.NewToken{Name: "bench"}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,7 +22,15 @@ const (
 	userKey ctxKey = iota
 	sessionKey
 	viaTokenKey
+	credentialKey
 )
+
+// currentCredential is the token a request came with, or nil (cookie or
+// anonymous requests).
+func currentCredential(r *http.Request) *cms.Credential {
+	c, _ := r.Context().Value(credentialKey).(*cms.Credential)
+	return c
+}
 
 // currentUser is the signed-in user, or nil.
 func currentUser(r *http.Request) *cms.User {
@@ -69,17 +77,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				problem(w, r, http.StatusUnauthorized, "Authorization header must be \"Bearer <token>\"")
 				return
 			}
-			u, err := s.svc.Auth.TokenUser(ctx, strings.TrimSpace(token))
+			cred, err := s.svc.Auth.TokenUser(ctx, strings.TrimSpace(token))
 			if err != nil {
 				if !errors.Is(err, cms.ErrNotFound) {
 					s.writeError(w, r, err)
 					return
 				}
-				problem(w, r, http.StatusUnauthorized, "API token is invalid or revoked")
+				problem(w, r, http.StatusUnauthorized, "API token is invalid, expired or revoked, or its creator is disabled")
 				return
 			}
-			ctx = context.WithValue(ctx, userKey, u)
+			ctx = context.WithValue(ctx, userKey, cred.User)
 			ctx = context.WithValue(ctx, viaTokenKey, true)
+			ctx = context.WithValue(ctx, credentialKey, cred)
 		} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 			u, sess, err := s.svc.Auth.SessionUser(ctx, c.Value)
 			switch {

@@ -50,7 +50,7 @@ func openPluginBenchSite(b *testing.B) *pluginBenchSite {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, bs.token, err = st.Auth.CreateToken(ctx, u.ID, "bench"); err != nil {
+	if _, bs.token, err = st.Auth.CreateToken(ctx, u, cms.NewToken{Name: "bench"}, nil); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := st.Content.CreateCollection(ctx, cms.CollectionInput{Name: "articles", Label: "Articles", Fields: []*cms.Field{

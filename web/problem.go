@@ -96,7 +96,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, r, http.StatusForbidden, err.Error())
 	case errors.Is(err, cms.ErrConflict):
 		problem(w, r, http.StatusConflict, err.Error())
-	case errors.Is(err, cms.ErrInvalidCredentials):
+	case errors.Is(err, cms.ErrInvalidCredentials), errors.Is(err, cms.ErrAccountDisabled):
 		problem(w, r, http.StatusUnauthorized, err.Error())
 	case errors.Is(err, sandbox.ErrWorkerFault):
 		// The plugin sandbox failed twice (or could not start a worker):

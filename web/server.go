@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/storage"
 )
@@ -76,6 +77,13 @@ type Services struct {
 	Media *cms.MediaLibrary
 	// Plugins manages installed plugins and runs their routes.
 	Plugins *plugins.Manager
+	// Mail sends invites and password resets; nil when the site has no
+	// --smtp (invites then hand the link to the admin, resets say mail is off).
+	Mail *mail.Outbox
+	// SiteURL is the site's public URL (no trailing slash) the links in
+	// mail point at. Never the request's Host: a forged Host would send
+	// someone's reset link to the forger's server.
+	SiteURL string
 	// Metadata adds plugins' page:metadata to public entries; nil adds none.
 	Metadata MetadataSource
 	// Admin builds the admin UI served under /admin (admin.New); nil serves
@@ -94,7 +102,9 @@ type Server struct {
 	// loginPair and loginClient are the two login budgets (see allowLogin).
 	loginPair, loginClient *loginLimiter
 	registry               *prometheus.Registry
-	router                 chi.Router
+	// accountWork bounds reset requests worked on in the background.
+	accountWork chan struct{}
+	router      chi.Router
 	// idem keeps the first results of POSTs sent with an Idempotency-Key.
 	idem *cms.Idempotency
 }
@@ -122,6 +132,7 @@ func New(cfg Config, svc Services, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, svc: svc, log: log,
 		loginPair:   newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
 		loginClient: newLoginLimiter(cfg.LoginRate/loginClientFactor, cfg.LoginBurst*loginClientFactor)}
+	s.accountWork = make(chan struct{}, 8)
 	s.registry, s.metrics = newMetrics()
 	if svc.DB != nil {
 		s.idem = cms.NewIdempotency(svc.DB, nil)
@@ -152,6 +163,7 @@ func (s *Server) routes() chi.Router {
 	}
 	r.Get("/setup", s.handleSetupPage)
 	r.Post("/setup", s.handleSetupForm)
+	s.accountPageRoutes(r)
 	if s.svc.Admin != nil {
 		r.Mount("/admin", s.svc.Admin(s))
 	}
@@ -163,11 +175,18 @@ func (s *Server) routes() chi.Router {
 			r.Post("/login", s.handleLogin)
 			r.Post("/logout", s.handleLogout)
 			r.Get("/session", s.handleSession)
+			r.Post("/password", s.handleChangePassword)
+			r.Get("/sessions", s.handleListSessions)
+			r.Delete("/sessions/{id}", s.handleRevokeSession)
+			r.Post("/password-reset", s.handleResetRequest)
+			r.Post("/password-reset/confirm", s.handleResetConfirm)
+			r.Post("/invite/accept", s.handleAcceptInvite)
 		})
 		r.Route("/users", func(r chi.Router) {
 			r.Use(s.require(cms.PermManageUsers))
 			r.Get("/", s.handleListUsers)
 			r.With(s.idempotent).Post("/", s.handleCreateUser)
+			r.Post("/invite", s.handleInvite)
 			r.Get("/{id}", s.handleGetUser)
 			r.Patch("/{id}", s.handleUpdateUser)
 			r.Delete("/{id}", s.handleDeleteUser)

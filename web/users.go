@@ -55,15 +55,11 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.Users.Delete(r.Context(), chi.URLParam(r, "id")); err != nil {
+	if err := s.svc.Users.Delete(r.Context(), chi.URLParam(r, "id"), r.URL.Query().Get("reassignTo")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-type createTokenRequest struct {
-	Name string `json:"name"`
 }
 
 type createTokenResponse struct {
@@ -72,12 +68,16 @@ type createTokenResponse struct {
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
-	var in createTokenRequest
+	var in cms.NewToken
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	t, secret, err := s.svc.Auth.CreateToken(r.Context(), currentUser(r).ID, in.Name)
+	var limit []cms.Scope
+	if cred := currentCredential(r); cred != nil {
+		limit = cred.Scopes
+	}
+	t, secret, err := s.svc.Auth.CreateToken(r.Context(), currentUser(r), in, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -86,7 +86,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
-	tokens, err := s.svc.Auth.ListTokens(r.Context(), currentUser(r).ID)
+	tokens, err := s.svc.Auth.ListTokens(r.Context(), currentUser(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -62,11 +62,16 @@ func (s *UI) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		s.adminRender(w, r, http.StatusUnauthorized, "login", page)
 		return
 	}
+	if errors.Is(err, cms.ErrAccountDisabled) {
+		page.Error = "This account is disabled. Ask an admin."
+		s.adminRender(w, r, http.StatusUnauthorized, "login", page)
+		return
+	}
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
-	secret, sess, err := s.svc.Auth.CreateSession(r.Context(), u.ID)
+	secret, sess, err := s.svc.Auth.CreateSessionFrom(r.Context(), u.ID, r.UserAgent(), s.web.ClientIP(r))
 	if err != nil {
 		s.adminFail(w, r, err)
 		return

@@ -86,7 +86,7 @@ type tokensView struct {
 }
 
 func (s *UI) renderTokens(w http.ResponseWriter, r *http.Request, status int, v tokensView, pageErr string) {
-	toks, err := s.svc.Auth.ListTokens(r.Context(), web.CurrentUser(r).ID)
+	toks, err := s.svc.Auth.ListTokens(r.Context(), web.CurrentUser(r))
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -104,7 +104,7 @@ func (s *UI) handleAdminCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	tok, secret, err := s.svc.Auth.CreateToken(r.Context(), web.CurrentUser(r).ID, name)
+	tok, secret, err := s.svc.Auth.CreateToken(r.Context(), web.CurrentUser(r), cms.NewToken{Name: name}, nil)
 	if err != nil {
 		status, msg := adminErrorStatus(err)
 		if status == http.StatusInternalServerError {
