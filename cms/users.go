@@ -18,10 +18,10 @@ import (
 
 // User is a person who can sign in. The password hash never leaves this package.
 type User struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      Role      `json:"role"`
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  Role   `json:"role"`
 	// Disabled accounts cannot sign in; their sessions ended and their
 	// tokens were revoked when they were disabled.
 	Disabled  bool      `json:"disabled"`
