@@ -60,7 +60,6 @@ var routeScopes = []routeScope{
 	// Plugins' own routes, public ones included when called with a token:
 	// a token without the scope should simply not be sent.
 	{anyMethod, "/api/p/*", cms.ScopePlugins},
-	{anyMethod, "/api/openapi.json", scopePublic},
 }
 
 func (rs routeScope) matches(method, pattern string) bool {
@@ -100,6 +99,9 @@ func requiredScope(method, pattern string) (cms.Scope, bool) {
 // a scope refusal from a role refusal by it).
 const scopeDenied = "this API token lacks scope "
 
+// RequiredScopeHeader names the scope a token was refused for lacking.
+const RequiredScopeHeader = "X-Required-Scope"
+
 // checkScopes refuses token requests to /api routes the token's scopes (as
 // capped by its creator's current role) do not cover.
 func (s *Server) checkScopes(next http.Handler) http.Handler {
@@ -129,6 +131,8 @@ func (s *Server) checkScopes(next http.Handler) http.Handler {
 			if !cred.User.Role.HasScope(need) {
 				why = fmt.Sprintf(" (its creator's role, %s, does not grant it)", cred.User.Role)
 			}
+			// Named in a header too, for clients (and HEAD, which has no body).
+			w.Header().Set(RequiredScopeHeader, string(need))
 			problem(w, r, http.StatusForbidden, scopeDenied+string(need)+why)
 			return
 		}
