@@ -90,7 +90,8 @@ type inviteRequest struct {
 	Role  cms.Role `json:"role"`
 }
 
-type inviteResponse struct {
+// InviteResult is what an invite answers.
+type InviteResult struct {
 	Email     string    `json:"email"`
 	Role      cms.Role  `json:"role"`
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -116,31 +117,37 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	by := currentUser(r)
-	secret, l, err := s.svc.Auth.Invite(r.Context(), by, in.Email, in.Role)
+	out, err := s.invite(r.Context(), currentUser(r), in.Email, in.Role)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// invite makes an invite and mails it, or (no mail) returns its link.
+func (s *Server) invite(ctx context.Context, by *cms.User, email string, role cms.Role) (*InviteResult, error) {
+	secret, l, err := s.svc.Auth.Invite(ctx, by, email, role)
+	if err != nil {
+		return nil, err
+	}
 	link := s.siteURL() + "/invite?token=" + url.QueryEscape(secret)
-	out := inviteResponse{Email: l.Email, Role: l.Role, ExpiresAt: l.ExpiresAt}
+	out := &InviteResult{Email: l.Email, Role: l.Role, ExpiresAt: l.ExpiresAt}
 	if s.svc.Mail == nil {
 		out.Link = link
-		writeJSON(w, http.StatusCreated, out)
-		return
+		return out, nil
 	}
 	msg, err := accountMail(inviteMail, mailView{SiteURL: s.siteURL(), Link: link, Email: l.Email, Role: string(l.Role),
 		From: displayName(by), Expires: l.ExpiresAt.Format(time.RFC1123)})
-	if err == nil {
-		msg.To, msg.Subject, msg.Origin = []string{l.Email}, "You are invited to "+s.siteURL(), "site"
-		_, err = s.svc.Mail.Enqueue(r.Context(), nil, msg)
-	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
+	}
+	msg.To, msg.Subject, msg.Origin = []string{l.Email}, "You are invited to "+s.siteURL(), "site"
+	if _, err := s.svc.Mail.Enqueue(ctx, nil, msg); err != nil {
+		return nil, err
 	}
 	out.Mailed = true
-	writeJSON(w, http.StatusCreated, out)
+	return out, nil
 }
 
 func displayName(u *cms.User) string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -53,3 +54,10 @@ func (s *Server) Config() Config { return s.cfg }
 
 // Logger is where handlers log what people are not shown.
 func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Invite invites email with role on by's behalf, mailing the link, or,
+// without mail, returning it in the result (the admin's users page shows
+// it); the API's POST /api/users/invite does the same.
+func (s *Server) Invite(ctx context.Context, by *cms.User, email string, role cms.Role) (*InviteResult, error) {
+	return s.invite(ctx, by, email, role)
+}

@@ -67,11 +67,17 @@ func (s *UI) routes(r chi.Router) {
 		r.Get("/tokens", s.handleAdminTokens)
 		r.Post("/tokens", s.handleAdminCreateToken)
 		r.Post("/tokens/{id}/revoke", s.handleAdminRevokeToken)
+		r.Get("/account", s.handleAdminAccount)
+		r.Post("/account/password", s.handleAdminPassword)
+		r.Post("/account/sessions/{id}/revoke", s.handleAdminRevokeSession)
 		r.Group(func(r chi.Router) {
 			r.Use(s.adminRequire(cms.PermManageUsers))
 			r.Get("/users", s.handleAdminUsers)
 			r.Post("/users", s.handleAdminCreateUser)
 			r.Post("/users/{id}/role", s.handleAdminUserRole)
+			r.Post("/users/{id}/disabled", s.handleAdminUserDisabled)
+			r.Post("/users/{id}/delete", s.handleAdminDeleteUser)
+			r.Post("/users/invite", s.handleAdminInvite)
 		})
 		if s.svc.Content != nil {
 			s.adminContentRoutes(r)
@@ -144,6 +150,11 @@ var adminNotices = map[string]string{
 	"uploaded":      "Uploaded.",
 	"deleted":       "Deleted.",
 	"role":          "Role changed.",
+	"disabled":      "User disabled: their sessions ended and their tokens were revoked.",
+	"enabled":       "User enabled.",
+	"deleted-user":  "User deleted. Their entries stay.",
+	"password":      "Password changed. Your other sessions have ended.",
+	"session":       "Session ended.",
 	"revoked":       "Token revoked.",
 	"activated":     "Plugin activated.",
 	"deactivated":   "Plugin deactivated.",

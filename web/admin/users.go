@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,6 +18,13 @@ type usersView struct {
 	// Form echoes the create form after a failed attempt.
 	Form cms.NewUser
 	Errs map[string][]string
+	// Invite is an invite just made; its Link is set when the site has no
+	// mail, for the admin to pass on.
+	Invite *web.InviteResult
+	// InviteForm echoes the invite form after a failed attempt.
+	InviteForm cms.NewUser
+	InviteErrs map[string][]string
+	Me         string
 }
 
 var adminRoles = []cms.Role{cms.RoleAdmin, cms.RoleEditor, cms.RoleAuthor}
@@ -27,7 +35,7 @@ func (s *UI) renderUsers(w http.ResponseWriter, r *http.Request, status int, v u
 		s.adminFail(w, r, err)
 		return
 	}
-	v.Users, v.Roles = users, adminRoles
+	v.Users, v.Roles, v.Me = users, adminRoles, web.CurrentUser(r).ID
 	if v.Form.Role == "" {
 		v.Form.Role = cms.RoleEditor
 	}
@@ -80,6 +88,9 @@ func (s *UI) handleAdminUserRole(w http.ResponseWriter, r *http.Request) {
 
 type tokensView struct {
 	Tokens []*cms.APIToken
+	// Scopes are those the signed-in user's role may give a token.
+	Scopes  []cms.Scope
+	Expires []tokenLife
 	// Secret is a token just created: shown this once.
 	Secret, SecretName string
 	Errs               map[string][]string
@@ -91,7 +102,7 @@ func (s *UI) renderTokens(w http.ResponseWriter, r *http.Request, status int, v 
 		s.adminFail(w, r, err)
 		return
 	}
-	v.Tokens = toks
+	v.Tokens, v.Scopes, v.Expires = toks, web.CurrentUser(r).Role.Scopes(), tokenLives
 	s.adminRender(w, r, status, "tokens", &adminPage{Title: "API tokens", Nav: "tokens", Error: pageErr, Data: v})
 }
 
@@ -103,8 +114,23 @@ func (s *UI) handleAdminCreateToken(w http.ResponseWriter, r *http.Request) {
 	if !s.adminParseForm(w, r) {
 		return
 	}
-	name := strings.TrimSpace(r.PostForm.Get("name"))
-	tok, secret, err := s.svc.Auth.CreateToken(r.Context(), web.CurrentUser(r), cms.NewToken{Name: name}, nil)
+	in := cms.NewToken{Name: strings.TrimSpace(r.PostForm.Get("name"))}
+	for _, sc := range r.PostForm["scope"] {
+		in.Scopes = append(in.Scopes, cms.Scope(sc))
+	}
+	if in.Scopes == nil {
+		in.Scopes = []cms.Scope{} // none ticked: refused, rather than silently the full role
+	}
+	if life := r.PostForm.Get("expires"); life != "" && life != "never" {
+		d, err := time.ParseDuration(life)
+		if err != nil || d <= 0 {
+			s.renderTokens(w, r, http.StatusUnprocessableEntity, tokensView{}, "The token was not created: choose an expiry from the list.")
+			return
+		}
+		at := time.Now().Add(d)
+		in.ExpiresAt = &at
+	}
+	tok, secret, err := s.svc.Auth.CreateToken(r.Context(), web.CurrentUser(r), in, nil)
 	if err != nil {
 		status, msg := adminErrorStatus(err)
 		if status == http.StatusInternalServerError {
@@ -128,4 +154,69 @@ func (s *UI) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirectNotice(w, r, "/admin/tokens", "revoked")
+}
+
+// tokenLife is an expiry choice on the token form.
+type tokenLife struct{ Value, Label string }
+
+var tokenLives = []tokenLife{{"168h", "7 days"}, {"720h", "30 days"}, {"2160h", "90 days"}, {"8760h", "1 year"}, {"never", "never"}}
+
+// handleAdminUserDisabled disables or enables a user.
+func (s *UI) handleAdminUserDisabled(w http.ResponseWriter, r *http.Request) {
+	if !s.adminParseForm(w, r) {
+		return
+	}
+	disabled := r.PostForm.Get("disabled") == "true"
+	if _, err := s.svc.Users.Update(r.Context(), chi.URLParam(r, "id"), cms.UserUpdate{Disabled: &disabled}); err != nil {
+		status, msg := adminErrorStatus(err)
+		if status == http.StatusInternalServerError || errors.Is(err, cms.ErrNotFound) {
+			s.adminFail(w, r, err)
+			return
+		}
+		s.renderUsers(w, r, status, usersView{}, "Not changed: "+msg)
+		return
+	}
+	redirectNotice(w, r, "/admin/users", map[bool]string{true: "disabled", false: "enabled"}[disabled])
+}
+
+// handleAdminDeleteUser deletes a user; their entries stay, without an
+// author or passed to the chosen user.
+func (s *UI) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request) {
+	if !s.adminParseForm(w, r) {
+		return
+	}
+	if err := s.svc.Users.Delete(r.Context(), chi.URLParam(r, "id"), r.PostForm.Get("reassignTo")); err != nil {
+		status, msg := adminErrorStatus(err)
+		if status == http.StatusInternalServerError || errors.Is(err, cms.ErrNotFound) {
+			s.adminFail(w, r, err)
+			return
+		}
+		s.renderUsers(w, r, status, usersView{}, "Not deleted: "+msg)
+		return
+	}
+	redirectNotice(w, r, "/admin/users", "deleted-user")
+}
+
+// handleAdminInvite invites someone. Rendered directly, not redirected:
+// without mail the page shows the link, which must not sit in a URL.
+func (s *UI) handleAdminInvite(w http.ResponseWriter, r *http.Request) {
+	if !s.adminParseForm(w, r) {
+		return
+	}
+	form := cms.NewUser{Email: strings.TrimSpace(r.PostForm.Get("email")), Role: cms.Role(r.PostForm.Get("role"))}
+	res, err := s.web.Invite(r.Context(), web.CurrentUser(r), form.Email, form.Role)
+	if err != nil {
+		status, msg := adminErrorStatus(err)
+		if status == http.StatusInternalServerError {
+			s.adminFail(w, r, err)
+			return
+		}
+		byPath, _ := errorsByPath(err)
+		if byPath != nil {
+			msg = "The invite was not made: fix the problems marked below."
+		}
+		s.renderUsers(w, r, status, usersView{InviteForm: form, InviteErrs: byPath}, msg)
+		return
+	}
+	s.renderUsers(w, r, http.StatusCreated, usersView{Invite: res}, "")
 }
