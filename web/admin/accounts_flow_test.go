@@ -1,6 +1,11 @@
 package admin_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -115,4 +120,99 @@ func TestBrowserInviteAndResetFlows(t *testing.T) {
 		chromedp.Navigate(as.URL+"/admin/account"),
 		chromedp.WaitVisible(chromedp.CSS(`#sessions`)),
 	)
+}
+
+// In a real browser: an admin disables and deletes a user from the users
+// page, makes a read-only token with an expiry, and changes their own
+// password, ending their other session.
+func TestBrowserUsersTokensAndAccount(t *testing.T) {
+	as := newAdminSite(t)
+	ctx := newBrowser(t, 3*time.Minute)
+	setupAdmin(t, ctx, as)
+	ed := as.CreateUser("ed@example.com", "editor")
+	gone := as.CreateUser("gone@example.com", "author")
+	edClient := apiSignIn(t, as.URL, ed.Email, sitetest.Password)
+
+	run(t, ctx, "disable a user",
+		chromedp.Navigate(as.URL+"/admin/users"),
+		chromedp.WaitVisible(chromedp.CSS(`#i-email`)),
+	)
+	get(t, ctx, "accept confirmations", chromedp.Evaluate[bool](`(window.confirm = () => true, true)`))
+	run(t, ctx, "disable",
+		chromedp.Click(chromedp.CSS(`form[action="/admin/users/`+ed.ID+`/disabled"] button`)),
+		noticeIs("User disabled: their sessions ended and their tokens were revoked."),
+	)
+	if st := edClient.status(t, "/api/auth/session"); st != 401 {
+		t.Fatalf("a disabled user's session answered %d", st)
+	}
+	get(t, ctx, "accept confirmations", chromedp.Evaluate[bool](`(window.confirm = () => true, true)`))
+	run(t, ctx, "delete",
+		chromedp.Click(chromedp.CSS(`form[action="/admin/users/`+gone.ID+`/delete"] button`)),
+		noticeIs("User deleted. Their entries stay."),
+	)
+	if strings.Contains(text(t, ctx, "table.list"), "gone@example.com") {
+		t.Fatal("the deleted user is still listed")
+	}
+
+	run(t, ctx, "a read-only token for 7 days",
+		chromedp.Navigate(as.URL+"/admin/tokens"),
+		chromedp.SendKeys(chromedp.CSS("#t-name"), "reader"),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(document.querySelectorAll('input[name=scope]').forEach(c => c.checked = c.value === 'content:read'), true)`)(ctx, tg)
+			return err
+		}),
+		chromedp.SetValue(chromedp.CSS("#t-expires"), "168h"),
+		chromedp.Click(chromedp.CSS(`form[action="/admin/tokens"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#new-token`)),
+	)
+	row := text(t, ctx, "table.list tbody")
+	week := time.Now().Add(168 * time.Hour).UTC().Format("2006-01-02")
+	if !strings.Contains(row, "content:read") || strings.Contains(row, "content:write") || !strings.Contains(row, week) {
+		t.Fatalf("token row %q", row)
+	}
+
+	other := apiSignIn(t, as.URL, adminEmail, adminPassword)
+	run(t, ctx, "change own password",
+		chromedp.Navigate(as.URL+"/admin/account"),
+		chromedp.SendKeys(chromedp.CSS("#pw-current"), adminPassword),
+		chromedp.SendKeys(chromedp.CSS("#pw-new"), "a different long password"),
+		chromedp.Click(chromedp.CSS(`form[action="/admin/account/password"] button`)),
+		noticeIs("Password changed. Your other sessions have ended."),
+	)
+	if st := other.status(t, "/api/auth/session"); st != 401 {
+		t.Fatalf("the other session answered %d after a password change", st)
+	}
+	run(t, ctx, "this session stays", chromedp.Navigate(as.URL+"/admin/account"), chromedp.WaitVisible(chromedp.CSS(`#sessions`)))
+}
+
+// apiSession is a signed-in API client (its own cookie jar).
+type apiSession struct {
+	c    *http.Client
+	base string
+}
+
+func apiSignIn(t *testing.T, base, email, password string) *apiSession {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	s := &apiSession{c: &http.Client{Jar: jar, Timeout: 30 * time.Second}, base: base}
+	b, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	res, err := s.c.Post(base+"/api/auth/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("login %s: %d", email, res.StatusCode)
+	}
+	return s
+}
+
+func (s *apiSession) status(t *testing.T, path string) int {
+	t.Helper()
+	res, err := s.c.Get(s.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
