@@ -172,3 +172,28 @@ func TestAccountsWithoutMail(t *testing.T) {
 		t.Fatalf("resets without mail: %s / %s", a.Body, b.Body)
 	}
 }
+
+// The public account forms refuse a post without the cookie their page set
+// (a cross-site forgery), and without spending the link.
+func TestAccountFormsNeedTheirCSRFCookie(t *testing.T) {
+	ts := newTestSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	inv := admin.do("POST", "/api/users/invite", map[string]string{"email": "f@example.org", "role": "author"}).want(http.StatusCreated).object()
+	u, _ := url.Parse(inv["link"].(string))
+	token := u.Query().Get("token")
+	form := "token=" + url.QueryEscape(token) + "&password=a+long+new+password&csrf=guess"
+	ts.anon().do("POST", "/invite", form, "Content-Type: application/x-www-form-urlencoded").problem(http.StatusForbidden)
+
+	c := ts.anon()
+	page := c.do("GET", "/invite?token="+url.QueryEscape(token), nil).want(http.StatusOK)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page.Body)
+	if m == nil {
+		t.Fatalf("no csrf field: %s", page.Body)
+	}
+	if page.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatal("the invite page leaks its URL in Referer")
+	}
+	form = "token=" + url.QueryEscape(token) + "&password=a+long+new+password&csrf=" + url.QueryEscape(string(m[1]))
+	c.do("POST", "/invite", form, "Content-Type: application/x-www-form-urlencoded").want(http.StatusCreated)
+	c.do("GET", "/api/auth/session", nil).want(http.StatusOK)
+}
