@@ -43,7 +43,7 @@ func BenchmarkExpand(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, token, err := st.Auth.CreateToken(ctx, u.ID, "bench")
+	_, token, err := st.Auth.CreateToken(ctx, u, cms.NewToken{Name: "bench"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
