@@ -115,6 +115,11 @@ func (s *Server) checkScopes(next http.Handler) http.Handler {
 		pattern := ""
 		if mux != nil {
 			pattern = mux.Find(chi.NewRouteContext(), r.Method, r.URL.Path)
+			if pattern == "" && r.Method == http.MethodHead {
+				// Should HEAD ever be served by GET handlers, it is a read of
+				// the GET route and needs its scope.
+				pattern = mux.Find(chi.NewRouteContext(), http.MethodGet, r.URL.Path)
+			}
 		}
 		if pattern == "" { // the router answers 404 or 405
 			next.ServeHTTP(w, r)
