@@ -94,6 +94,13 @@ type (
 	userList struct {
 		Items []*cms.User `json:"items"`
 	}
+	sessionList struct {
+		Items []cms.SessionInfo `json:"items"`
+	}
+	resetAnswer struct {
+		Status string `json:"status"`
+		Detail string `json:"detail"`
+	}
 	tokenList struct {
 		Items []*cms.APIToken `json:"items"`
 	}
@@ -144,16 +151,23 @@ var apiRoutes = []apiRoute{
 	{Method: "POST", Path: "/api/auth/login", ID: "login", Tag: "auth", Summary: "Sign in; sets the session cookie and returns the CSRF token", Access: public,
 		Body: loginRequest{}, Status: 200, Resp: sessionResponse{}, Errors: []int{401, 422, 429}},
 	{Method: "POST", Path: "/api/auth/logout", ID: "logout", Tag: "auth", Summary: "Sign out (ends the session)", Access: public, Status: 204},
+	{Method: "POST", Path: "/api/auth/password", ID: "changePassword", Tag: "auth", Summary: "Change your own password (your other sessions end)", Access: signedIn, Body: changePasswordRequest{}, Status: 204, Errors: []int{422}},
+	{Method: "GET", Path: "/api/auth/sessions", ID: "listSessions", Tag: "auth", Summary: "Your sessions", Access: signedIn, Status: 200, Resp: sessionList{}},
+	{Method: "DELETE", Path: "/api/auth/sessions/{id}", ID: "revokeSession", Tag: "auth", Summary: "End one of your sessions", Access: signedIn, Status: 204},
+	{Method: "POST", Path: "/api/auth/password-reset", ID: "requestPasswordReset", Tag: "auth", Summary: "Ask for a password reset link (the same answer for every address)", Access: public, Body: resetRequest{}, Status: 202, Resp: resetAnswer{}, Errors: []int{429}},
+	{Method: "POST", Path: "/api/auth/password-reset/confirm", ID: "confirmPasswordReset", Tag: "auth", Summary: "Set a new password with a reset link's token; signs in", Access: public, Body: resetConfirmRequest{}, Status: 200, Resp: sessionResponse{}, Errors: []int{410, 422}},
+	{Method: "POST", Path: "/api/auth/invite/accept", ID: "acceptInvite", Tag: "auth", Summary: "Accept an invite: create the account and sign in", Access: public, Body: acceptInviteRequest{}, Status: 201, Resp: sessionResponse{}, Errors: []int{410, 422}},
 	{Method: "GET", Path: "/api/auth/session", ID: "getSession", Tag: "auth", Summary: "The signed-in user", Access: public, Status: 200, Resp: sessionResponse{}, Errors: []int{401}},
 
 	{Method: "GET", Path: "/api/users", ID: "listUsers", Tag: "users", Summary: "List users", Access: perm, Perm: cms.PermManageUsers, Status: 200, Resp: userList{}},
 	{Method: "POST", Path: "/api/users", ID: "createUser", Tag: "users", Summary: "Create a user", Access: perm, Perm: cms.PermManageUsers, Body: cms.NewUser{}, Status: 201, Resp: cms.User{}, Errors: []int{409, 422}},
+	{Method: "POST", Path: "/api/users/invite", ID: "inviteUser", Tag: "users", Summary: "Invite someone by email with a role", Access: perm, Perm: cms.PermManageUsers, Body: inviteRequest{}, Status: 201, Resp: InviteResult{}, Errors: []int{409, 422}},
 	{Method: "GET", Path: "/api/users/{id}", ID: "getUser", Tag: "users", Summary: "Get a user", Access: perm, Perm: cms.PermManageUsers, Status: 200, Resp: cms.User{}},
 	{Method: "PATCH", Path: "/api/users/{id}", ID: "updateUser", Tag: "users", Summary: "Change a user's name, role or password", Access: perm, Perm: cms.PermManageUsers, Body: cms.UserUpdate{}, Status: 200, Resp: cms.User{}, Errors: []int{409, 422}},
 	{Method: "DELETE", Path: "/api/users/{id}", ID: "deleteUser", Tag: "users", Summary: "Delete a user", Access: perm, Perm: cms.PermManageUsers, Status: 204, Errors: []int{409}},
 
 	{Method: "GET", Path: "/api/tokens", ID: "listTokens", Tag: "tokens", Summary: "List your API tokens", Access: signedIn, Status: 200, Resp: tokenList{}},
-	{Method: "POST", Path: "/api/tokens", ID: "createToken", Tag: "tokens", Summary: "Create an API token; the secret is shown once", Access: signedIn, Body: createTokenRequest{}, Status: 201, Resp: createTokenResponse{}, Errors: []int{422}},
+	{Method: "POST", Path: "/api/tokens", ID: "createToken", Tag: "tokens", Summary: "Create an API token; the secret is shown once", Access: signedIn, Body: cms.NewToken{}, Status: 201, Resp: createTokenResponse{}, Errors: []int{422}},
 	{Method: "DELETE", Path: "/api/tokens/{id}", ID: "revokeToken", Tag: "tokens", Summary: "Revoke one of your tokens (admins: anyone's)", Access: signedIn, Status: 204},
 
 	{Method: "GET", Path: "/api/collections", ID: "listCollections", Tag: "collections", Summary: "List collections", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Status: 200, Resp: collectionList{}},

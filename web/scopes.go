@@ -43,6 +43,7 @@ type routeScope struct {
 var routeScopes = []routeScope{
 	{anyMethod, "/api/setup", scopePublic},
 	{anyMethod, "/api/auth/login", scopePublic},
+	{anyMethod, "/api/openapi.json", scopePublic},
 	{anyMethod, "/api/auth/password-reset*", scopePublic},
 	{anyMethod, "/api/auth/invite/*", scopePublic},
 	{anyMethod, "/api/auth/*", scopeSelf},
