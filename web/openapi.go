@@ -139,6 +139,17 @@ var (
 	purgeParam  = apiParam{Name: "purge", In: "query", Description: "delete for good instead of moving to the trash", Schema: map[string]any{"type": "boolean"}}
 	ifMatch     = apiParam{Name: "If-Match", In: "header", Description: `the entry's ETag ("3") or *; a stale one is 412`, Schema: map[string]any{"type": "string"}}
 	ifNoneMatch = apiParam{Name: "If-None-Match", In: "header", Description: "an ETag from an earlier answer; 304 when unchanged", Schema: map[string]any{"type": "string"}}
+	// Delivery (docs/delivery.md): expansion, rendering, idempotent
+	// creates and image variants.
+	expandParam    = apiParam{Name: "expand", In: "query", Description: "comma-separated reference and media fields to replace by the objects they name (one level, permission checked)", Schema: map[string]any{"type": "string"}}
+	renderParam    = apiParam{Name: "render", In: "query", Description: "html: add <field>Html, sanitised HTML, for each Markdown field", Schema: map[string]any{"type": "string", "enum": []any{"html"}}}
+	idempotencyKey = apiParam{Name: "Idempotency-Key", In: "header", Description: "a key unique to this create; a repeat within 24 h returns the first result (422 if the request differs)", Schema: map[string]any{"type": "string", "maxLength": 255}}
+	variantParams  = []apiParam{
+		{Name: "w", In: "query", Description: "image variant width in pixels", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 4096}},
+		{Name: "h", In: "query", Description: "image variant height in pixels", Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 4096}},
+		{Name: "fit", In: "query", Description: "how a variant fills w×h", Schema: map[string]any{"type": "string", "enum": []any{"cover", "contain"}}},
+		{Name: "format", In: "query", Description: "image variant format", Schema: map[string]any{"type": "string", "enum": []any{"jpeg", "png"}}},
+	}
 )
 
 // apiRoutes is the route table: every JSON route under /api, the health
@@ -160,7 +171,7 @@ var apiRoutes = []apiRoute{
 	{Method: "GET", Path: "/api/auth/session", ID: "getSession", Tag: "auth", Summary: "The signed-in user", Access: public, Status: 200, Resp: sessionResponse{}, Errors: []int{401}},
 
 	{Method: "GET", Path: "/api/users", ID: "listUsers", Tag: "users", Summary: "List users", Access: perm, Perm: cms.PermManageUsers, Status: 200, Resp: userList{}},
-	{Method: "POST", Path: "/api/users", ID: "createUser", Tag: "users", Summary: "Create a user", Access: perm, Perm: cms.PermManageUsers, Body: cms.NewUser{}, Status: 201, Resp: cms.User{}, Errors: []int{409, 422}},
+	{Method: "POST", Path: "/api/users", ID: "createUser", Header: []apiParam{idempotencyKey}, Tag: "users", Summary: "Create a user", Access: perm, Perm: cms.PermManageUsers, Body: cms.NewUser{}, Status: 201, Resp: cms.User{}, Errors: []int{409, 422}},
 	{Method: "POST", Path: "/api/users/invite", ID: "inviteUser", Tag: "users", Summary: "Invite someone by email with a role", Access: perm, Perm: cms.PermManageUsers, Body: inviteRequest{}, Status: 201, Resp: InviteResult{}, Errors: []int{409, 422}},
 	{Method: "GET", Path: "/api/users/{id}", ID: "getUser", Tag: "users", Summary: "Get a user", Access: perm, Perm: cms.PermManageUsers, Status: 200, Resp: cms.User{}},
 	{Method: "PATCH", Path: "/api/users/{id}", ID: "updateUser", Tag: "users", Summary: "Change a user's name, role or password", Access: perm, Perm: cms.PermManageUsers, Body: cms.UserUpdate{}, Status: 200, Resp: cms.User{}, Errors: []int{409, 422}},
@@ -171,15 +182,15 @@ var apiRoutes = []apiRoute{
 	{Method: "DELETE", Path: "/api/tokens/{id}", ID: "revokeToken", Tag: "tokens", Summary: "Revoke one of your tokens (admins: anyone's)", Access: signedIn, Status: 204},
 
 	{Method: "GET", Path: "/api/collections", ID: "listCollections", Tag: "collections", Summary: "List collections", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Status: 200, Resp: collectionList{}},
-	{Method: "POST", Path: "/api/collections", ID: "createCollection", Tag: "collections", Summary: "Create a collection", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Body: cms.CollectionInput{}, Status: 201, Resp: cms.Collection{}, RespHeaders: []string{"Location"}, Errors: []int{409, 422}},
+	{Method: "POST", Path: "/api/collections", ID: "createCollection", Header: []apiParam{idempotencyKey}, Tag: "collections", Summary: "Create a collection", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Body: cms.CollectionInput{}, Status: 201, Resp: cms.Collection{}, RespHeaders: []string{"Location"}, Errors: []int{409, 422}},
 	{Method: "GET", Path: "/api/collections/{name}", ID: "getCollection", Tag: "collections", Summary: "Get a collection's definition", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Status: 200, Resp: cms.Collection{}},
 	{Method: "PATCH", Path: "/api/collections/{name}", ID: "patchCollection", Tag: "collections", Summary: "Change part of a collection", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Body: cms.CollectionPatch{}, Status: 200, Resp: cms.Collection{}, Errors: []int{409, 422}},
 	{Method: "PUT", Path: "/api/collections/{name}", ID: "putCollection", Tag: "collections", Summary: "Replace a collection's definition", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Body: cms.CollectionInput{}, Status: 200, Resp: cms.Collection{}, Errors: []int{409, 422}},
 	{Method: "DELETE", Path: "/api/collections/{name}", ID: "deleteCollection", Tag: "collections", Summary: "Delete a collection (?purge=true also deletes its entries)", Access: perm, Perm: cms.PermManageCollections, Needs: needsContent, Query: []apiParam{purgeParam}, Status: 204, Errors: []int{409}},
 
-	{Method: "GET", Path: "/api/collections/{name}/entries", ID: "listEntries", Tag: "entries", Summary: "List entries", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Query: append(slices.Clone(listQueryParams), statusParam), Status: 200, Resp: cms.EntryPage{}},
-	{Method: "POST", Path: "/api/collections/{name}/entries", ID: "createEntry", Tag: "entries", Summary: "Create an entry (a draft when the collection has drafts)", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Body: entryWrite{}, Status: 201, Resp: cms.Entry{}, RespHeaders: []string{"ETag", "Location"}, Errors: []int{409, 422}},
-	{Method: "GET", Path: "/api/collections/{name}/entries/{id}", ID: "getEntry", Tag: "entries", Summary: "Get an entry", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "GET", Path: "/api/collections/{name}/entries", ID: "listEntries", Tag: "entries", Summary: "List entries", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Query: append(slices.Clone(listQueryParams), statusParam, expandParam, renderParam), Status: 200, Resp: cms.EntryPage{}},
+	{Method: "POST", Path: "/api/collections/{name}/entries", ID: "createEntry", Header: []apiParam{idempotencyKey}, Tag: "entries", Summary: "Create an entry (a draft when the collection has drafts)", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Body: entryWrite{}, Status: 201, Resp: cms.Entry{}, RespHeaders: []string{"ETag", "Location"}, Errors: []int{409, 422}},
+	{Method: "GET", Path: "/api/collections/{name}/entries/{id}", ID: "getEntry", Tag: "entries", Summary: "Get an entry", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Query: []apiParam{expandParam, renderParam}, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, NotModified: true},
 	{Method: "PATCH", Path: "/api/collections/{name}/entries/{id}", ID: "updateEntry", Tag: "entries", Summary: "Merge data into an entry; needs If-Match or a body version", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Header: []apiParam{ifMatch}, Body: entryWrite{}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, Errors: []int{409, 412, 422, 428}},
 	{Method: "DELETE", Path: "/api/collections/{name}/entries/{id}", ID: "deleteEntry", Tag: "entries", Summary: "Move an entry to the trash (200) or, with ?purge=true, delete it for good (204)", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Query: []apiParam{purgeParam}, Header: []apiParam{ifMatch}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, Errors: []int{409, 412}},
 	{Method: "POST", Path: "/api/collections/{name}/entries/{id}/publish", ID: "publishEntry", Tag: "entries", Summary: "Publish now, or at a later time", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Header: []apiParam{ifMatch}, Body: publishRequest{}, BodyOptional: true, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, Errors: []int{409, 412, 422}},
@@ -191,14 +202,14 @@ var apiRoutes = []apiRoute{
 	{Method: "GET", Path: "/api/collections/{name}/entries/{id}/revisions/{rev}", ID: "getRevision", Tag: "revisions", Summary: "Get one revision", Access: perm, Perm: cms.PermReadContent, Needs: needsContent, Status: 200, Resp: cms.Revision{}},
 	{Method: "POST", Path: "/api/collections/{name}/entries/{id}/revisions/{rev}/restore", ID: "restoreRevision", Tag: "revisions", Summary: "Make a revision's data the entry's draft", Access: perm, Perm: cms.PermEditOwnContent, Needs: needsContent, Header: []apiParam{ifMatch}, Status: 200, Resp: cms.Entry{}, RespHeaders: []string{"ETag"}, Errors: []int{409, 412}},
 
-	{Method: "GET", Path: "/api/public/{collection}", ID: "publicList", Tag: "public", Summary: "Published entries, for front-ends (no sign-in)", Access: public, Needs: needsContent, Query: listQueryParams, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicPage{}, RespHeaders: []string{"ETag"}, NotModified: true},
-	{Method: "GET", Path: "/api/public/{collection}/{slug}", ID: "publicEntry", Tag: "public", Summary: "One published entry by slug", Access: public, Needs: needsContent, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicEntry{}, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "GET", Path: "/api/public/{collection}", ID: "publicList", Tag: "public", Summary: "Published entries, for front-ends (no sign-in)", Access: public, Needs: needsContent, Query: append(slices.Clone(listQueryParams), expandParam, renderParam), Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicPage{}, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "GET", Path: "/api/public/{collection}/{slug}", ID: "publicEntry", Tag: "public", Summary: "One published entry by slug", Access: public, Needs: needsContent, Query: []apiParam{expandParam, renderParam}, Header: []apiParam{ifNoneMatch}, Status: 200, Resp: cms.PublicEntry{}, RespHeaders: []string{"ETag"}, NotModified: true},
 
 	{Method: "GET", Path: "/api/media", ID: "listMedia", Tag: "media", Summary: "List media", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia,
 		Query: []apiParam{limitParam, cursorParam, {Name: "type", In: "query", Description: "image, video, audio or document", Schema: map[string]any{"type": "string"}},
 			{Name: "q", In: "query", Description: "search filenames, alt text and titles", Schema: map[string]any{"type": "string"}},
 			{Name: "owner", In: "query", Description: "a user id, or me", Schema: map[string]any{"type": "string"}}}, Status: 200, Resp: cms.MediaPage{}},
-	{Method: "POST", Path: "/api/media", ID: "uploadMedia", Tag: "media", Summary: "Upload a file", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia,
+	{Method: "POST", Path: "/api/media", ID: "uploadMedia", Header: []apiParam{idempotencyKey}, Tag: "media", Summary: "Upload a file", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia,
 		Body:   multipartBody{Parts: map[string]map[string]any{"file": {"type": "string", "contentMediaType": "application/octet-stream"}, "alt": {"type": "string"}, "title": {"type": "string"}}, Required: []string{"file"}},
 		Status: 201, Resp: cms.Media{}, RespHeaders: []string{"Location"}, Errors: []int{413, 415, 422}},
 	{Method: "GET", Path: "/api/media/{id}", ID: "getMedia", Tag: "media", Summary: "Get a media item", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia, Status: 200, Resp: cms.Media{}},
@@ -206,9 +217,9 @@ var apiRoutes = []apiRoute{
 	{Method: "DELETE", Path: "/api/media/{id}", ID: "deleteMedia", Tag: "media", Summary: "Delete a media item (409 while entries use it, unless ?force=true)", Access: perm, Perm: cms.PermManageOwnMedia, Needs: needsMedia,
 		Query: []apiParam{{Name: "force", In: "query", Schema: map[string]any{"type": "boolean"}}}, Status: 204, Errors: []int{409}},
 
-	{Method: "GET", Path: "/media/{id}", ID: "getMediaFile", Tag: "media", Summary: "A media item's file (public URL)", Access: public, Needs: needsMedia, File: true, Header: []apiParam{ifNoneMatch}, Status: 200, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "GET", Path: "/media/{id}", ID: "getMediaFile", Tag: "media", Summary: "A media item's file (public URL)", Access: public, Needs: needsMedia, File: true, Query: variantParams, Header: []apiParam{ifNoneMatch}, Status: 200, RespHeaders: []string{"ETag"}, NotModified: true},
 	{Method: "HEAD", Path: "/media/{id}", ID: "headMediaFile", Tag: "media", Summary: "A media item's file headers", Access: public, Needs: needsMedia, File: true, Status: 200, RespHeaders: []string{"ETag"}},
-	{Method: "GET", Path: "/media/{id}/{filename}", ID: "getMediaFileNamed", Tag: "media", Summary: "A media item's file; the filename is for people and caches and is not checked", Access: public, Needs: needsMedia, File: true, Header: []apiParam{ifNoneMatch}, Status: 200, RespHeaders: []string{"ETag"}, NotModified: true},
+	{Method: "GET", Path: "/media/{id}/{filename}", ID: "getMediaFileNamed", Tag: "media", Summary: "A media item's file; the filename is for people and caches and is not checked", Access: public, Needs: needsMedia, File: true, Query: variantParams, Header: []apiParam{ifNoneMatch}, Status: 200, RespHeaders: []string{"ETag"}, NotModified: true},
 	{Method: "HEAD", Path: "/media/{id}/{filename}", ID: "headMediaFileNamed", Tag: "media", Summary: "A media item's file headers", Access: public, Needs: needsMedia, File: true, Status: 200, RespHeaders: []string{"ETag"}},
 
 	{Method: "GET", Path: "/api/plugins", ID: "listPlugins", Tag: "plugins", Summary: "List installed plugins", Access: perm, Perm: cms.PermManagePlugins, Needs: needsPlugins, Status: 200, Resp: pluginList{}},

@@ -241,3 +241,46 @@ func TestContractCatchesDrift(t *testing.T) {
 		})
 	}
 }
+
+// The delivery options front-ends rely on are in the document where they
+// work: expansion and rendering on reads, variants on media files,
+// Idempotency-Key on creates.
+func TestOpenAPIDeliveryParameters(t *testing.T) {
+	ts := newTestSite(t)
+	_, doc := fetchDoc(t, ts.anon())
+	params := func(path, method string) []string {
+		op := doc.Paths[path][method]
+		if op == nil {
+			t.Fatalf("%s %s is not in the document", method, path)
+		}
+		var names []string
+		list, _ := op["parameters"].([]any)
+		for _, p := range list {
+			if m, ok := p.(map[string]any); ok {
+				names = append(names, m["name"].(string))
+			}
+		}
+		return names
+	}
+	for _, tt := range []struct {
+		path, method string
+		want         []string
+	}{
+		{"/api/collections/{name}/entries", "get", []string{"expand", "render"}},
+		{"/api/collections/{name}/entries/{id}", "get", []string{"expand", "render"}},
+		{"/api/public/{collection}", "get", []string{"expand", "render"}},
+		{"/api/public/{collection}/{slug}", "get", []string{"expand", "render"}},
+		{"/media/{id}", "get", []string{"w", "h", "fit", "format"}},
+		{"/api/collections/{name}/entries", "post", []string{"Idempotency-Key"}},
+		{"/api/media", "post", []string{"Idempotency-Key"}},
+		{"/api/collections", "post", []string{"Idempotency-Key"}},
+		{"/api/users", "post", []string{"Idempotency-Key"}},
+	} {
+		got := params(tt.path, tt.method)
+		for _, w := range tt.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%s %s lacks parameter %s (has %v)", tt.method, tt.path, w, got)
+			}
+		}
+	}
+}
