@@ -110,7 +110,33 @@ func ConsentOn(m *Manifest, site Site) Summary {
 	for _, h := range s.Hooks {
 		s.Lines = append(s.Lines, hookLine(m, HookName(h)))
 	}
+	if l := adminLine(m); l != "" {
+		s.Lines = append(s.Lines, l)
+	}
 	return s
+}
+
+// adminLine says what the plugin adds to the admin screens; its pages and
+// widgets show only what its admin route answers, to admins.
+func adminLine(m *Manifest) string {
+	var parts []string
+	if n := len(m.AdminPages()); n > 0 {
+		parts = append(parts, plural(n, "page", "pages")+" to the admin")
+	}
+	if n := len(m.AdminWidgets()); n > 0 {
+		parts = append(parts, plural(n, "widget", "widgets")+" to the dashboard")
+	}
+	if parts == nil {
+		return ""
+	}
+	return "Adds " + strings.Join(parts, " and ") + ", shown to admins"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // describeHost says in words what a host pattern reaches, applying the same rule

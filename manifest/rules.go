@@ -37,6 +37,48 @@ func (r *rules) check() {
 	r.settings()
 	r.cron()
 	r.limits()
+	r.admin()
+}
+
+// admin checks the pages and widgets: unique paths and ids, no path the
+// host's own plugin pages use, and the private route that answers them.
+func (r *rules) admin() {
+	if r.m.Admin == nil {
+		return
+	}
+	paths := map[string]int{}
+	for i, p := range r.m.Admin.Pages {
+		path := pointer("/admin/pages", i) + "/path"
+		if slices.Contains(ReservedAdminPaths, p.Path) {
+			r.add(path, "page path %q is used by the admin's own plugin pages; choose another", p.Path)
+		}
+		if strings.Contains(p.Path, "//") || (len(p.Path) > 1 && strings.HasSuffix(p.Path, "/")) {
+			r.add(path, "page path %q must not contain empty segments (\"//\" or a trailing \"/\")", p.Path)
+		}
+		if j, dup := paths[p.Path]; dup {
+			r.add(path, "page %q is declared twice (also at /admin/pages/%d)", p.Path, j)
+		}
+		paths[p.Path] = i
+	}
+	ids := map[string]int{}
+	for i, w := range r.m.Admin.Widgets {
+		if j, dup := ids[w.ID]; dup {
+			r.add(pointer("/admin/widgets", i)+"/id", "widget %q is declared twice (also at /admin/widgets/%d)", w.ID, j)
+		}
+		ids[w.ID] = i
+	}
+	if len(r.m.Admin.Pages)+len(r.m.Admin.Widgets) == 0 {
+		return
+	}
+	rt, ok := r.m.Route(AdminRoute)
+	switch {
+	case !ok:
+		r.add("/admin", "admin pages and widgets are answered by a private route named %q; declare it in \"routes\"", AdminRoute)
+	case rt.Public:
+		r.add("/admin", "the %q route answers admin pages and must be private; remove \"public\" from it", AdminRoute)
+	case rt.LeastRole() != DefaultRoutePermission:
+		r.add("/admin", "the %q route answers admin pages and must admit admins only; remove its \"permission\"", AdminRoute)
+	}
 }
 
 // numbers requires every number except a number setting's default to be a plain

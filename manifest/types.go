@@ -28,6 +28,72 @@ type Manifest struct {
 	Settings     []Setting                    `json:"settings,omitempty"`
 	Cron         []Schedule                   `json:"cron,omitempty"`
 	Limits       *LimitRequest                `json:"limits,omitempty"`
+	Admin        *Admin                       `json:"admin,omitempty"`
+}
+
+// Admin is the manifest's "admin" object: pages the plugin adds to the admin
+// and widgets it adds to the dashboard (SPEC §11). The host renders both from
+// the blocks the plugin's private route AdminRoute answers.
+type Admin struct {
+	Pages   []AdminPage   `json:"pages,omitempty"`
+	Widgets []AdminWidget `json:"widgets,omitempty"`
+}
+
+// AdminRoute is the private route the host calls for the plugin's admin
+// pages, widgets and their actions.
+const AdminRoute = "admin"
+
+// AdminPage is one page, served at /admin/plugins/{id}{path}.
+type AdminPage struct {
+	Path  string `json:"path"`
+	Label string `json:"label"`
+}
+
+// AdminWidget is one dashboard widget.
+type AdminWidget struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Size is full, half or third of the dashboard's width; empty is full.
+	Size string `json:"size,omitempty"`
+}
+
+// ReservedAdminPaths are page paths the host's own plugin pages use.
+var ReservedAdminPaths = []string{"/settings", "/logs", "/activate", "/deactivate", "/uninstall", "/action"}
+
+// AdminPages returns the declared admin pages (none for a nil manifest).
+func (m *Manifest) AdminPages() []AdminPage {
+	if m == nil || m.Admin == nil {
+		return nil
+	}
+	return m.Admin.Pages
+}
+
+// AdminWidgets returns the declared dashboard widgets.
+func (m *Manifest) AdminWidgets() []AdminWidget {
+	if m == nil || m.Admin == nil {
+		return nil
+	}
+	return m.Admin.Widgets
+}
+
+// AdminPage returns the declared page at path.
+func (m *Manifest) AdminPage(path string) (AdminPage, bool) {
+	for _, p := range m.AdminPages() {
+		if p.Path == path {
+			return p, true
+		}
+	}
+	return AdminPage{}, false
+}
+
+// AdminWidget returns the declared widget with the given id.
+func (m *Manifest) AdminWidget(id string) (AdminWidget, bool) {
+	for _, w := range m.AdminWidgets() {
+		if w.ID == id {
+			return w, true
+		}
+	}
+	return AdminWidget{}, false
 }
 
 // Network is the manifest's "network" object.
