@@ -20,6 +20,8 @@ type dashboardView struct {
 	Recent    []dashEntry
 	Scheduled []dashEntry
 	Plugins   *pluginHealth
+	// Widgets are the active plugins' dashboard widgets, for admins.
+	Widgets []blocksView
 }
 
 const dashboardPerList = 10
@@ -65,6 +67,10 @@ func (s *UI) handleAdminDashboard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Plugins = h
+		if v.Widgets, err = s.adminWidgets(r); err != nil {
+			s.adminFail(w, r, err)
+			return
+		}
 	}
 	s.adminRender(w, r, http.StatusOK, "dashboard", &adminPage{Title: "Dashboard", Nav: "dashboard", Data: v})
 }

@@ -37,6 +37,8 @@ func (s *UI) adminPluginRoutes(r chi.Router) {
 		r.Get("/{id}/settings", s.handleAdminPluginSettings)
 		r.Post("/{id}/settings", s.handleAdminSavePluginSettings)
 		r.Get("/{id}/logs", s.handleAdminPluginLogs)
+		r.Post("/{id}/action", s.handleAdminPluginAction)
+		r.Get("/{id}/*", s.handleAdminPluginPage)
 	})
 }
 

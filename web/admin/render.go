@@ -34,7 +34,9 @@ type adminPage struct {
 	Error string
 	// Plugins says whether the plugin pages exist (the manager is wired).
 	Plugins bool
-	Data    any
+	// PluginPages are the active plugins' admin pages, in the navigation.
+	PluginPages []pluginNavItem
+	Data        any
 }
 
 var adminFuncs = template.FuncMap{
@@ -150,6 +152,9 @@ func (s *UI) adminRender(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Notice = adminNotices[r.URL.Query().Get("notice")]
 	}
 	p.Plugins = s.adminPluginsEnabled()
+	if p.Plugins && p.User.Can(cms.PermManagePlugins) {
+		p.PluginPages = s.pluginNav(r.Context())
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		s.log.ErrorContext(r.Context(), "admin render", "page", name, "err", err)
