@@ -15,7 +15,7 @@ func TestAdminTemplatesParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"login", "error", "dashboard", "collections", "collection_form", "entries", "editor",
-		"revisions", "media", "users", "tokens", "account", "plugins", "plugin", "plugin_settings", "plugin_logs"} {
+		"revisions", "media", "users", "tokens", "account", "plugins", "plugin", "plugin_settings", "plugin_logs", "plugin_page", "blocks"} {
 		if tpls[name] == nil {
 			t.Errorf("page template %q is missing", name)
 		}

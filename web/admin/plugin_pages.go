@@ -30,10 +30,11 @@ import (
 
 // adminRequest is the body the admin route receives.
 type adminRequest struct {
-	Type     string            `json:"type"`
-	Path     string            `json:"path,omitempty"`
-	ID       string            `json:"id,omitempty"`
-	Query    map[string]string `json:"query,omitempty"`
+	Type string `json:"type"`
+	Path string `json:"path,omitempty"`
+	ID   string `json:"id,omitempty"`
+	// Query is the page URL's query (first values), {} when none.
+	Query    map[string]string `json:"query"`
 	ActionID string            `json:"actionId,omitempty"`
 	Values   map[string]any    `json:"values,omitempty"`
 	// Widget names the widget an action came from ("" for a page).
@@ -62,6 +63,9 @@ func (s *UI) callAdmin(r *http.Request, ap *plugins.ActivePlugin, req adminReque
 	route, ok := ap.Manifest.Route(manifest.AdminRoute)
 	if !ok {
 		return nil, "", fmt.Errorf("%w: plugin %s declares no admin route", plugins.ErrNotFound, ap.ID)
+	}
+	if req.Query == nil {
+		req.Query = map[string]string{}
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
