@@ -109,14 +109,14 @@ func (db *DB) Write() *sql.DB { return db.write }
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("storage: begin: %w", err)
+		return markDiskFull(fmt.Errorf("storage: begin: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return markDiskFull(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("storage: commit: %w", err)
+		return markDiskFull(fmt.Errorf("storage: commit: %w", err))
 	}
 	return nil
 }

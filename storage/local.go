@@ -48,7 +48,8 @@ func (s *LocalStore) Close() error { return s.root.Close() }
 
 // Put writes r to a temporary file next to the target, fsyncs it, renames it
 // into place and fsyncs the folder: a crash leaves either the old blob or the
-// complete new one, never a torn file under key.
+// complete new one, never a torn file under key. A full disk (ENOSPC, EDQUOT)
+// is reported as ErrDiskFull and the partial temporary file is removed.
 func (s *LocalStore) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (BlobInfo, error) {
 	if err := ValidateBlobKey(key); err != nil {
 		return BlobInfo{}, err
@@ -56,7 +57,7 @@ func (s *LocalStore) Put(ctx context.Context, key string, r io.Reader, opts PutO
 	dir := path.Dir(key)
 	if dir != "." {
 		if err := s.root.MkdirAll(dir, 0o750); err != nil {
-			return BlobInfo{}, fmt.Errorf("storage: local put %s: %w", key, err)
+			return BlobInfo{}, markDiskFull(fmt.Errorf("storage: local put %s: %w", key, err))
 		}
 	}
 	var rnd [8]byte
@@ -64,7 +65,7 @@ func (s *LocalStore) Put(ctx context.Context, key string, r io.Reader, opts PutO
 	tmp := path.Join(dir, ".tmp-"+hex.EncodeToString(rnd[:]))
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
-		return BlobInfo{}, fmt.Errorf("storage: local put %s: %w", key, err)
+		return BlobInfo{}, markDiskFull(fmt.Errorf("storage: local put %s: %w", key, err))
 	}
 	committed := false
 	defer func() {
@@ -75,19 +76,19 @@ func (s *LocalStore) Put(ctx context.Context, key string, r io.Reader, opts PutO
 	}()
 	n, err := io.Copy(f, ctxReader{ctx, r})
 	if err != nil {
-		return BlobInfo{}, fmt.Errorf("storage: local put %s: %w", key, err)
+		return BlobInfo{}, markDiskFull(fmt.Errorf("storage: local put %s: %w", key, err))
 	}
 	if opts.Size >= 0 && n != opts.Size {
 		return BlobInfo{}, fmt.Errorf("storage: local put %s: got %d bytes, expected %d", key, n, opts.Size)
 	}
 	if err := f.Sync(); err != nil {
-		return BlobInfo{}, fmt.Errorf("storage: local put %s: fsync: %w", key, err)
+		return BlobInfo{}, markDiskFull(fmt.Errorf("storage: local put %s: fsync: %w", key, err))
 	}
 	if err := f.Close(); err != nil {
-		return BlobInfo{}, fmt.Errorf("storage: local put %s: %w", key, err)
+		return BlobInfo{}, markDiskFull(fmt.Errorf("storage: local put %s: %w", key, err))
 	}
 	if err := s.root.Rename(tmp, key); err != nil {
-		return BlobInfo{}, fmt.Errorf("storage: local put %s: %w", key, err)
+		return BlobInfo{}, markDiskFull(fmt.Errorf("storage: local put %s: %w", key, err))
 	}
 	committed = true
 	// Persist the rename itself; without this a power cut can forget it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // Problem is an RFC 9457 problem document. Validation problems list every
@@ -59,6 +60,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// diskFullDetail is the problem detail of a write refused for lack of space.
+const diskFullDetail = "the server's disk is full, so nothing was saved; reads still work, and the same request succeeds once the operator frees space"
+
 // workerFaultRetrySeconds is the Retry-After of a sandbox worker fault: a
 // crashed worker's replacement starts within a second or two.
 const workerFaultRetrySeconds = 2
@@ -104,6 +108,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.WarnContext(r.Context(), "plugin sandbox fault", slog.String("path", r.URL.Path), slog.Any("err", err))
 		w.Header().Set("Retry-After", strconv.Itoa(workerFaultRetrySeconds))
 		problem(w, r, http.StatusServiceUnavailable, "the plugin sandbox failed to run this request; retry shortly")
+	case storage.IsDiskFull(err):
+		// Not the client's fault and not a bug: the operator must free space.
+		// Nothing was written, reads go on working, and the same request
+		// succeeds once there is room again.
+		s.log.ErrorContext(r.Context(), "write refused: disk full", slog.String("path", r.URL.Path), slog.Any("err", err))
+		writeProblem(w, r, Problem{Status: http.StatusInsufficientStorage, Title: "Insufficient storage",
+			Detail: diskFullDetail})
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 		// The client went away; nobody reads this response.
 		problem(w, r, 499, "request cancelled")

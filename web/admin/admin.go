@@ -16,6 +16,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
 
@@ -188,6 +189,8 @@ func adminErrorStatus(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, sandbox.ErrWorkerFault):
 		return http.StatusServiceUnavailable, "The plugin sandbox failed to run this; nothing was changed. Try again in a moment."
+	case storage.IsDiskFull(err):
+		return http.StatusInsufficientStorage, "The server's disk is full, so nothing was saved. Reading still works; ask the operator to free space, then try again."
 	}
 	var ve *cms.ValidationError
 	if errors.As(err, &ve) {
@@ -202,6 +205,8 @@ func (s *UI) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	switch status {
 	case http.StatusInternalServerError:
 		s.log.ErrorContext(r.Context(), "admin request failed", "path", r.URL.Path, "err", err)
+	case http.StatusInsufficientStorage:
+		s.log.ErrorContext(r.Context(), "admin write refused: disk full", "path", r.URL.Path, "err", err)
 	case http.StatusServiceUnavailable:
 		s.log.WarnContext(r.Context(), "plugin sandbox fault", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "2")
