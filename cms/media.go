@@ -138,6 +138,9 @@ type MediaLibrary struct {
 	// variantSem bounds how many image variants are made at once.
 	variantOnce sync.Once
 	variantSem  chan struct{}
+	// blobRefs are the store's other blob owners (media_sweep.go).
+	sweepMu  sync.Mutex
+	blobRefs []BlobReferencer
 }
 
 // NewMediaLibrary returns the media service over db and store.

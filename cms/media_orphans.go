@@ -87,12 +87,25 @@ func (l *MediaLibrary) SweepOrphans(ctx context.Context) (int, error) {
 	return done, nil
 }
 
-// RunJanitor sweeps queued blob deletions every interval until ctx ends. A
-// site runs it in the background.
+// RunJanitor sweeps queued blob deletions every interval until ctx ends, and
+// at start and hourly (SweepUntracked) the temporary files of cut-off uploads
+// and blobs nothing references, older than DefaultSweepGrace. A site runs it
+// in the background.
 func (l *MediaLibrary) RunJanitor(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastUntracked time.Time
 	for {
+		if lastUntracked.IsZero() || time.Since(lastUntracked) >= untrackedSweepEvery {
+			lastUntracked = time.Now()
+			rep, err := l.SweepUntracked(ctx, DefaultSweepGrace)
+			if err != nil && ctx.Err() == nil {
+				l.log.WarnContext(ctx, "media: sweeping untracked blobs failed", slog.Any("err", err))
+			}
+			if rep.TempFiles > 0 || rep.Untracked > 0 {
+				l.log.InfoContext(ctx, "media: swept leftovers", slog.Int("tempFiles", rep.TempFiles), slog.Int("untrackedBlobs", rep.Untracked))
+			}
+		}
 		if n, err := l.SweepOrphans(ctx); err != nil && ctx.Err() == nil {
 			l.log.WarnContext(ctx, "media: sweeping blob deletions failed", slog.Any("err", err))
 		} else if n > 0 {

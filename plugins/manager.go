@@ -939,3 +939,18 @@ func (m *Manager) lifecycle(ctx context.Context, ap *ActivePlugin, hook manifest
 	}
 	return nil
 }
+
+// ReferencesBlob reports whether key is a stored plugin bundle, so the media
+// library's sweep of untracked blobs keeps it (bundles share the store).
+func (m *Manager) ReferencesBlob(ctx context.Context, key string) (bool, error) {
+	var one int
+	err := m.db.Read().QueryRowContext(ctx, `SELECT 1 FROM plugin_versions WHERE bundle_key = ? LIMIT 1`, key).Scan(&one)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, fmt.Errorf("plugin bundle lookup: %w", err)
+	}
+}

@@ -237,6 +237,8 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	}
 	s.Content.SetHooks(s.Hooks)
 	s.Media.SetHooks(s.Hooks)
+	// Bundles live in the media store; the untracked-blob sweep must keep them.
+	s.Media.AddBlobReferencer(s.Plugins)
 	// Storage indexes of plugins installed before this binary knew them.
 	return s.Plugins.SyncStorage(ctx)
 }

@@ -8,6 +8,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +177,77 @@ func TestS3StoreServerDown(t *testing.T) {
 	}
 	if _, err := st.Stat(ctx, "during.bin"); !errors.Is(err, storage.ErrBlobNotFound) {
 		t.Fatalf("a Put that failed while down left an object: %v", err)
+	}
+}
+
+// List walks the objects under the store's prefix, keys relative to it, and
+// not those of a neighbour prefix in the same bucket.
+func TestS3StoreList(t *testing.T) {
+	st, cfg := newS3(t, "site/media/")
+	ctx := context.Background()
+	for _, k := range []string{"a.pdf", "plugins/b.zip", "variants/x/c.jpg"} {
+		if _, err := st.Put(ctx, k, bytes.NewReader([]byte("hi")), storage.PutOptions{Size: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := cfg
+	other.Prefix = "other/"
+	ost, err := storage.NewS3Store(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ost.Put(ctx, "neighbour.pdf", bytes.NewReader([]byte("hi")), storage.PutOptions{Size: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := st.List(ctx, func(b storage.BlobInfo) error {
+		if b.Size != 2 || b.ModTime.IsZero() {
+			t.Errorf("%s: info %+v", b.Key, b)
+		}
+		got = append(got, b.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	if want := []string{"a.pdf", "plugins/b.zip", "variants/x/c.jpg"}; !slices.Equal(got, want) {
+		t.Errorf("List = %v, want %v", got, want)
+	}
+}
+
+// The local List skips temporary files; SweepTemp removes only old ones.
+func TestLocalStoreListAndSweepTemp(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.NewLocalStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Put(ctx, "d/a.pdf", bytes.NewReader([]byte("hi")), storage.PutOptions{Size: 2}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, name := range []string{".tmp-old", "d/.tmp-old", ".tmp-new"} {
+		p := filepath.Join(st.Dir(), filepath.FromSlash(name))
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, "old") {
+			os.Chtimes(p, old, old)
+		}
+	}
+	var got []string
+	if err := st.List(ctx, func(b storage.BlobInfo) error { got = append(got, b.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"d/a.pdf"}) {
+		t.Errorf("List = %v", got)
+	}
+	n, err := st.SweepTemp(ctx, time.Now().Add(-time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("SweepTemp = %d, %v; want 2", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(st.Dir(), ".tmp-new")); err != nil {
+		t.Errorf("fresh temporary file swept: %v", err)
 	}
 }
