@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // Benchmarks. Plain `go test` runs none of this; reproduce with
@@ -234,5 +237,33 @@ func BenchmarkSortPage(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkSaveSync is the cost of one save in each durability mode (--sync),
+// side by side on the same disk. Run it on the disk a site would use: the
+// temp folder must not be a tmpfs, where fsync is free.
+//
+//	go test ./cms -run '^$' -bench SaveSync -benchtime 2000x
+func BenchmarkSaveSync(b *testing.B) {
+	for _, mode := range []storage.SyncMode{storage.SyncNormal, storage.SyncFull} {
+		b.Run(string(mode), func(b *testing.B) {
+			db, err := storage.OpenWith(context.Background(), filepath.Join(b.TempDir(), "pilcrow.db"), storage.Options{Sync: mode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			c := NewContent(db)
+			mustCollection(b, c, benchCollection)
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := c.CreateEntry(ctx, nil, "articles", map[string]any{"title": fmt.Sprintf("Bench %d", i),
+					"body": "Some *markdown* body text.", "category": "c3", "rating": json.Number("42")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

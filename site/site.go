@@ -34,6 +34,9 @@ import (
 type Config struct {
 	// DataDir holds the SQLite database and, by default, local media.
 	DataDir string
+	// Sync is the database's durability mode (--sync); empty is
+	// storage.SyncNormal.
+	Sync storage.SyncMode
 	// Web holds HTTP-level settings.
 	Web web.Config
 	// PasswordParams tunes argon2id; nil means its defaults. Tests pass cheap ones.
@@ -148,7 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, "pilcrow.db"))
+	db, err := storage.OpenWith(ctx, filepath.Join(cfg.DataDir, "pilcrow.db"), storage.Options{Sync: cfg.Sync})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -34,12 +35,54 @@ type DB struct {
 	prepared map[*Statement]*sql.Stmt
 }
 
-// Open opens (creating if needed) the SQLite database at path and applies migrations.
+// SyncMode is SQLite's synchronous setting, which decides when a commit
+// waits for the disk.
+type SyncMode string
+
+const (
+	// SyncNormal (the default): in WAL mode a commit is appended to the WAL
+	// without an fsync; the WAL is fsynced at checkpoints. A crash of the
+	// process loses nothing; a power cut or kernel crash may lose the last
+	// commits (never corrupts the database).
+	SyncNormal SyncMode = "normal"
+	// SyncFull fsyncs the WAL on every commit: an acknowledged write survives
+	// a power cut, at the cost of one fsync per save.
+	SyncFull SyncMode = "full"
+)
+
+// ParseSyncMode reads --sync.
+func ParseSyncMode(s string) (SyncMode, error) {
+	switch m := SyncMode(s); m {
+	case SyncNormal, SyncFull:
+		return m, nil
+	case "":
+		return SyncNormal, nil
+	}
+	return "", fmt.Errorf("sync mode %q: want normal or full", s)
+}
+
+// Options tune Open.
+type Options struct {
+	// Sync is the durability mode; empty is SyncNormal.
+	Sync SyncMode
+}
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// migrations, with the default options.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
+	sync, err := ParseSyncMode(string(opts.Sync))
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("storage: create data folder: %w", err)
 	}
-	write, err := sql.Open("sqlite", dsn(path, true))
+	write, err := sql.Open("sqlite", dsn(path, sync, true))
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
@@ -47,7 +90,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	read, err := sql.Open("sqlite", dsn(path, false))
+	read, err := sql.Open("sqlite", dsn(path, sync, false))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
@@ -79,12 +122,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-func dsn(path string, writer bool) string {
+func dsn(path string, sync SyncMode, writer bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+strings.ToUpper(string(sync))+")")
 	if writer {
 		// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 		// fails half-way when it upgrades from reading to writing.

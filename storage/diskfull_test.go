@@ -110,3 +110,28 @@ func TestDiskFullLocalAndSQLite(t *testing.T) {
 		t.Fatalf("Put after freeing space: %v", err)
 	}
 }
+
+// --sync reaches SQLite on both pools: PRAGMA synchronous is 1 for NORMAL and
+// 2 for FULL; anything else is refused before a file is opened.
+func TestOpenSyncMode(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		mode storage.SyncMode
+		want int
+	}{{"", 1}, {storage.SyncNormal, 1}, {storage.SyncFull, 2}} {
+		db, err := storage.OpenWith(ctx, filepath.Join(t.TempDir(), "p.db"), storage.Options{Sync: tt.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, pool := range map[string]*sql.DB{"write": db.Write(), "read": db.Read()} {
+			var got int
+			if err := pool.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got); err != nil || got != tt.want {
+				t.Errorf("sync %q, %s pool: synchronous = %d, %v; want %d", tt.mode, name, got, err, tt.want)
+			}
+		}
+		db.Close()
+	}
+	if _, err := storage.OpenWith(ctx, filepath.Join(t.TempDir(), "p.db"), storage.Options{Sync: "off"}); err == nil {
+		t.Error("sync mode off accepted")
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
 
@@ -36,6 +37,7 @@ type serveConfig struct {
 	mail            mail.Config
 	metricsAddr     string
 	corsOrigins     string
+	sync            storage.SyncMode
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -44,6 +46,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	c.web = web.DefaultConfig()
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.data, "data", "./pilcrow-data", "folder for the SQLite database and local media")
+	c.sync = storage.SyncNormal
+	fs.Func("sync", "database durability: normal (a power cut may lose the last saves, never corrupts) or full (fsync on every save) (default normal)", func(v string) (err error) {
+		c.sync, err = storage.ParseSyncMode(v)
+		return err
+	})
 	fs.StringVar(&c.baseURL, "base-url", "", "public URL of the site, used in printed links and by plugins (ctx.site.url, ctx.url) (default: derived from --addr)")
 	fs.StringVar(&c.info.Name, "site-name", site.DefaultInfo.Name, "the site's name, as plugins see it (ctx.site.name)")
 	fs.StringVar(&c.info.Locale, "locale", site.DefaultInfo.Locale, "the site's language, a BCP 47 tag such as en, en-GB or pt-BR (ctx.site.locale)")
@@ -162,7 +169,7 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	}
 	c.info.URL = base
 	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Sync: c.sync, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
 	if err != nil {
 		ln.Close()
 		return err

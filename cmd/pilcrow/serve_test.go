@@ -194,6 +194,16 @@ func TestServeRejectsBadFlagsAndEnvironment(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "--log-level", "loud"}, nil, &out, &errOut); code != 2 {
 		t.Fatalf("bad --log-level: exit %d", code)
 	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"serve", "--sync", "sometimes"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--sync") {
+		t.Fatalf("bad --sync: exit %d, stderr %q", code, errOut.String())
+	}
+	t.Setenv("PILCROW_SYNC", "off")
+	errOut.Reset()
+	if code := run(context.Background(), []string{"serve"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "PILCROW_SYNC") {
+		t.Fatalf("bad PILCROW_SYNC: exit %d, stderr %q", code, errOut.String())
+	}
+	t.Setenv("PILCROW_SYNC", "full")
 	t.Setenv("PILCROW_MAX_BODY_BYTES", "lots")
 	errOut.Reset()
 	if code := run(context.Background(), []string{"serve"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "PILCROW_MAX_BODY_BYTES") {
