@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -236,7 +237,9 @@ func parseEditorForm(col *cms.Collection, form url.Values, v *cms.ValidationErro
 				break
 			}
 			x, err := strconv.ParseFloat(raw, 64)
-			if err != nil {
+			// ParseFloat reads "NaN" and "Inf" without error; neither is a
+			// value JSON (and so the entry) can hold.
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 				v.Add(path, fmt.Sprintf("%q is not a number", raw))
 				echo[f.Name] = raw
 				continue

@@ -55,6 +55,8 @@ func TestParseEditorForm(t *testing.T) {
 		{"json", url.Values{"d.meta": {`{"a":[1]}`}},
 			map[string]any{"title": nil, "body": nil, "count": nil, "price": nil, "at": nil, "meta": map[string]any{"a": []any{1.0}}, "cover": nil}, ""},
 		{"not a number", url.Values{"d.count": {"three"}}, nil, "/data/count"},
+		{"NaN and Inf are no numbers JSON can hold", url.Values{"d.price": {"NaN"}}, nil, "/data/price"},
+		{"infinity", url.Values{"d.count": {"-Inf"}}, nil, "/data/count"},
 		{"broken json", url.Values{"d.meta": {`{"a":`}}, nil, "/data/meta"},
 		{"bad date", url.Values{"d.at": {"yesterday"}}, nil, "/data/at"},
 	}
