@@ -183,3 +183,36 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// CheckURL applies the checks every hop gets before any connection is made:
+// http or https, no credentials, a canonical host, and an IP-literal host
+// outside the blocked ranges (loopback allowed only with allowLoopback). It
+// returns the normalised URL. Host names are checked again, against what they
+// resolve to, when a request dials; callers that store a URL for later (core
+// webhooks) use this to refuse an unusable one up front.
+func CheckURL(raw string, allowLoopback bool) (*url.URL, error) {
+	t, err := parseURL(raw, nil, allowLoopback)
+	if err != nil {
+		return nil, err
+	}
+	return t.u, nil
+}
+
+// CheckHostAddrs reports the first of addrs that a request to host would be
+// refused for, as the dialer decides it.
+func CheckHostAddrs(host string, addrs []netip.Addr, allowLoopback bool) error {
+	d := safeDialer{allowLoopback: allowLoopback}
+	for _, a := range addrs {
+		if err := d.check(host, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AnyHost is the HostPolicy that lets every URL through (the address checks
+// still apply): for site-configured targets such as core webhooks.
+type AnyHost struct{}
+
+// Allows implements HostPolicy.
+func (AnyHost) Allows(*url.URL) bool { return true }
