@@ -424,7 +424,10 @@ func (l *MediaLibrary) Delete(ctx context.Context, u *User, id string, force boo
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("media %s: %w", id, ErrNotFound)
 		}
-		return queueOrphan(ctx, tx, m.StorageKey, "deleted", l.now())
+		if err := queueOrphan(ctx, tx, m.StorageKey, "deleted", l.now()); err != nil {
+			return err
+		}
+		return l.afterDelete(ctx, tx, m)
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,13 @@ type MediaHooks interface {
 	AfterUpload(ctx context.Context, tx *sql.Tx, m *Media) error
 }
 
+// MediaDeleteHook is implemented by hooks that act on deletions too (core
+// webhooks). AfterMediaDelete runs inside the delete's transaction; an error
+// rolls the delete back, so it must only come from enqueueing.
+type MediaDeleteHook interface {
+	AfterMediaDelete(ctx context.Context, tx *sql.Tx, m *Media) error
+}
+
 // MediaUploadEvent describes an upload about to be recorded.
 type MediaUploadEvent struct {
 	Filename string
@@ -62,4 +69,14 @@ func (l *MediaLibrary) afterUpload(ctx context.Context, tx *sql.Tx, m *Media) er
 		return nil
 	}
 	return h.AfterUpload(ctx, tx, m)
+}
+
+// afterDelete runs the AfterMediaDelete hook, if the hooks have one, inside
+// the delete's transaction.
+func (l *MediaLibrary) afterDelete(ctx context.Context, tx *sql.Tx, m *Media) error {
+	h, ok := l.mediaHooks().(MediaDeleteHook)
+	if !ok {
+		return nil
+	}
+	return h.AfterMediaDelete(ctx, tx, m)
 }

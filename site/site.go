@@ -28,6 +28,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web"
 	"github.com/pilcrow-cms/pilcrow/web/admin"
+	"github.com/pilcrow-cms/pilcrow/webhooks"
 )
 
 // Config says where a site lives and how it behaves.
@@ -54,8 +55,12 @@ type Config struct {
 	// sends no mail and ctx.email.send says so.
 	Mail mail.Config
 	// Jobs tunes the durable job queue (mail and, later, other work).
-	Jobs   jobs.Config
-	Logger *slog.Logger
+	Jobs jobs.Config
+	// WebhookDelays is the retry schedule of core webhook deliveries (nil:
+	// webhooks.DefaultDelays). Webhooks reach loopback over http only with
+	// Plugins.UnsafeAllowLoopbackEgress, the same switch as plugins' fetch.
+	WebhookDelays []time.Duration
+	Logger        *slog.Logger
 }
 
 // Info describes a site: its name, public URL (no trailing slash), locale
@@ -140,6 +145,8 @@ type Site struct {
 	Jobs *jobs.Queue
 	// Mail is the outbox; nil when the site has no mail transport.
 	Mail *mail.Outbox
+	// Webhooks is the core outgoing webhooks service.
+	Webhooks *webhooks.Service
 
 	pool *lazyPool
 	// url is the site's public URL (Info.URL, checked), for mailed links.
@@ -238,8 +245,12 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	if s.Mail != nil {
 		s.Plugins.ReportMail(s.Mail)
 	}
-	s.Content.SetHooks(s.Hooks)
-	s.Media.SetHooks(s.Hooks)
+	s.Webhooks = webhooks.New(webhooks.Options{DB: s.DB, Queue: s.Jobs, Sealer: sealer,
+		Egress:              egress.New(egress.Options{UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, Logger: cfg.Logger, UserAgent: "Pilcrow-webhooks/1"}),
+		UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, Delays: cfg.WebhookDelays, Log: cfg.Logger})
+	fan := fanOutHooks{plugins: s.Hooks, webhooks: s.Webhooks}
+	s.Content.SetHooks(fan)
+	s.Media.SetHooks(fan)
 	// Bundles live in the media store; the untracked-blob sweep must keep them.
 	s.Media.AddBlobReferencer(s.Plugins)
 	// Storage indexes of plugins installed before this binary knew them.
@@ -258,7 +269,7 @@ func (s *Site) pluginMailer() plugins.Mailer {
 // Handler is the site's HTTP handler.
 func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
-		Plugins: s.Plugins, Metadata: s.Hooks, Admin: admin.New, Mail: s.Mail, SiteURL: s.url}, s.log)
+		Plugins: s.Plugins, Metadata: s.Hooks, Webhooks: s.Webhooks, Admin: admin.New, Mail: s.Mail, SiteURL: s.url}, s.log)
 	if err := srv.Registry().Register(newJobsCollector(s.Jobs)); err != nil {
 		s.log.Warn("job queue metrics not registered", "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/webhooks"
 )
 
 // Config holds the HTTP-level settings.
@@ -86,6 +87,9 @@ type Services struct {
 	SiteURL string
 	// Metadata adds plugins' page:metadata to public entries; nil adds none.
 	Metadata MetadataSource
+	// Webhooks is the core outgoing webhooks service; nil serves no
+	// /api/webhooks.
+	Webhooks *webhooks.Service
 	// Admin builds the admin UI served under /admin (admin.New); nil serves
 	// none. It is a constructor rather than a handler because the admin
 	// needs the finished server (see surface.go), and web cannot import
@@ -203,6 +207,9 @@ func (s *Server) routes() chi.Router {
 		}
 		if s.svc.Media != nil {
 			r.Route("/media", s.mediaAPIRoutes)
+		}
+		if s.svc.Webhooks != nil {
+			r.Route("/webhooks", s.webhookRoutes)
 		}
 		if s.svc.Plugins != nil {
 			r.Route("/plugins", s.pluginAdminRoutes)
