@@ -87,6 +87,7 @@ func (s *UI) routes(r chi.Router) {
 			s.adminMediaRoutes(r)
 		}
 		s.adminPluginRoutes(r)
+		s.adminWebhookRoutes(r)
 	})
 }
 
@@ -157,6 +158,7 @@ var adminNotices = map[string]string{
 	"password":      "Password changed. Your other sessions have ended.",
 	"session":       "Session ended.",
 	"revoked":       "Token revoked.",
+	"redelivered":   "Queued for redelivery.",
 	"activated":     "Plugin activated.",
 	"deactivated":   "Plugin deactivated.",
 	"uninstalled":   "Plugin uninstalled.",
