@@ -25,7 +25,7 @@ func (r fixedResolver) LookupNetIP(context.Context, string, string) ([]netip.Add
 // plainSealer is enough here: sealing is tested with the plugin secrets.
 type plainSealer struct{}
 
-func (plainSealer) Seal(_, p string) string           { return "sealed:" + p }
+func (plainSealer) Seal(_, p string) string          { return "sealed:" + p }
 func (plainSealer) Open(_, s string) (string, error) { return strings.TrimPrefix(s, "sealed:"), nil }
 
 // A name that resolved to a public address when the webhook was created but
