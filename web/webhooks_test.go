@@ -271,3 +271,34 @@ func TestWebhookBadInput(t *testing.T) {
 	ts.anon().do("GET", "/api/webhooks", nil).problem(http.StatusUnauthorized)
 	admin.do("GET", "/api/webhooks/x/deliveries?limit=0", nil).problem(http.StatusBadRequest)
 }
+
+// Media uploads and deletes reach a webhook subscribed to the media events;
+// its collections filter (for entry events) does not hide them.
+func TestWebhookMediaEvents(t *testing.T) {
+	ts := newTestSite(t, fastWebhooks)
+	admin := ts.as(cms.RoleAdmin)
+	rc := newReceiver(t, 0)
+	var created struct{ ID, Secret string }
+	admin.do("POST", "/api/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"media.created", "media.deleted"},
+		"collections": []string{"posts"}}).want(http.StatusCreated).decode(&created)
+	m := admin.mustUpload(filePart("dot.png", "image/png", testPNG(t, 2, 2)))
+	admin.do("DELETE", "/api/media/"+m.ID, nil).want(http.StatusNoContent)
+	got := rc.wait(t, 2)
+	types := map[string]bool{}
+	for _, g := range got {
+		if ok, why := verifyStandardWebhook(created.Secret, g.header, g.body); !ok {
+			t.Fatal(why)
+		}
+		var msg struct {
+			Type string
+			Data struct{ Media struct{ ID string } }
+		}
+		if err := json.Unmarshal(g.body, &msg); err != nil || msg.Data.Media.ID != m.ID {
+			t.Fatalf("body %s (%v)", g.body, err)
+		}
+		types[msg.Type] = true
+	}
+	if !types["media.created"] || !types["media.deleted"] {
+		t.Fatalf("types %v", types)
+	}
+}
