@@ -26,6 +26,8 @@ const (
 	PermManageAllMedia    Permission = "media:manage-all"
 	PermManageOwnMedia    Permission = "media:manage-own"
 	PermReadContent       Permission = "content:read"
+	// PermManageWebhooks: webhooks can send every entry to another host.
+	PermManageWebhooks Permission = "webhooks:manage"
 )
 
 var rolePermissions = map[Role]map[Permission]bool{
@@ -33,6 +35,7 @@ var rolePermissions = map[Role]map[Permission]bool{
 		PermManageUsers: true, PermManagePlugins: true, PermManageCollections: true,
 		PermEditAllContent: true, PermEditOwnContent: true, PermPublish: true,
 		PermManageAllMedia: true, PermManageOwnMedia: true, PermReadContent: true,
+		PermManageWebhooks: true,
 	},
 	RoleEditor: {
 		PermEditAllContent: true, PermEditOwnContent: true, PermPublish: true,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/plugins"
+	"github.com/pilcrow-cms/pilcrow/webhooks"
 )
 
 // GET /api/openapi.json describes every JSON API route in OpenAPI 3.1. It is
@@ -37,6 +38,7 @@ const (
 	needsContent
 	needsMedia
 	needsPlugins
+	needsWebhooks
 )
 
 // apiParam is a query or header parameter.
@@ -241,6 +243,17 @@ var apiRoutes = []apiRoute{
 			{Name: "kind", In: "query", Schema: map[string]any{"type": "string", "enum": []string{"hook", "route"}}},
 			{Name: "name", In: "query", Description: "a hook or route name", Schema: map[string]any{"type": "string"}}},
 		Status: 200, Resp: pluginLogPage{}},
+	{Method: "GET", Path: "/api/webhooks", ID: "listWebhooks", Tag: "webhooks", Summary: "List webhooks (never their secrets)", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Status: 200, Resp: webhookList{}},
+	{Method: "POST", Path: "/api/webhooks", ID: "createWebhook", Tag: "webhooks", Summary: "Register a webhook; its signing secret is shown once", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Body: webhooks.Input{}, Status: 201, Resp: webhooks.Created{}, Errors: []int{422}},
+	{Method: "GET", Path: "/api/webhooks/{id}", ID: "getWebhook", Tag: "webhooks", Summary: "Get a webhook", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Status: 200, Resp: webhooks.Webhook{}},
+	{Method: "PUT", Path: "/api/webhooks/{id}", ID: "putWebhook", Tag: "webhooks", Summary: "Replace a webhook's URL, events and collections (the secret stays)", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Body: webhooks.Input{}, Status: 200, Resp: webhooks.Webhook{}, Errors: []int{422}},
+	{Method: "DELETE", Path: "/api/webhooks/{id}", ID: "deleteWebhook", Tag: "webhooks", Summary: "Delete a webhook and its delivery log", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Status: 204},
+	{Method: "GET", Path: "/api/webhooks/{id}/deliveries", ID: "listWebhookDeliveries", Tag: "webhooks", Summary: "A webhook's recent deliveries, newest first", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks,
+		Query:  []apiParam{{Name: "limit", In: "query", Description: fmt.Sprintf("1 to %d (default %d)", webhooks.MaxDeliveries, webhooks.MaxDeliveries), Schema: map[string]any{"type": "integer", "minimum": 1, "maximum": webhooks.MaxDeliveries}}},
+		Status: 200, Resp: deliveryList{}},
+	{Method: "GET", Path: "/api/webhooks/{id}/deliveries/{deliveryId}", ID: "getWebhookDelivery", Tag: "webhooks", Summary: "One delivery with its body and every attempt", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Status: 200, Resp: webhooks.Delivery{}},
+	{Method: "POST", Path: "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver", ID: "redeliverWebhook", Tag: "webhooks", Summary: "Send a delivery's message again (same webhook-id and body)", Access: perm, Perm: cms.PermManageWebhooks, Needs: needsWebhooks, Status: 202, Resp: webhooks.Delivery{}},
+
 	{Method: "ANY", Path: "/api/p/{pluginId}/{route}", ID: "pluginRoute", Tag: "plugin routes", Summary: "A route of an active plugin", Access: public, Needs: needsPlugins, AnyBody: true,
 		Description: "The plugin declares the route public (rate limited per client) or private (a signed-in role at least the route's permission). Bodies are the plugin's own. {route} may span several path segments.",
 		Status:      200, Errors: []int{401, 403, 404, 413, 429, 502, 503}},
@@ -256,7 +269,8 @@ func (s *Server) routeTable() []apiRoute {
 		switch {
 		case rt.Needs == needsContent && s.svc.Content == nil,
 			rt.Needs == needsMedia && s.svc.Media == nil,
-			rt.Needs == needsPlugins && s.svc.Plugins == nil:
+			rt.Needs == needsPlugins && s.svc.Plugins == nil,
+			rt.Needs == needsWebhooks && s.svc.Webhooks == nil:
 			continue
 		}
 		out = append(out, rt)
@@ -290,6 +304,7 @@ var pathParamDocs = map[string]string{
 	"pluginId":   "the plugin's id",
 	"route":      "the route's name as the plugin declares it",
 	"filename":   "any name; the file's own is used in links",
+	"deliveryId": "a webhook delivery's id",
 }
 
 // buildOpenAPI assembles the document from the route table and the current

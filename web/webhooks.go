@@ -14,7 +14,7 @@ import (
 // webhookRoutes is /api/webhooks (SPEC §13), for admins only: webhooks can
 // carry every entry's content to another host.
 func (s *Server) webhookRoutes(r chi.Router) {
-	r.Use(s.requireUser, s.requireAdmin)
+	r.Use(s.require(cms.PermManageWebhooks))
 	r.Get("/", s.handleListWebhooks)
 	r.Post("/", s.handleCreateWebhook)
 	r.Get("/{id}", s.handleGetWebhook)
@@ -25,15 +25,15 @@ func (s *Server) webhookRoutes(r chi.Router) {
 	r.Post("/{id}/deliveries/{deliveryId}/redeliver", s.handleRedeliver)
 }
 
-func (s *Server) requireAdmin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if currentUser(r).Role != cms.RoleAdmin {
-			problem(w, r, http.StatusForbidden, "only admins manage webhooks")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+// webhookList and deliveryList are the list answers.
+type (
+	webhookList struct {
+		Items []webhooks.Webhook `json:"items"`
+	}
+	deliveryList struct {
+		Items []webhooks.Delivery `json:"items"`
+	}
+)
 
 // webhookError maps the webhooks package's errors to problems.
 func (s *Server) webhookError(w http.ResponseWriter, r *http.Request, err error) {
@@ -55,7 +55,7 @@ func (s *Server) handleListWebhooks(w http.ResponseWriter, r *http.Request) {
 		s.webhookError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": list})
+	writeJSON(w, http.StatusOK, webhookList{Items: list})
 }
 
 func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +119,7 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.webhookError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": list})
+	writeJSON(w, http.StatusOK, deliveryList{Items: list})
 }
 
 func (s *Server) handleGetDelivery(w http.ResponseWriter, r *http.Request) {

@@ -178,7 +178,7 @@ func TestWebhookDeliveryRetryAndRedeliver(t *testing.T) {
 			ID, Type, Status, MessageID string
 			Attempts                    int
 			ResponseCode                *int
-		}
+		} `json:"items"`
 	}
 	var first struct {
 		ID, Status string
@@ -264,7 +264,7 @@ func TestWebhookBadInput(t *testing.T) {
 			}
 		})
 	}
-	if n := len(admin.do("GET", "/api/webhooks", nil).want(http.StatusOK).object()["webhooks"].([]any)); n != 0 {
+	if n := len(admin.do("GET", "/api/webhooks", nil).want(http.StatusOK).object()["items"].([]any)); n != 0 {
 		t.Fatalf("%d webhooks stored after refusals", n)
 	}
 	ts.as(cms.RoleEditor).do("GET", "/api/webhooks", nil).problem(http.StatusForbidden)

@@ -20,22 +20,12 @@ func (s *UI) adminWebhookRoutes(r chi.Router) {
 		return
 	}
 	r.Group(func(r chi.Router) {
-		r.Use(s.adminOnly)
+		r.Use(s.adminRequire(cms.PermManageWebhooks))
 		r.Get("/webhooks", s.handleAdminWebhooks)
 		r.Post("/webhooks", s.handleAdminCreateWebhook)
 		r.Get("/webhooks/{id}", s.handleAdminWebhook)
 		r.Post("/webhooks/{id}/delete", s.handleAdminDeleteWebhook)
 		r.Post("/webhooks/{id}/deliveries/{deliveryId}/redeliver", s.handleAdminRedeliver)
-	})
-}
-
-func (s *UI) adminOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if web.CurrentUser(r).Role != cms.RoleAdmin {
-			s.adminError(w, r, http.StatusForbidden, "Only admins manage webhooks.")
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 
