@@ -220,6 +220,21 @@ func TestWebhookDeliveryRetryAndRedeliver(t *testing.T) {
 	}
 	admin.do("POST", "/api/webhooks/"+created.ID+"/deliveries/nope/redeliver", nil).problem(http.StatusNotFound)
 
+	// PUT replaces the definition and keeps the secret; a bad one changes nothing.
+	var put struct {
+		URL    string
+		Events []string
+	}
+	admin.do("PUT", "/api/webhooks/"+created.ID, map[string]any{"url": rc.srv.URL + "/v2", "events": []string{"*", "entry.updated"}}).
+		want(http.StatusOK).decode(&put)
+	if put.URL != rc.srv.URL+"/v2" || len(put.Events) != 1 || put.Events[0] != "*" {
+		t.Fatalf("PUT answered %+v", put)
+	}
+	if p := admin.do("PUT", "/api/webhooks/"+created.ID, map[string]any{"url": rc.srv.URL, "events": []string{"page.viewed"}}).problem(http.StatusUnprocessableEntity); !hasErrorAt(p, "/events/0") {
+		t.Fatalf("bad PUT: %+v", p)
+	}
+	admin.do("PUT", "/api/webhooks/nope", map[string]any{"url": rc.srv.URL, "events": []string{"*"}}).problem(http.StatusNotFound)
+
 	// Deleting the webhook stops its deliveries.
 	admin.do("DELETE", "/api/webhooks/"+created.ID, nil).want(http.StatusNoContent)
 	admin.do("GET", "/api/webhooks/"+created.ID, nil).problem(http.StatusNotFound)
