@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/site"
@@ -22,7 +23,12 @@ func TestPluginRouteHostileBodies(t *testing.T) {
 	}, `export default { routes: { echo: (req) => ({ got: typeof req.body }), "private-echo": (req) => ({ got: typeof req.body }) } };`))
 	anon := ts.anon()
 	anon.do("POST", "/api/p/echo/echo", `{"a":1}`).want(http.StatusOK)
+	// The pool starts its workers in the background; compare once all are
+	// up, so a late start is not mistaken for a replacement.
 	before := ts.Site.SandboxStats()
+	for deadline := time.Now().Add(10 * time.Second); before.Started < site.DefaultPoolSize && time.Now().Before(deadline); before = ts.Site.SandboxStats() {
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 	tests := []struct {
