@@ -58,6 +58,8 @@ var routeScopes = []routeScope{
 	{readMethod, "/api/media*", cms.ScopeMediaRead},
 	{writeMethod, "/api/media*", cms.ScopeMediaWrite},
 	{anyMethod, "/api/plugins*", cms.ScopePlugins},
+	// Webhooks can send every entry to another host: the admin scope.
+	{anyMethod, "/api/webhooks*", cms.ScopeAdmin},
 	// Plugins' own routes, public ones included when called with a token:
 	// a token without the scope should simply not be sent.
 	{anyMethod, "/api/p/*", cms.ScopePlugins},

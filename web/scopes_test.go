@@ -75,7 +75,7 @@ func TestEveryRouteAgainstEveryScopeAndRole(t *testing.T) {
 			for _, r := range routes {
 				need, _ := web.RequiredScope(r.method, r.pattern)
 				path := strings.NewReplacer("{name}", "nosuch", "{id}", "nosuch", "{rev}", "1", "{pluginId}", "nosuch",
-					"{collection}", "nosuch", "{slug}", "nosuch", "*", "x").Replace(r.pattern)
+					"{collection}", "nosuch", "{slug}", "nosuch", "{deliveryId}", "nosuch", "*", "x").Replace(r.pattern)
 				if strings.Contains(path, "{") {
 					t.Fatalf("route %s has a parameter the test does not fill", r.pattern)
 				}
