@@ -2,11 +2,14 @@ package site
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pilcrow-cms/pilcrow/jobs"
+	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // jobsCollector exposes the job queue's Stats on /metrics, read from the
@@ -52,4 +55,81 @@ func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(v), kind, name)
 		}
 	}
+}
+
+// sandboxCollector exposes the worker pool's counters (this process's).
+type sandboxCollector struct {
+	stats                                                     func() sandbox.PoolStats
+	started, invocations, killed, crashed, retried, cancelled *prometheus.Desc
+}
+
+func newSandboxCollector(stats func() sandbox.PoolStats) *sandboxCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("pilcrow_sandbox_"+name, help, nil, nil)
+	}
+	return &sandboxCollector{stats: stats,
+		started:     d("workers_started_total", "Sandbox worker processes started."),
+		invocations: d("invocations_total", "Plugin invocations run by the workers (hooks, routes, inspections)."),
+		killed:      d("workers_killed_total", "Workers killed or self-terminated over a limit or a cancellation."),
+		crashed:     d("workers_crashed_total", "Workers that died for another reason (a worker fault)."),
+		retried:     d("invocations_retried_total", "Invocations run again on a fresh worker after a worker fault."),
+		cancelled:   d("invocations_cancelled_total", "Invocations whose caller gave up."),
+	}
+}
+
+func (c *sandboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.started, c.invocations, c.killed, c.crashed, c.retried, c.cancelled} {
+		ch <- d
+	}
+}
+
+func (c *sandboxCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	for d, v := range map[*prometheus.Desc]int64{c.started: st.Started, c.invocations: st.Invocations, c.killed: st.Killed,
+		c.crashed: st.Crashed, c.retried: st.Retried, c.cancelled: st.Cancelled} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+}
+
+// afterHookCollector exposes the plugin after-hook queue (plugin_jobs),
+// every process's, read at each scrape: how far deliveries lag behind.
+type afterHookCollector struct {
+	db                 *storage.DB
+	pending, dead, lag *prometheus.Desc
+}
+
+func newAfterHookCollector(db *storage.DB) *afterHookCollector {
+	return &afterHookCollector{db: db,
+		pending: prometheus.NewDesc("pilcrow_plugin_after_hooks_pending", "Plugin after-hook deliveries queued or running.", nil, nil),
+		dead:    prometheus.NewDesc("pilcrow_plugin_after_hooks_dead", "Plugin after-hook deliveries whose every attempt failed.", nil, nil),
+		lag:     prometheus.NewDesc("pilcrow_plugin_after_hooks_oldest_pending_age_seconds", "How long the longest-waiting due after-hook delivery has been due.", nil, nil),
+	}
+}
+
+func (c *afterHookCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.dead
+	ch <- c.lag
+}
+
+func (c *afterHookCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var pending, dead int64
+	var oldest sql.NullInt64
+	err := c.db.Read().QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(status != 'dead'), 0), COALESCE(SUM(status = 'dead'), 0),
+		MIN(CASE WHEN status = 'pending' THEN next_run_at END)
+		FROM plugin_jobs`).Scan(&pending, &dead, &oldest)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.pending, err)
+		return
+	}
+	lag := 0.0
+	if oldest.Valid {
+		lag = max(0, time.Since(time.UnixMilli(oldest.Int64)).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(pending))
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(dead))
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/jobs"
@@ -270,8 +271,10 @@ func (s *Site) pluginMailer() plugins.Mailer {
 func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
 		Plugins: s.Plugins, Metadata: s.Hooks, Webhooks: s.Webhooks, Admin: admin.New, Mail: s.Mail, SiteURL: s.url}, s.log)
-	if err := srv.Registry().Register(newJobsCollector(s.Jobs)); err != nil {
-		s.log.Warn("job queue metrics not registered", "err", err)
+	for _, c := range []prometheus.Collector{newJobsCollector(s.Jobs), newSandboxCollector(s.pool.Stats), newAfterHookCollector(s.DB)} {
+		if err := srv.Registry().Register(c); err != nil {
+			s.log.Warn("metrics not registered", "err", err)
+		}
 	}
 	return srv
 }

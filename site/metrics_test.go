@@ -1,0 +1,44 @@
+package site
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// /metrics shows how far plugin after-hooks lag and what the sandbox pool
+// did; the queue rows are written directly so no worker races the scrape.
+func TestMetricsShowAfterHooksAndSandbox(t *testing.T) {
+	s := openTestSite(t)
+	ctx := context.Background()
+	due := time.Now().Add(-30 * time.Second).UnixMilli()
+	for _, status := range []string{"pending", "pending", "dead"} {
+		if _, err := s.DB.Write().ExecContext(ctx, `INSERT INTO plugin_jobs (plugin_id, hook, event, status, attempts, next_run_at, created_at, updated_at)
+			VALUES ('p', 'content:afterSave', '{}', ?, 0, ?, ?, ?)`, status, due, due, due); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	text := string(body)
+	for _, w := range []string{"pilcrow_plugin_after_hooks_pending 2", "pilcrow_plugin_after_hooks_dead 1",
+		"pilcrow_sandbox_workers_started_total 0", "pilcrow_sandbox_workers_killed_total 0", "pilcrow_sandbox_workers_crashed_total 0",
+		"pilcrow_sandbox_invocations_total 0"} {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^pilcrow_plugin_after_hooks_oldest_pending_age_seconds (\S+)$`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal("no oldest pending age")
+	}
+	if age, _ := strconv.ParseFloat(m[1], 64); age < 29 {
+		t.Errorf("oldest pending age %v s, want ≥ 29 (due 30 s ago)", age)
+	}
+}
