@@ -115,6 +115,9 @@ func Types(in TypesInput) ([]byte, error) {
 		b.WriteString(api.Typings)
 	}
 	writeEvents(&b, in)
+	if slices.Contains(in.Routes, manifest.AdminRoute) {
+		writeAdmin(&b)
+	}
 	writeHooks(&b, in.Hooks)
 	writeRoutes(&b, in.Routes)
 
@@ -204,6 +207,19 @@ func writeEvents(b *strings.Builder, in TypesInput) {
 	b.WriteString(manifest.CronEventTypings(names))
 }
 
+// writeAdmin declares the admin route's request and answer and every block
+// type of the vocabulary, for a plugin that declares the admin route.
+func writeAdmin(b *strings.Builder) {
+	b.WriteString(manifest.AdminTypings)
+	names := make([]string, 0, len(manifest.Blocks()))
+	for _, bt := range manifest.Blocks() {
+		b.WriteString(bt.Typings)
+		names = append(names, bt.Interface)
+	}
+	b.WriteString("\n  /** One block of an admin answer (SPEC §11). */\n")
+	fmt.Fprintf(b, "  type Block = %s;\n", strings.Join(names, " | "))
+}
+
 func writeHooks(b *strings.Builder, hooks []string) {
 	b.WriteString("\n  type HookHandler<E, R> = (event: E, ctx: Context) => MaybePromise<R>;\n")
 	b.WriteString("  /** A hook is a function, or an object whose priority and timeoutMs apply where manifest.json gives none. */\n")
@@ -221,7 +237,11 @@ func writeRoutes(b *strings.Builder, routes []string) {
 	b.WriteString("\n  /** The routes manifest.json declares, served at /api/p/<plugin id>/<name>. */\n")
 	b.WriteString("  interface Routes {\n")
 	for _, r := range routes {
-		fmt.Fprintf(b, "    %s: RouteHandler;\n", quote(r))
+		handler := "RouteHandler"
+		if r == manifest.AdminRoute {
+			handler = "AdminRouteHandler" // the host calls it for the plugin's admin pages and widgets
+		}
+		fmt.Fprintf(b, "    %s: %s;\n", quote(r), handler)
 	}
 	b.WriteString("  }\n")
 }

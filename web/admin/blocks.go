@@ -77,19 +77,21 @@ type headerBlock struct {
 
 func (b *headerBlock) check() error { return need("text", b.Text) }
 
-// textBlock is plain text; blank lines separate paragraphs.
+// textBlock is plain text with a small Markdown subset (markdown.go);
+// blank lines separate paragraphs.
 type textBlock struct {
 	Text string `json:"text"`
 }
 
 func (b *textBlock) check() error { return need("text", b.Text) }
 
-// Paragraphs splits the text at blank lines.
-func (b *textBlock) Paragraphs() []string {
-	var out []string
+// Paragraphs splits the text at blank lines and renders each paragraph's
+// inline Markdown; every character of the plugin's text is escaped.
+func (b *textBlock) Paragraphs() []template.HTML {
+	var out []template.HTML
 	for _, p := range strings.Split(strings.ReplaceAll(b.Text, "\r\n", "\n"), "\n\n") {
 		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
+			out = append(out, inlineMarkdown(p))
 		}
 	}
 	return out

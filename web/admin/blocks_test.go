@@ -3,6 +3,8 @@ package admin
 import (
 	"strings"
 	"testing"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 func TestParseAnswer(t *testing.T) {
@@ -59,6 +61,22 @@ func TestSafeHref(t *testing.T) {
 		"http://a.example": false, "https://u:p@a.example": false, "/a b": false} {
 		if got := safeHref(h); got != want {
 			t.Errorf("safeHref(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+// The host renders exactly the block vocabulary plugins are typed against.
+func TestBlockTypesAreTheVocabulary(t *testing.T) {
+	want := map[string]bool{}
+	for _, bt := range manifest.Blocks() {
+		want[bt.Type] = true
+		if _, ok := blockTypes[bt.Type]; !ok {
+			t.Errorf("manifest block %q has no row in blockTypes", bt.Type)
+		}
+	}
+	for name := range blockTypes {
+		if !want[name] {
+			t.Errorf("blockTypes renders %q, which manifest.Blocks does not declare (pilcrow.d.ts lacks it)", name)
 		}
 	}
 }

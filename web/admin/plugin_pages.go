@@ -36,7 +36,8 @@ type adminRequest struct {
 	// Query is the page URL's query (first values), {} when none.
 	Query    map[string]string `json:"query"`
 	ActionID string            `json:"actionId,omitempty"`
-	Values   map[string]any    `json:"values,omitempty"`
+	// Values is {} for an action without inputs, absent otherwise.
+	Values map[string]any `json:"values,omitzero"`
 	// Widget names the widget an action came from ("" for a page).
 	Widget string `json:"widget,omitempty"`
 }
