@@ -110,9 +110,10 @@ func (r *rig) managerWith(db *storage.DB, qcfg QueueConfig) *Manager {
 		Limits:   sandbox.Limits{CPU: 2 * time.Second}, Queue: qcfg, Log: slog.New(slog.DiscardHandler)})
 }
 
-// install builds a plugin folder, installs its bundle and activates it with
+// install builds a plugin folder, installs its bundle, saves settings (a
+// required one must be set before activation) and activates it with
 // exactly what the consent screen shows.
-func (r *rig) install(dir string) *ActivePlugin {
+func (r *rig) install(dir string, settings ...map[string]any) *ActivePlugin {
 	r.t.Helper()
 	ctx := context.Background()
 	res, err := authoring.Build(ctx, dir)
@@ -130,6 +131,9 @@ func (r *rig) install(dir string) *ActivePlugin {
 	info, err := r.m.Install(ctx, zip.Bytes(), "admin", false)
 	if err != nil {
 		r.t.Fatalf("install %s: %v", dir, err)
+	}
+	for _, values := range settings {
+		r.settings(info.ID, values)
 	}
 	caps := make([]string, len(info.Consent.Capabilities))
 	for i, c := range info.Consent.Capabilities {
@@ -162,9 +166,9 @@ func (r *rig) inline(manifestJSON, js string) *ActivePlugin {
 }
 
 // example installs one of examples/plugins.
-func (r *rig) example(id string) *ActivePlugin {
+func (r *rig) example(id string, settings ...map[string]any) *ActivePlugin {
 	r.t.Helper()
-	return r.install(filepath.Join("..", "examples", "plugins", id))
+	return r.install(filepath.Join("..", "examples", "plugins", id), settings...)
 }
 
 func (r *rig) settings(id string, values map[string]any) {

@@ -64,7 +64,12 @@ type InvocationLog struct {
 	Limit           string            `json:"limit,omitempty"`
 	Error           string            `json:"error,omitempty"`
 	Lines           []sandbox.LogLine `json:"lines"`
-	cpu             time.Duration
+	// Attempt and Attempts number the tries of an after hook the queue
+	// retries ("attempt 2 of 5"); both are absent for invocations that are
+	// not retried.
+	Attempt  int `json:"attempt,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	cpu      time.Duration
 }
 
 // LogQuery filters a plugin's invocation logs. Results are newest first.
@@ -268,7 +273,7 @@ func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
 	sweepAge := now.Sub(l.lastAge) > time.Hour
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO plugin_logs (plugin_id, version, kind, name, started_at, duration_us, cpu_us,
-			peak_memory, subrequests, outcome, limit_name, error, max_level, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			peak_memory, subrequests, outcome, limit_name, error, max_level, lines, attempt, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -276,7 +281,7 @@ func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
 		for _, r := range batch {
 			lines, _ := json.Marshal(r.Lines) // strings and times always marshal
 			if _, err := stmt.ExecContext(ctx, r.PluginID, r.Version, r.Kind, r.Name, r.StartedAt.UnixMilli(), r.Duration.Microseconds(),
-				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), r.Limit, r.Error, maxLevel(r.Lines), string(lines)); err != nil {
+				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), r.Limit, r.Error, maxLevel(r.Lines), string(lines), r.Attempt, r.Attempts); err != nil {
 				return err
 			}
 			plugins[r.PluginID] = true
@@ -356,7 +361,7 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 		return nil, fmt.Errorf("%w: limit must be between 1 and 200", ErrBadLogQuery)
 	}
 	rows, err := l.db.Read().QueryContext(ctx, `SELECT id, plugin_id, version, kind, name, started_at, duration_us, cpu_us, peak_memory,
-		subrequests, outcome, limit_name, error, lines FROM plugin_logs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		subrequests, outcome, limit_name, error, lines, attempt, attempts FROM plugin_logs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
 		append(args, limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("plugin logs of %s: %w", pluginID, err)
@@ -368,7 +373,7 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 		var started, durUs, cpuUs int64
 		var outcome, lines string
 		if err := rows.Scan(&r.ID, &r.PluginID, &r.Version, &r.Kind, &r.Name, &started, &durUs, &cpuUs, &r.PeakMemoryBytes,
-			&r.Subrequests, &outcome, &r.Limit, &r.Error, &lines); err != nil {
+			&r.Subrequests, &outcome, &r.Limit, &r.Error, &lines, &r.Attempt, &r.Attempts); err != nil {
 			return nil, fmt.Errorf("plugin logs of %s: %w", pluginID, err)
 		}
 		r.StartedAt = time.UnixMilli(started).UTC()
@@ -430,8 +435,9 @@ func (l *Logs) DeleteAll(ctx context.Context, pluginID string) error {
 // setting values never enter the isolate, but a host error or a value echoed
 // back by a remote server could still carry one, so every text is redacted
 // against the plugin's secrets before it is queued.
-func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start time.Time, res *sandbox.Result, err error, secrets map[string]string) {
-	rec := InvocationLog{PluginID: ap.ID, Version: ap.Manifest.Version, Kind: kind, Name: name, StartedAt: start.UTC(), Outcome: OutcomeOK}
+func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start time.Time, res *sandbox.Result, err error, secrets map[string]string, try Attempt) {
+	rec := InvocationLog{PluginID: ap.ID, Version: ap.Manifest.Version, Kind: kind, Name: name, StartedAt: start.UTC(), Outcome: OutcomeOK,
+		Attempt: try.N, Attempts: try.Of}
 	rec.Duration = m.now().Sub(start)
 	if res != nil {
 		if res.Usage.Wall > 0 {

@@ -561,6 +561,13 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 	if err := matchGrant(want, g); err != nil {
 		return nil, err
 	}
+	missing, err := m.missingSettings(ctx, id, mf)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, &MissingSettingsError{Plugin: id, Settings: missing}
+	}
 	epoch := m.revoked.current()
 	_, opts, err := m.runningManifest(ctx, id, version, sha)
 	if err != nil {
@@ -911,7 +918,7 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 	// the hooks they trigger skip it and chains stop (see MaxHookDepth).
 	ctx = causedBy(ctx, ap.ID)
 	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, visible, secrets))
-	m.recordInvocation(ap, kind, name, start, res, err, secrets)
+	m.recordInvocation(ap, kind, name, start, res, err, secrets, attemptOf(ctx))
 	return res, err
 }
 

@@ -117,8 +117,7 @@ func TestRenderMetaHTMLEscapesEverything(t *testing.T) {
 func TestMetadataFromPlugins(t *testing.T) {
 	r := newRig(t, QueueConfig{})
 	ctx := context.Background()
-	r.example("seo-meta")
-	r.settings("seo-meta", map[string]any{"siteName": "Example", "baseUrl": "https://example.com"})
+	r.example("seo-meta", map[string]any{"siteName": "Example", "baseUrl": "https://example.com"})
 	r.inline(hookPlugin("evil-meta", `["page:metadata"]`, `[{"name": "page:metadata", "priority": 200}]`),
 		`export default { hooks: { "page:metadata": () => ({
 			meta: [{ name: "keywords", content: "</title><script>alert(1)</script>" }],

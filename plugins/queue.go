@@ -232,7 +232,7 @@ func (q *Queue) deliver(ctx context.Context, j *Job) {
 		q.fail(ctx, j, nil, err)
 		return
 	}
-	_, err = q.m.Invoke(withCauseChain(ctx, j.cause), ap, sandbox.KindHook, j.Hook, j.Event)
+	_, err = q.m.Invoke(WithAttempt(withCauseChain(ctx, j.cause), j.Attempts, q.Attempts()), ap, sandbox.KindHook, j.Hook, j.Event)
 	switch {
 	case err == nil:
 		q.finish(ctx, j, `DELETE FROM plugin_jobs WHERE id = ?`, j.ID)

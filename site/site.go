@@ -5,6 +5,7 @@ package site
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,6 +121,9 @@ type PluginConfig struct {
 	// UnsafeAllowLoopbackEgress lets ctx.http.fetch reach servers on this
 	// machine's loopback. For development and tests only; never on a server.
 	UnsafeAllowLoopbackEgress bool
+	// EgressRootCAs verifies the https servers plugins fetch from; nil means
+	// the system roots. Tests trust their loopback TLS receivers with it.
+	EgressRootCAs *x509.CertPool
 }
 
 // DefaultPoolSize is the number of sandbox workers when none is configured.
@@ -229,7 +233,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 		DB: s.DB, Blobs: s.Media.Store(), Runner: s.pool, Sealer: sealer,
 		Services: plugins.Services{
 			Data:    storage.NewPluginData(s.DB),
-			Egress:  egress.New(egress.Options{UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, Logger: cfg.Logger}),
+			Egress:  egress.New(egress.Options{UnsafeAllowLoopback: cfg.Plugins.UnsafeAllowLoopbackEgress, RootCAs: cfg.Plugins.EgressRootCAs, Logger: cfg.Logger}),
 			Content: pluginContent{s.Content},
 			Users:   plugins.UserDirectory{Users: s.Users},
 			Media:   pluginMedia{s.Media},

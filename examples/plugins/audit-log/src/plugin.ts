@@ -7,6 +7,10 @@
 //   GET /api/p/audit-log/events?kind=deleted       one kind of event
 //   … &limit=20&cursor=<nextCursor>                paging
 //
+// and in the admin: a History page (a filterable, paged table) and a "Recent
+// changes" widget on the dashboard, both drawn by Pilcrow from the blocks the
+// private "admin" route answers (see the admin section below).
+//
 // Each event stores the entry's title as it was, so the log stays readable
 // after the entry is deleted. The hooks are "after" hooks: they run once the
 // editor has their response, from Pilcrow's durable queue, and a failure is
@@ -57,6 +61,126 @@ function pageSize(raw: string | undefined): number {
   return Number.isFinite(n) ? Math.min(100, Math.max(1, n)) : 50;
 }
 
+// ---- The admin pages ------------------------------------------------------
+//
+// Pilcrow calls the "admin" route with {type: "page", path, query} for the
+// History page, {type: "widget", id} for the dashboard widget and
+// {type: "action", actionId, values} when the filter form is submitted, and
+// renders the blocks it answers itself: the plugin sends data, never markup.
+
+const HISTORY_PAGE = 20;
+
+/** The filter of the History page, from its query or the submitted form. */
+interface Filter {
+  kind: Kind | "";
+  entryId: string;
+}
+
+function filterFrom(values: { readonly [name: string]: string | number | boolean | null | undefined }): Filter {
+  const kind = String(values.kind ?? "");
+  return {
+    kind: kinds.includes(kind as Kind) ? (kind as Kind) : "",
+    entryId: String(values.entryId ?? "").trim(),
+  };
+}
+
+async function historyPage(ctx: Pilcrow.Context, filter: Filter, cursor: string | undefined): Promise<Pilcrow.AdminAnswer> {
+  const where: Pilcrow.Where = {};
+  if (filter.kind) where.kind = filter.kind;
+  if (filter.entryId) where.entryId = filter.entryId;
+  const blocks: Pilcrow.Block[] = [
+    {
+      type: "text",
+      text: "Every change to an entry, **newest first**. Editors can read the same history from `GET /api/p/audit-log/events`.",
+    },
+    {
+      type: "form",
+      id: "filter",
+      inputs: [
+        {
+          type: "select",
+          name: "kind",
+          label: "Kind",
+          value: filter.kind,
+          options: [{ label: "Any kind", value: "" }, ...kinds.map((k) => ({ label: k, value: k }))],
+        },
+        { type: "text", name: "entryId", label: "Entry id", value: filter.entryId },
+      ],
+      submit: { label: "Filter", actionId: "filter" },
+    },
+  ];
+  let page: Pilcrow.StoragePage<AuditEvent>;
+  try {
+    page = await ctx.storage.events.query<AuditEvent>({ where, orderBy: "-at", limit: HISTORY_PAGE, cursor });
+  } catch (err) {
+    if (!cursor) throw err;
+    // A page link from before the events it pointed at were pruned.
+    blocks.push({ type: "text", text: "That page of the history is gone; showing the newest events." });
+    page = await ctx.storage.events.query<AuditEvent>({ where, orderBy: "-at", limit: HISTORY_PAGE });
+  }
+  blocks.push({
+    type: "table",
+    columns: [
+      { key: "at", label: "When (UTC)" },
+      { key: "kind", label: "What" },
+      { key: "title", label: "Entry" },
+      { key: "collection", label: "Collection" },
+      { key: "entryId", label: "Entry id" },
+    ],
+    rows: page.items.map(({ data }) => ({
+      at: data.at.slice(0, 19).replace("T", " "),
+      kind: data.kind,
+      title: data.title ?? "(untitled)",
+      collection: data.collection,
+      entryId: data.entryId,
+    })),
+    nextCursor: page.cursor,
+  });
+  return { blocks };
+}
+
+/** The dashboard widget: what changed in the last 24 hours. */
+async function recentWidget(ctx: Pilcrow.Context): Promise<Pilcrow.AdminAnswer> {
+  const since = new Date(Date.now() - 24 * 60 * 60 * 1000).toISOString();
+  const at = { gte: since };
+  const [all, published, deleted] = await Promise.all([
+    ctx.storage.events.count({ at }),
+    ctx.storage.events.count({ kind: "published", at }),
+    ctx.storage.events.count({ kind: "deleted", at }),
+  ]);
+  return {
+    blocks: [
+      {
+        type: "stats",
+        items: [
+          { label: "Changes, last 24 h", value: all },
+          { label: "Published", value: published },
+          { label: "Deleted", value: deleted },
+        ],
+      },
+      { type: "link", label: "Full history", href: "/admin/plugins/audit-log/history" },
+    ],
+  };
+}
+
+const admin: Pilcrow.AdminRouteHandler = async (request, ctx) => {
+  const req = request.body;
+  // Pilcrow's admin sends an AdminRequest; anyone else calling
+  // /api/p/audit-log/admin directly may send anything.
+  if (typeof req !== "object" || req === null || !("type" in req)) {
+    return { status: 400, body: { error: "this route answers Pilcrow's admin pages" } };
+  }
+  switch (req.type) {
+    case "widget":
+      return recentWidget(ctx);
+    case "action":
+      if (req.actionId !== "filter") return { toast: `unknown action ${req.actionId}`, blocks: [] };
+      return historyPage(ctx, filterFrom(req.values), undefined);
+    case "page":
+      return historyPage(ctx, filterFrom(req.query), req.query.cursor || undefined);
+  }
+};
+
 export default {
   hooks: {
     "content:afterSave": (event, ctx) => record(event.isNew ? "created" : "updated", event, ctx),
@@ -66,6 +190,7 @@ export default {
   },
 
   routes: {
+    admin,
     events: async (request, ctx) => {
       if (request.method !== "GET") {
         return { status: 405, headers: { allow: "GET" }, body: { error: "use GET" } };
