@@ -58,7 +58,7 @@ type AdminWidget struct {
 }
 
 // ReservedAdminPaths are page paths the host's own plugin pages use.
-var ReservedAdminPaths = []string{"/settings", "/logs", "/activate", "/deactivate", "/uninstall", "/action"}
+var ReservedAdminPaths = []string{"/settings", "/logs", "/activate", "/deactivate", "/uninstall", "/action", "/reject-upgrade"}
 
 // AdminPages returns the declared admin pages (none for a nil manifest).
 func (m *Manifest) AdminPages() []AdminPage {

@@ -25,6 +25,7 @@ import (
 //	GET    /api/plugins/{id}               detail, consent summary, pending upgrade
 //	POST   /api/plugins/{id}/activate      {"capabilities": [...], "allowedHosts": [...]}
 //	POST   /api/plugins/{id}/deactivate
+//	POST   /api/plugins/{id}/reject-upgrade   discard the upgrade awaiting consent, keep the running version
 //	DELETE /api/plugins/{id}?deleteData=true|false
 //	GET    /api/plugins/{id}/settings      form, values, secretsSet (never secret values)
 //	PATCH  /api/plugins/{id}/settings      {"key": value | null, ...}
@@ -37,6 +38,7 @@ func (s *Server) pluginAdminRoutes(r chi.Router) {
 	r.Delete("/{id}", s.handleUninstallPlugin)
 	r.Post("/{id}/activate", s.handleActivatePlugin)
 	r.Post("/{id}/deactivate", s.handleDeactivatePlugin)
+	r.Post("/{id}/reject-upgrade", s.handleRejectPluginUpgrade)
 	r.Get("/{id}/settings", s.handleGetPluginSettings)
 	r.Patch("/{id}/settings", s.handlePatchPluginSettings)
 	r.Get("/{id}/logs", s.handlePluginLogs)
@@ -189,6 +191,15 @@ func (s *Server) handleDeactivatePlugin(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusOK, info)
 }
 
+func (s *Server) handleRejectPluginUpgrade(w http.ResponseWriter, r *http.Request) {
+	info, err := s.svc.Plugins.RejectUpgrade(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.pluginError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
 func (s *Server) handleUninstallPlugin(w http.ResponseWriter, r *http.Request) {
 	deleteData, err := boolParam(r, "deleteData")
 	if err != nil {
@@ -234,7 +245,17 @@ func (s *Server) handlePatchPluginSettings(w http.ResponseWriter, r *http.Reques
 func (s *Server) pluginError(w http.ResponseWriter, r *http.Request, err error) {
 	var be *bundle.Error
 	var re *plugins.RouteError
+	var ms *plugins.MissingSettingsError
 	switch {
+	case errors.As(err, &ms):
+		// The admin (or a script) is sent to the settings first: one error
+		// per empty setting, with its key, so a client can show the form.
+		errs := make([]cms.FieldError, len(ms.Settings))
+		for i, st := range ms.Settings {
+			errs[i] = cms.FieldError{Path: "/settings/" + st.Key, Message: fmt.Sprintf("%q is required: set it with PATCH /api/plugins/%s/settings, then activate", st.Label, ms.Plugin)}
+		}
+		writeProblem(w, r, Problem{Status: http.StatusConflict, Title: "Required settings are empty", Detail: ms.Error(),
+			Errors: errs, Extra: map[string]any{"missingSettings": ms.Keys()}})
 	case errors.As(err, &be):
 		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Title: "Invalid plugin bundle",
 			Detail: fmt.Sprintf("the bundle has %d problem(s); each is listed in errors", len(be.Problems)),
@@ -250,7 +271,7 @@ func (s *Server) pluginError(w http.ResponseWriter, r *http.Request, err error) 
 		problem(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, plugins.ErrConsent):
 		problem(w, r, http.StatusConflict, err.Error()+"; send exactly the capabilities and allowedHosts of the consent summary")
-	case errors.Is(err, plugins.ErrVersionExists), errors.Is(err, plugins.ErrDowngrade), errors.Is(err, plugins.ErrNothingPending):
+	case errors.Is(err, plugins.ErrVersionExists), errors.Is(err, plugins.ErrDowngrade), errors.Is(err, plugins.ErrNothingPending), errors.Is(err, plugins.ErrNoUpgrade):
 		problem(w, r, http.StatusConflict, err.Error())
 	case errors.Is(err, plugins.ErrLifecycle):
 		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Title: "Plugin lifecycle hook failed",

@@ -128,8 +128,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestPluginPageMetadata(t *testing.T) {
 	ts := pluginSite(t)
 	admin, editor := editorAndAdmin(t, ts)
-	admin.installActive(examplePlugin(t, "seo-meta"))
+	in := admin.install(examplePlugin(t, "seo-meta"), http.StatusCreated)
 	admin.do("PATCH", "/api/plugins/seo-meta/settings", map[string]any{"siteName": "Daily", "baseUrl": "https://news.example.com"}).want(http.StatusOK)
+	admin.consent(in)
 
 	e := editor.createEntry("articles", map[string]any{"title": `Hello "world" <script>`, "body": "Some words here."})
 	editor.action("articles", e.ID, "publish", nil).want(http.StatusOK)

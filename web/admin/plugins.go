@@ -33,6 +33,7 @@ func (s *UI) adminPluginRoutes(r chi.Router) {
 		r.Get("/{id}", s.handleAdminPlugin)
 		r.Post("/{id}/activate", s.handleAdminActivatePlugin)
 		r.Post("/{id}/deactivate", s.handleAdminDeactivatePlugin)
+		r.Post("/{id}/reject-upgrade", s.handleAdminRejectUpgrade)
 		r.Post("/{id}/uninstall", s.handleAdminUninstallPlugin)
 		r.Get("/{id}/settings", s.handleAdminPluginSettings)
 		r.Post("/{id}/settings", s.handleAdminSavePluginSettings)
@@ -97,7 +98,7 @@ func (s *UI) adminPluginFail(w http.ResponseWriter, r *http.Request, err error) 
 		s.adminError(w, r, http.StatusNotFound, "No such plugin.")
 	case errors.Is(err, plugins.ErrConsent):
 		s.adminError(w, r, http.StatusConflict, "The plugin now asks for something other than what you were shown, so it was not activated. Open it again and review the new list.")
-	case errors.Is(err, plugins.ErrNothingPending), errors.Is(err, plugins.ErrLifecycle):
+	case errors.Is(err, plugins.ErrNothingPending), errors.Is(err, plugins.ErrLifecycle), errors.Is(err, plugins.ErrNoUpgrade):
 		s.adminError(w, r, http.StatusConflict, err.Error())
 	default:
 		s.adminFail(w, r, err)
@@ -128,6 +129,25 @@ type pluginView struct {
 	// Schedules are the cron schedules of the running version: the
 	// manifest's and those the plugin registered with ctx.cron.
 	Schedules []plugins.ScheduleInfo
+	// Missing are the required settings still empty: the consent button
+	// leads to the settings before activating.
+	Missing []manifest.Setting
+}
+
+// StatusLine says in words where the plugin stands, instead of two version
+// numbers side by side.
+func (v pluginView) StatusLine() string {
+	i := v.Info
+	switch {
+	case i.Upgrade != nil && i.Status == plugins.StatusInstalled && i.Running != "":
+		return "Running " + i.Running + " · upgrade to " + i.Upgrade.To + " awaits your consent"
+	case i.Running == "":
+		return "Version " + i.Version + " · not activated yet: awaits your consent"
+	case i.Status == plugins.StatusActive:
+		return "Running " + i.Running
+	default:
+		return "Version " + i.Running + " · deactivated: nothing of it runs"
+	}
 }
 
 func secretLines(m *manifest.Manifest) []secretLine {
@@ -178,6 +198,10 @@ func (s *UI) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
+	if v.Missing, err = s.svc.Plugins.MissingSettings(r.Context(), info.ID); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
 	title := info.Name
 	if v.NeedsConsent {
 		title = "Review " + info.Name + " before it runs"
@@ -185,12 +209,10 @@ func (s *UI) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
 	s.adminRender(w, r, http.StatusOK, "plugin", &adminPage{Title: title, Nav: "plugins", Data: v})
 }
 
-func (s *UI) handleAdminActivatePlugin(w http.ResponseWriter, r *http.Request) {
-	if !s.adminParseForm(w, r) {
-		return
-	}
-	// The form carries exactly the lists the consent screen showed; the
-	// manager refuses them if the plugin has asked for anything else since.
+// postedGrant is the grant a consent form carries: exactly the lists the
+// consent screen showed; the manager refuses them if the plugin has asked
+// for anything else since.
+func postedGrant(r *http.Request) plugins.Grant {
 	g := plugins.Grant{Capabilities: r.PostForm["capabilities"], AllowedHosts: r.PostForm["allowedHosts"]}
 	if g.Capabilities == nil {
 		g.Capabilities = []string{}
@@ -198,12 +220,48 @@ func (s *UI) handleAdminActivatePlugin(w http.ResponseWriter, r *http.Request) {
 	if g.AllowedHosts == nil {
 		g.AllowedHosts = []string{}
 	}
+	return g
+}
+
+func (s *UI) handleAdminActivatePlugin(w http.ResponseWriter, r *http.Request) {
+	if !s.adminParseForm(w, r) {
+		return
+	}
+	s.activateWith(w, r, postedGrant(r))
+}
+
+// activateWith activates the plugin with the consented grant. While a
+// required setting is empty the admin gets the settings form as the next
+// step (consent → settings → active), carrying the grant, instead of an
+// error.
+func (s *UI) activateWith(w http.ResponseWriter, r *http.Request, g plugins.Grant) {
 	id := chi.URLParam(r, "id")
-	if _, err := s.svc.Plugins.Activate(r.Context(), id, g, web.CurrentUser(r).ID); err != nil {
+	_, err := s.svc.Plugins.Activate(r.Context(), id, g, web.CurrentUser(r).ID)
+	var ms *plugins.MissingSettingsError
+	switch {
+	case errors.As(err, &ms):
+		errs := map[string][]string{}
+		for _, st := range ms.Settings {
+			errs["/"+st.Key] = []string{"is required before the plugin can run"}
+		}
+		s.renderPluginSettings(w, r, http.StatusOK, nil, errs, "", &g)
+	case err != nil:
+		s.adminPluginFail(w, r, err)
+	default:
+		redirectNotice(w, r, "/admin/plugins/"+id, "activated")
+	}
+}
+
+func (s *UI) handleAdminRejectUpgrade(w http.ResponseWriter, r *http.Request) {
+	if !s.adminParseForm(w, r) {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if _, err := s.svc.Plugins.RejectUpgrade(r.Context(), id); err != nil {
 		s.adminPluginFail(w, r, err)
 		return
 	}
-	redirectNotice(w, r, "/admin/plugins/"+id, "activated")
+	redirectNotice(w, r, "/admin/plugins/"+id, "upgrade-rejected")
 }
 
 func (s *UI) handleAdminDeactivatePlugin(w http.ResponseWriter, r *http.Request) {
@@ -249,9 +307,12 @@ type settingControl struct {
 type settingsView struct {
 	Info     *plugins.Info
 	Controls []settingControl
+	// Activate is set when the form is the step between consent and
+	// activation: it carries the consented grant, and saving activates.
+	Activate *plugins.Grant
 }
 
-func (s *UI) renderPluginSettings(w http.ResponseWriter, r *http.Request, status int, echo map[string]string, errs map[string][]string, pageErr string) {
+func (s *UI) renderPluginSettings(w http.ResponseWriter, r *http.Request, status int, echo map[string]string, errs map[string][]string, pageErr string, activate *plugins.Grant) {
 	ctx := r.Context()
 	id := chi.URLParam(r, "id")
 	info, err := s.svc.Plugins.Get(ctx, id)
@@ -268,7 +329,7 @@ func (s *UI) renderPluginSettings(w http.ResponseWriter, r *http.Request, status
 	for _, l := range secretLines(info.Manifest) {
 		where[l.Key] = l.Where
 	}
-	v := settingsView{Info: info}
+	v := settingsView{Info: info, Activate: activate}
 	for _, st := range sv.Fields {
 		c := settingControl{S: st, ID: "setting-" + st.Key, Errs: errs["/"+st.Key], Where: where[st.Key],
 			IsSet: slices.Contains(sv.SecretsSet, st.Key), Number: st.Type == manifest.SettingNumber}
@@ -294,11 +355,15 @@ func (s *UI) renderPluginSettings(w http.ResponseWriter, r *http.Request, status
 		}
 		v.Controls = append(v.Controls, c)
 	}
-	s.adminRender(w, r, status, "plugin_settings", &adminPage{Title: "Settings of " + info.Name, Nav: "plugins", Error: pageErr, Data: v})
+	title := "Settings of " + info.Name
+	if activate != nil {
+		title = "Set up " + info.Name + " before it runs"
+	}
+	s.adminRender(w, r, status, "plugin_settings", &adminPage{Title: title, Nav: "plugins", Error: pageErr, Data: v})
 }
 
 func (s *UI) handleAdminPluginSettings(w http.ResponseWriter, r *http.Request) {
-	s.renderPluginSettings(w, r, http.StatusOK, nil, nil, "")
+	s.renderPluginSettings(w, r, http.StatusOK, nil, nil, "", nil)
 }
 
 // handleAdminSavePluginSettings turns the generated form back into the JSON
@@ -350,6 +415,12 @@ func (s *UI) handleAdminSavePluginSettings(w http.ResponseWriter, r *http.Reques
 			values[st.Key], _ = json.Marshal(raw)
 		}
 	}
+	// The activation step: the consented grant travels with the form.
+	var activate *plugins.Grant
+	if r.PostForm.Get("activate") != "" {
+		g := postedGrant(r)
+		activate = &g
+	}
 	err = verr.Err()
 	if err == nil {
 		_, err = s.svc.Plugins.UpdateSettings(ctx, id, values)
@@ -360,7 +431,11 @@ func (s *UI) handleAdminSavePluginSettings(w http.ResponseWriter, r *http.Reques
 			s.adminPluginFail(w, r, err)
 			return
 		}
-		s.renderPluginSettings(w, r, http.StatusUnprocessableEntity, echo, byPath, "Not saved: fix the problems marked below.")
+		s.renderPluginSettings(w, r, http.StatusUnprocessableEntity, echo, byPath, "Not saved: fix the problems marked below.", activate)
+		return
+	}
+	if activate != nil {
+		s.activateWith(w, r, *activate)
 		return
 	}
 	redirectNotice(w, r, "/admin/plugins/"+id+"/settings", "settings")
