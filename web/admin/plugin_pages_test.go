@@ -22,6 +22,7 @@ import (
 // page of malformed blocks and a page whose text tries stored XSS. Its rows
 // live in kv-free memory: the page derives them from the cursor alone.
 const blocksPlugin = `
+const tick = String.fromCharCode(96);
 const xss = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">';
 export default {
   routes: {
@@ -50,6 +51,8 @@ export default {
         return { blocks: [
           { type: "header", text: xss },
           { type: "text", text: xss },
+          { type: "text", text: "**" + xss + "** and [click](javascript:window.__pwned=3) and [data](data:text/html,<script>window.__pwned=4</script>)" +
+            " and [quote](/a\" onmouseover=\"window.__pwned=5) and *[ok](/admin/)* and " + tick + "<b>code</b>" + tick },
           { type: "table", columns: [{ key: "a", label: xss }], rows: [{ a: xss }] },
           { type: "link", label: xss, href: "/admin/" },
         ] };
@@ -190,6 +193,29 @@ func TestAdminPluginPages(t *testing.T) {
 		}
 		if got := text(t, ctx, "#plugin-blocks h2"); !strings.Contains(got, "<script>window.__pwned = 1</script>") {
 			t.Fatalf("the markup is not shown as text: %q", got)
+		}
+		// Through the text block's Markdown: bold holds the markup as text,
+		// unsafe links stay text, the safe one is a link, code is code.
+		if n := get(t, ctx, "unsafe attributes", chromedp.Evaluate[int](`Array.from(document.querySelectorAll("#plugin-blocks *")).filter((e) =>
+			Array.from(e.attributes).some((a) => a.name.startsWith("on") || /^\s*(javascript|data):/i.test(a.value))).length`)); n != 0 {
+			t.Fatalf("%d elements with event handlers or script URLs", n)
+		}
+		links := get(t, ctx, "links", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#plugin-blocks .block-text a")).map((a) => a.getAttribute("href"))`))
+		if len(links) != 1 || links[0] != "/admin/" {
+			t.Fatalf("text links = %q, want only the safe one", links)
+		}
+		if got := text(t, ctx, "#plugin-blocks .block-text strong"); !strings.Contains(got, `<img src=x onerror="window.__pwned=2">`) {
+			t.Fatalf("bold text = %q", got)
+		}
+		if got := text(t, ctx, "#plugin-blocks .block-text code"); got != "<b>code</b>" {
+			t.Fatalf("code = %q", got)
+		}
+		if got := text(t, ctx, "#plugin-blocks .block-text:has(strong)"); !strings.Contains(got, "[click](javascript:window.__pwned=3)") ||
+			!strings.Contains(got, `[quote](/a" onmouseover="window.__pwned=5)`) {
+			t.Fatalf("unsafe links are not kept as text: %q", got)
+		}
+		if n := get(t, ctx, "script ran after markdown?", chromedp.Evaluate[int](`window.__pwned || 0`)); n != 0 {
+			t.Fatalf("plugin Markdown ran script (%d)", n)
 		}
 	})
 }
