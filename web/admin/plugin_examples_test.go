@@ -165,11 +165,12 @@ func TestAdminExamplePluginPages(t *testing.T) {
 	t.Run("audit log widget on the dashboard", func(t *testing.T) {
 		run(t, ctx, "dashboard", chromedp.Navigate(as.URL+"/admin/"), chromedp.WaitVisible(chromedp.CSS(`.widget[data-plugin="Audit log"] .block-stats`)))
 		got := text(t, ctx, `.widget[data-plugin="Audit log"]`)
-		for _, want := range []string{"Recent changes", "26", "Changes, last 24 h", "13", "Published", "Full history"} {
+		for _, want := range []string{"Recent changes", "26", "Changes (24 h)", "13", "Published", "Full history"} {
 			if !strings.Contains(got, want) {
 				t.Fatalf("widget lacks %q: %q", want, got)
 			}
 		}
+		screenshot(t, ctx, "plugin-dashboard-widget")
 		run(t, ctx, "widget link", chromedp.Click(chromedp.CSS(`.widget[data-plugin="Audit log"] .block-link a`)), chromedp.WaitVisible(chromedp.CSS(".block-table")))
 		if loc := get(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/admin/plugins/audit-log/history") {
 			t.Fatalf("the widget's link led to %s", loc)
@@ -194,6 +195,7 @@ func TestAdminExamplePluginPages(t *testing.T) {
 		if n := rows(); n != 20 {
 			t.Fatalf("first page has %d rows, want 20", n)
 		}
+		screenshot(t, ctx, "plugin-audit-log-history")
 		if !newestFirst() {
 			t.Fatalf("events are not newest first: %q", text(t, ctx, ".block-table tbody"))
 		}

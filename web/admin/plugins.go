@@ -162,7 +162,14 @@ func secretLines(m *manifest.Manifest) []secretLine {
 		l := secretLine{Key: st.Key, Label: st.Label}
 		switch {
 		case st.Inject != nil:
-			l.Where = "sent only to " + st.Inject.Host + " in the " + st.Inject.HeaderName() + " header; the plugin's code never sees it"
+			host := st.Inject.Host
+			if key := st.Inject.HostFromSetting; key != "" {
+				host = "the host of the address in “" + key + "”"
+				if hs, ok := m.Setting(key); ok {
+					host = "the host of the address in “" + hs.Label + "”"
+				}
+			}
+			l.Where = "sent only to " + host + " in the " + st.Inject.HeaderName() + " header; the plugin's code never sees it"
 		case st.Exposed:
 			l.Where = "readable by the plugin's code, which may send it to any host it is allowed to reach"
 		default:
@@ -203,7 +210,10 @@ func (s *UI) handleAdminPlugin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	title := info.Name
-	if v.NeedsConsent {
+	switch {
+	case info.Upgrade != nil && info.Running != "":
+		title = "Review the upgrade of " + info.Name
+	case v.NeedsConsent:
 		title = "Review " + info.Name + " before it runs"
 	}
 	s.adminRender(w, r, http.StatusOK, "plugin", &adminPage{Title: title, Nav: "plugins", Data: v})

@@ -153,7 +153,7 @@ async function recentWidget(ctx: Pilcrow.Context): Promise<Pilcrow.AdminAnswer> 
       {
         type: "stats",
         items: [
-          { label: "Changes, last 24 h", value: all },
+          { label: "Changes (24 h)", value: all },
           { label: "Published", value: published },
           { label: "Deleted", value: deleted },
         ],

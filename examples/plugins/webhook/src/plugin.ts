@@ -141,7 +141,7 @@ async function deliveriesPage(ctx: Pilcrow.Context, cursor: string | undefined):
   for (const { id, data } of page.items) {
     blocks.push({
       type: "button",
-      label: `Redeliver ${data.collection}/${data.slug ?? data.entryId} (${when(data.at)})`,
+      label: `Redeliver ${data.collection}/${data.slug ?? data.entryId}`,
       actionId: "redeliver",
       value: id,
       style: data.status === "failed" ? "primary" : undefined,
