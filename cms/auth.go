@@ -262,10 +262,10 @@ func (a *Auth) CreateToken(ctx context.Context, creator *User, in NewToken, limi
 	}
 	for _, sc := range clean {
 		if !creator.Role.HasScope(sc) {
-			return nil, "", fmt.Errorf("%w: a token cannot exceed its creator's role: %s may not hold scope %s", ErrForbidden, creator.Role, sc)
+			return nil, "", forbiddenf("a token cannot exceed its creator's role: %s may not hold scope %s", creator.Role, sc)
 		}
 		if limit != nil && !creator.Role.Grants(limit, sc) {
-			return nil, "", fmt.Errorf("%w: a token cannot make a token stronger than itself: it lacks scope %s", ErrForbidden, sc)
+			return nil, "", forbiddenf("a token cannot make a token stronger than itself: it lacks scope %s", sc)
 		}
 	}
 	secret := APITokenPrefix + randomToken()

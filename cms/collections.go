@@ -178,11 +178,11 @@ func (c *Content) Collection(ctx context.Context, name string) (*Collection, err
 		return col, nil
 	}
 	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("%w: collection %q", ErrNotFound, name)
+		return nil, notFoundf("there is no collection %q", name)
 	}
 	col, err := scanCollection(c.db.Read().QueryRowContext(ctx, `SELECT `+collectionColumns+` FROM collections WHERE name = ?`, name))
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: collection %q", ErrNotFound, name)
+		return nil, notFoundf("there is no collection %q", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get collection: %w", err)
@@ -334,7 +334,7 @@ func (c *Content) UpdateCollection(ctx context.Context, name string, in Collecti
 	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
 		old, err := scanCollection(tx.QueryRowContext(ctx, `SELECT `+collectionColumns+` FROM collections WHERE name = ?`, name))
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("%w: collection %q", ErrNotFound, name)
+			return notFoundf("there is no collection %q", name)
 		}
 		if err != nil {
 			return err
@@ -494,7 +494,7 @@ func (c *Content) DeleteCollection(ctx context.Context, name string, purge bool)
 	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
 		col, err := scanCollection(tx.QueryRowContext(ctx, `SELECT `+collectionColumns+` FROM collections WHERE name = ?`, name))
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("%w: collection %q", ErrNotFound, name)
+			return notFoundf("there is no collection %q", name)
 		}
 		if err != nil {
 			return err
@@ -509,7 +509,7 @@ func (c *Content) DeleteCollection(ctx context.Context, name string, purge bool)
 			}
 			for _, f := range o.Fields {
 				if f.Type == TypeReference && f.Collection == name {
-					return fmt.Errorf("%w: field %q of collection %q references this collection; change it first", ErrConflict, f.Name, o.Name)
+					return conflictf("field %q of collection %q references this collection; change it first", f.Name, o.Name)
 				}
 			}
 		}
@@ -518,7 +518,7 @@ func (c *Content) DeleteCollection(ctx context.Context, name string, purge bool)
 			return err
 		}
 		if n > 0 && !purge {
-			return fmt.Errorf("%w: collection %q has %d entries; delete with ?purge=true to delete them too", ErrConflict, name, n)
+			return conflictf("collection %q has %d entries; delete with ?purge=true to delete them too", name, n)
 		}
 		if err := deleteFTSForCollection(ctx, tx, name); err != nil {
 			return err

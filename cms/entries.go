@@ -149,6 +149,11 @@ func (e *Entry) present(col *Collection) *Entry {
 func canRead(u *User) bool { return u == nil || u.Can(PermReadContent) }
 
 // canEdit: nil is the system (scheduler, plugins acting with their grants).
+// CanEditEntry reports whether u may change e (save, publish, trash,
+// restore a revision): what every write checks, for a UI to offer only the
+// actions that will work. A nil user is the system, which may.
+func CanEditEntry(u *User, e *Entry) bool { return canEdit(u, e) }
+
 func canEdit(u *User, e *Entry) bool {
 	if u == nil || u.Can(PermEditAllContent) {
 		return true
@@ -181,7 +186,7 @@ var stmtLoadEntry = storage.NewStatement(loadEntrySQL)
 
 func loadedEntry(e *Entry, err error, col *Collection, id string) (*Entry, error) {
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: entry %q in collection %q", ErrNotFound, id, col.Name)
+		return nil, notFoundf("collection %q has no entry %q", col.Name, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load entry: %w", err)
@@ -197,7 +202,7 @@ type querier interface {
 // GetEntry returns one entry (trashed ones included) with its working data.
 func (c *Content) GetEntry(ctx context.Context, u *User, collection, id string) (*Entry, error) {
 	if !canRead(u) {
-		return nil, ErrForbidden
+		return nil, forbiddenf("your role may not read content")
 	}
 	col, err := c.Collection(ctx, collection)
 	if err != nil {
@@ -296,7 +301,7 @@ func (c *Content) beforeSave(ctx context.Context, col *Collection, id string, is
 // CreateEntry adds a draft entry to a collection; u becomes its author.
 func (c *Content) CreateEntry(ctx context.Context, u *User, collection string, data map[string]any) (*Entry, error) {
 	if u != nil && !u.Can(PermEditOwnContent) {
-		return nil, ErrForbidden
+		return nil, forbiddenf("your role may not create entries")
 	}
 	id := uuid.Must(uuid.NewV7()).String()
 	for attempt := 0; ; attempt++ {
@@ -357,7 +362,7 @@ func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, r
 		if e, err = c.loadEntryTx(ctx, tx, col, id); err != nil {
 			return err
 		}
-		if err := c.afterWrite(ctx, tx, col, e, "create", u); err != nil {
+		if err := c.afterWrite(ctx, tx, col, e, revisionMark{ActionCreated, "create"}, u); err != nil {
 			return err
 		}
 		return c.hooksImpl().AfterSave(ctx, tx, EntryEvent{Entry: e.present(col), UserID: userID(u)})
@@ -381,16 +386,9 @@ func (c *Content) wrapWriteErr(op string, err error) error {
 }
 
 // afterWrite keeps a revision and refreshes the search index after a data save.
-func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, e *Entry, note string, u *User) error {
-	if col.Options.Revisions {
-		var author any
-		if u != nil {
-			author = u.ID
-		}
-		if _, err := c.db.Exec(ctx, tx, stmtInsertRevision,
-			e.ID, e.ID, e.Version, e.Slug, e.rawJSON, author, note, c.nowMs()); err != nil {
-			return err
-		}
+func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, e *Entry, mark revisionMark, u *User) error {
+	if err := c.keepRevision(ctx, tx, col, e, mark, u); err != nil {
+		return err
 	}
 	return c.indexText(ctx, tx, "entries_fts", e.seq, searchText(col, e.raw))
 }
@@ -400,7 +398,7 @@ func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, e
 // version the caller last saw; 0 means "any" (system callers), in which case a
 // concurrent change makes the merge start over rather than overwrite it.
 func (c *Content) UpdateEntry(ctx context.Context, u *User, collection, id string, data map[string]any, expect int64) (*Entry, error) {
-	return c.update(ctx, u, collection, id, expect, "update", func(col *Collection, cur *Entry) (map[string]any, error) {
+	return c.update(ctx, u, collection, id, expect, revisionMark{ActionEdited, "update"}, func(col *Collection, cur *Entry) (map[string]any, error) {
 		var v ValidationError
 		raw := maps.Clone(cur.raw)
 		applyInput(&v, col, raw, data, "")
@@ -417,7 +415,7 @@ func (c *Content) UpdateEntry(ctx context.Context, u *User, collection, id strin
 // lets build derive the new data from the current entry, runs the beforeSave
 // hooks and writes. When a concurrent change lands in between and the caller
 // gave no version, it starts over on the new state instead of overwriting it.
-func (c *Content) update(ctx context.Context, u *User, collection, id string, expect int64, note string,
+func (c *Content) update(ctx context.Context, u *User, collection, id string, expect int64, mark revisionMark,
 	build func(col *Collection, cur *Entry) (map[string]any, error)) (*Entry, error) {
 	for attempt := 0; ; attempt++ {
 		col, err := c.Collection(ctx, collection)
@@ -429,13 +427,13 @@ func (c *Content) update(ctx context.Context, u *User, collection, id string, ex
 			return nil, err
 		}
 		if !canEdit(u, cur) {
-			return nil, fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
+			return nil, forbiddenf("you may change only the entries you wrote; this one is someone else's")
 		}
 		if expect != 0 && cur.Version != expect {
 			return nil, &StaleVersionError{Current: cur.Version}
 		}
 		if cur.Status == StatusTrashed {
-			return nil, fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
+			return nil, conflictf("the entry is in the trash; restore it first")
 		}
 		raw, err := build(col, cur)
 		if err != nil {
@@ -445,7 +443,7 @@ func (c *Content) update(ctx context.Context, u *User, collection, id string, ex
 		if err != nil {
 			return nil, err
 		}
-		e, err := c.writeUpdate(ctx, col, cur, raw, u, expect, note)
+		e, err := c.writeUpdate(ctx, col, cur, raw, u, expect, mark)
 		if errors.Is(err, errRetry) && attempt < maxRetries {
 			c.forget(collection)
 			continue
@@ -454,7 +452,7 @@ func (c *Content) update(ctx context.Context, u *User, collection, id string, ex
 	}
 }
 
-func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, raw map[string]any, u *User, expect int64, note string) (*Entry, error) {
+func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, raw map[string]any, u *User, expect int64, mark revisionMark) (*Entry, error) {
 	var e *Entry
 	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := c.checkCollectionCurrent(ctx, tx, col); err != nil {
@@ -464,7 +462,7 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT version, status FROM entries WHERE id = ?`, cur.ID).Scan(&version, &status); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: entry %q", ErrNotFound, cur.ID)
+				return notFoundf("there is no entry %q", cur.ID)
 			}
 			return err
 		}
@@ -504,7 +502,7 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 		if e, err = c.loadEntry(ctx, tx, col, cur.ID); err != nil {
 			return err
 		}
-		if err := c.afterWrite(ctx, tx, col, e, note, u); err != nil {
+		if err := c.afterWrite(ctx, tx, col, e, mark, u); err != nil {
 			return err
 		}
 		if err := c.hooksImpl().AfterSave(ctx, tx, EntryEvent{Entry: e.present(col), UserID: userID(u)}); err != nil {
@@ -543,7 +541,7 @@ func (c *Content) checkCollectionCurrent(ctx context.Context, tx *sql.Tx, col *C
 	var updated int64
 	err := c.db.QueryRow(ctx, tx, stmtCollectionUpdated, col.Name).Scan(&updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: collection %q", ErrNotFound, col.Name)
+		return notFoundf("there is no collection %q", col.Name)
 	}
 	if err != nil {
 		return err
@@ -634,7 +632,7 @@ func jsonPointerEscape(s string) string {
 var (
 	stmtInsertEntry = storage.NewStatement(`INSERT INTO entries (id, collection, slug, status, version, data, author_id, created_at, updated_at)
 			VALUES (?, ?, ?, 'draft', 1, ?, ?, ?, ?)`)
-	stmtInsertRevision = storage.NewStatement(`INSERT INTO revisions (entry_id, rev, entry_version, slug, data, author_id, note, created_at)
-			VALUES (?, (SELECT COALESCE(MAX(rev), 0) + 1 FROM revisions WHERE entry_id = ?), ?, ?, ?, ?, ?, ?)`)
+	stmtInsertRevision = storage.NewStatement(`INSERT INTO revisions (entry_id, rev, entry_version, slug, data, author_id, plugin_id, action, note, created_at)
+			VALUES (?, (SELECT COALESCE(MAX(rev), 0) + 1 FROM revisions WHERE entry_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)`)
 	stmtCollectionUpdated = storage.NewStatement(`SELECT updated_at FROM collections WHERE name = ?`)
 )

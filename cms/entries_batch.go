@@ -15,7 +15,7 @@ const maxBatchIDs = 500
 // not one per reference. u must be allowed to read content.
 func (c *Content) EntriesByID(ctx context.Context, u *User, collection string, ids []string) (map[string]*Entry, error) {
 	if !canRead(u) {
-		return nil, ErrForbidden
+		return nil, forbiddenf("your role may not read content")
 	}
 	col, err := c.Collection(ctx, collection)
 	if err != nil {

@@ -20,7 +20,7 @@ var prefixedEntryColumns = "e." + strings.ReplaceAll(entryColumns, ", ", ", e.")
 // ListEntries lists a collection's entries (working data) for the admin API.
 func (c *Content) ListEntries(ctx context.Context, u *User, collection string, q ListQuery) (*EntryPage, error) {
 	if !canRead(u) {
-		return nil, ErrForbidden
+		return nil, forbiddenf("your role may not read content")
 	}
 	col, err := c.Collection(ctx, collection)
 	if err != nil {
@@ -105,7 +105,7 @@ func (c *Content) PublicEntry(ctx context.Context, collection, slug string) (*Pu
 	}
 	p, err := scanPublic(col, stmt.QueryRowContext(ctx, col.Name, slug))
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: no published entry %q in collection %q", ErrNotFound, slug, collection)
+		return nil, notFoundf("collection %q has no published entry %q", collection, slug)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("public entry: %w", err)
@@ -123,7 +123,7 @@ func (c *Content) publicCollection(ctx context.Context, name string) (*Collectio
 		return nil, err
 	}
 	if !col.Options.Public {
-		return nil, fmt.Errorf("%w: collection %q", ErrNotFound, name)
+		return nil, notFoundf("there is no collection %q", name)
 	}
 	return col, nil
 }

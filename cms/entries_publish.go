@@ -24,10 +24,10 @@ func (c *Content) mutate(ctx context.Context, u *User, collection, id string, ex
 			return err
 		}
 		if !canEdit(u, e) {
-			return fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
+			return forbiddenf("you may change only the entries you wrote; this one is someone else's")
 		}
 		if needPublish && u != nil && !u.Can(PermPublish) {
-			return fmt.Errorf("%w: your role may not publish", ErrForbidden)
+			return forbiddenf("your role may not publish or unpublish entries")
 		}
 		if expect != 0 && e.Version != expect {
 			return &StaleVersionError{Current: e.Version}
@@ -54,7 +54,7 @@ func (c *Content) mutate(ctx context.Context, u *User, collection, id string, ex
 func (c *Content) Publish(ctx context.Context, u *User, collection, id string, at *time.Time, expect int64) (*Entry, error) {
 	return c.mutate(ctx, u, collection, id, expect, true, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
 		if e.Status == StatusTrashed {
-			return fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
+			return conflictf("the entry is in the trash; restore it first")
 		}
 		if at != nil && at.UnixMilli() > now {
 			if !col.Options.Scheduling {
@@ -69,7 +69,8 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 				return err
 			}
 			c.nudge()
-			return nil
+			return c.keepStatusRevision(ctx, tx, col, id,
+				revisionMark{ActionScheduled, "schedule for " + at.UTC().Format(time.RFC3339)}, u)
 		}
 		return c.publishNow(ctx, tx, col, u, id, now)
 	})
@@ -78,6 +79,9 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 // publishNow publishes the working data and runs afterPublish in tx.
 func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u *User, id string, now int64) error {
 	if err := c.publishTx(ctx, tx, col, id, now, true); err != nil {
+		return err
+	}
+	if err := c.keepStatusRevision(ctx, tx, col, id, revisionMark{ActionPublished, "publish"}, u); err != nil {
 		return err
 	}
 	pub, err := c.loadEntry(ctx, tx, col, id)
@@ -110,16 +114,23 @@ func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id
 func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string, expect int64) (*Entry, error) {
 	return c.mutate(ctx, u, collection, id, expect, true, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
 		if e.Status == StatusTrashed {
-			return fmt.Errorf("%w: the entry is in the trash; restore it first", ErrConflict)
+			return conflictf("the entry is in the trash; restore it first")
 		}
 		if !e.pubJSON.Valid && e.ScheduledAt == nil {
-			return fmt.Errorf("%w: the entry is not published", ErrConflict)
+			return conflictf("the entry is not published")
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE entries SET published_data = NULL, published_slug = NULL, published_version = NULL,
 			published_at = NULL, scheduled_at = NULL, status = 'draft', version = version + 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
 		if err := c.indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+			return err
+		}
+		note := "unpublish"
+		if !e.pubJSON.Valid {
+			note = "cancel the schedule"
+		}
+		if err := c.keepStatusRevision(ctx, tx, col, id, revisionMark{ActionUnpublished, note}, u); err != nil {
 			return err
 		}
 		if !e.pubJSON.Valid {
@@ -140,7 +151,7 @@ func (c *Content) beforeDelete(ctx context.Context, u *User, collection, id stri
 		return err
 	}
 	if !canEdit(u, e) {
-		return fmt.Errorf("%w: authors may only change their own entries", ErrForbidden)
+		return forbiddenf("you may change only the entries you wrote; this one is someone else's")
 	}
 	err = c.hooksImpl().BeforeDelete(ctx, DeleteEvent{Entry: e, Purge: purge, UserID: userID(u)})
 	var hr *HookRejection
@@ -177,7 +188,7 @@ func (c *Content) Trash(ctx context.Context, u *User, collection, id string, exp
 func (c *Content) Restore(ctx context.Context, u *User, collection, id string, expect int64) (*Entry, error) {
 	return c.mutate(ctx, u, collection, id, expect, false, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
 		if e.Status != StatusTrashed {
-			return fmt.Errorf("%w: the entry is not in the trash", ErrConflict)
+			return conflictf("the entry is not in the trash")
 		}
 		status := StatusDraft
 		switch {

@@ -198,11 +198,11 @@ func scanMedia(row interface{ Scan(...any) error }) (*Media, error) {
 // Get returns one media item, or ErrNotFound.
 func (l *MediaLibrary) Get(ctx context.Context, id string) (*Media, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return nil, fmt.Errorf("media %q: %w", id, ErrNotFound)
+		return nil, notFoundf("there is no media item %q", id)
 	}
 	m, err := scanMedia(l.db.Read().QueryRowContext(ctx, `SELECT `+mediaColumns+` FROM media WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("media %s: %w", id, ErrNotFound)
+		return nil, notFoundf("there is no media item %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("media get: %w", err)
@@ -357,13 +357,13 @@ func (l *MediaLibrary) Update(ctx context.Context, u *User, id string, p MediaPa
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
 		m, err := scanMedia(tx.QueryRowContext(ctx, `SELECT `+mediaColumns+` FROM media WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("media %s: %w", id, ErrNotFound)
+			return notFoundf("there is no media item %s", id)
 		}
 		if err != nil {
 			return fmt.Errorf("media update: %w", err)
 		}
 		if !canManage(u, m) {
-			return fmt.Errorf("media %s belongs to another user: %w", id, ErrForbidden)
+			return forbiddenf("media item %s belongs to another user; you may change only your own uploads", id)
 		}
 		if p.Alt != nil {
 			m.Alt = *p.Alt
@@ -394,7 +394,7 @@ func (l *MediaLibrary) Delete(ctx context.Context, u *User, id string, force boo
 		return err
 	}
 	if !canManage(u, m) {
-		return fmt.Errorf("media %s belongs to another user: %w", id, ErrForbidden)
+		return forbiddenf("media item %s belongs to another user; you may change only your own uploads", id)
 	}
 	if l.refs != nil && !force {
 		refs, err := l.refs.MediaReferences(ctx, id)
@@ -422,7 +422,7 @@ func (l *MediaLibrary) Delete(ctx context.Context, u *User, id string, force boo
 			return fmt.Errorf("media delete: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("media %s: %w", id, ErrNotFound)
+			return notFoundf("there is no media item %s", id)
 		}
 		if err := queueOrphan(ctx, tx, m.StorageKey, "deleted", l.now()); err != nil {
 			return err

@@ -53,7 +53,7 @@ func (l *MediaLibrary) OpenFile(ctx context.Context, m *Media) (storage.BlobRead
 	r, err := l.store.Open(ctx, m.StorageKey)
 	if errors.Is(err, storage.ErrBlobNotFound) {
 		l.log.ErrorContext(ctx, "media: row without its blob", "id", m.ID, "key", m.StorageKey, "store", l.store.Describe())
-		return nil, fmt.Errorf("the file of media %s is missing from the store: %w", m.ID, ErrNotFound)
+		return nil, notFoundf("the file of media item %s is missing from the store", m.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("media %s: %w", m.ID, err)

@@ -60,7 +60,7 @@ func (l *MediaLibrary) Upload(ctx context.Context, u *User, in MediaUpload) (*Me
 // images) reading its dimensions. Nothing is written to the database.
 func (l *MediaLibrary) Receive(ctx context.Context, u *User, in MediaUpload) (*ReceivedMedia, error) {
 	if !u.Can(PermManageOwnMedia) {
-		return nil, fmt.Errorf("your role may not upload media: %w", ErrForbidden)
+		return nil, forbiddenf("your role may not upload media")
 	}
 	var v ValidationError
 	name := cleanFilename(in.Filename)

@@ -24,11 +24,86 @@ type Revision struct {
 	EntryVersion int64          `json:"entryVersion"`
 	Slug         string         `json:"slug"`
 	Data         map[string]any `json:"data,omitempty"`
-	AuthorID     string         `json:"authorId,omitempty"`
-	// Note says what made the revision: create, update, or restore of rev N.
+	// AuthorID names the person who made the revision; Plugin the plugin
+	// whose ctx.content call did. Neither: the site itself (the scheduler).
+	AuthorID string `json:"authorId,omitempty"`
+	Plugin   string `json:"plugin,omitempty"`
+	// Action is what the revision records: created, edited, published,
+	// unpublished, scheduled or restored.
+	Action RevisionAction `json:"action"`
+	// Note says more: create, update, restore of revision N, publish,
+	// schedule for a time, unpublish.
 	Note      string    `json:"note"`
 	CreatedAt time.Time `json:"createdAt"`
 	raw       map[string]any
+}
+
+// RevisionAction is what a revision records.
+type RevisionAction string
+
+// The actions a revision records. A publish, a schedule and an unpublish
+// keep a revision too (with the working data of that moment), so the
+// history says who made an entry public and when, not only who typed what.
+const (
+	ActionCreated     RevisionAction = "created"
+	ActionEdited      RevisionAction = "edited"
+	ActionPublished   RevisionAction = "published"
+	ActionUnpublished RevisionAction = "unpublished"
+	ActionScheduled   RevisionAction = "scheduled"
+	ActionRestored    RevisionAction = "restored"
+)
+
+// revisionMark is what a write tells the revision it keeps.
+type revisionMark struct {
+	Action RevisionAction
+	Note   string
+}
+
+type pluginActorKey struct{}
+
+// WithPlugin marks ctx as the work of the plugin pluginID (its ctx.content
+// calls act as the system, with no user): the revisions its writes keep
+// name the plugin rather than nobody.
+func WithPlugin(ctx context.Context, pluginID string) context.Context {
+	if pluginID == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, pluginActorKey{}, pluginID)
+}
+
+func pluginActor(ctx context.Context) string {
+	id, _ := ctx.Value(pluginActorKey{}).(string)
+	return id
+}
+
+// keepRevision records e as it now is, if the collection keeps revisions.
+// A user's write names the user; a system write the plugin in ctx, if any.
+func (c *Content) keepRevision(ctx context.Context, tx *sql.Tx, col *Collection, e *Entry, mark revisionMark, u *User) error {
+	if !col.Options.Revisions {
+		return nil
+	}
+	var author, plugin any
+	if u != nil {
+		author = u.ID
+	} else if p := pluginActor(ctx); p != "" {
+		plugin = p
+	}
+	_, err := c.db.Exec(ctx, tx, stmtInsertRevision,
+		e.ID, e.ID, e.Version, e.Slug, e.rawJSON, author, plugin, string(mark.Action), mark.Note, c.nowMs())
+	return err
+}
+
+// keepStatusRevision records a status change (publish, schedule, unpublish)
+// of entry id, reloading it as the change left it.
+func (c *Content) keepStatusRevision(ctx context.Context, tx *sql.Tx, col *Collection, id string, mark revisionMark, u *User) error {
+	if !col.Options.Revisions {
+		return nil
+	}
+	e, err := c.loadEntry(ctx, tx, col, id)
+	if err != nil {
+		return err
+	}
+	return c.keepRevision(ctx, tx, col, e, mark, u)
 }
 
 // Revisions lists all of an entry's revisions, newest first, without their data.
@@ -140,7 +215,7 @@ func (c *Content) revisionPage(ctx context.Context, u *User, collection, id stri
 	if limit < 0 {
 		sqlLimit = -1
 	}
-	rows, err := c.db.Read().QueryContext(ctx, `SELECT rev, entry_id, entry_version, slug, author_id, note, created_at
+	rows, err := c.db.Read().QueryContext(ctx, `SELECT rev, entry_id, entry_version, slug, author_id, plugin_id, action, note, created_at
 		FROM revisions WHERE entry_id = ? AND rev < ? ORDER BY rev DESC LIMIT ?`, id, before, sqlLimit)
 	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
@@ -153,12 +228,12 @@ func (c *Content) revisionPage(ctx context.Context, u *User, collection, id stri
 			break
 		}
 		var r Revision
-		var author sql.NullString
+		var author, plugin sql.NullString
 		var at int64
-		if err := rows.Scan(&r.Rev, &r.EntryID, &r.EntryVersion, &r.Slug, &author, &r.Note, &at); err != nil {
+		if err := rows.Scan(&r.Rev, &r.EntryID, &r.EntryVersion, &r.Slug, &author, &plugin, &r.Action, &r.Note, &at); err != nil {
 			return nil, fmt.Errorf("list revisions: %w", err)
 		}
-		r.AuthorID, r.CreatedAt = author.String, time.UnixMilli(at).UTC()
+		r.AuthorID, r.Plugin, r.CreatedAt = author.String, plugin.String, time.UnixMilli(at).UTC()
 		out.Items = append(out.Items, &r)
 	}
 	return out, rows.Err()
@@ -175,13 +250,13 @@ func (c *Content) Revision(ctx context.Context, u *User, collection, id string, 
 		return nil, err
 	}
 	var r Revision
-	var author sql.NullString
+	var author, plugin sql.NullString
 	var data string
 	var at int64
-	err = c.db.Read().QueryRowContext(ctx, `SELECT rev, entry_id, entry_version, slug, data, author_id, note, created_at
-		FROM revisions WHERE entry_id = ? AND rev = ?`, id, rev).Scan(&r.Rev, &r.EntryID, &r.EntryVersion, &r.Slug, &data, &author, &r.Note, &at)
+	err = c.db.Read().QueryRowContext(ctx, `SELECT rev, entry_id, entry_version, slug, data, author_id, plugin_id, action, note, created_at
+		FROM revisions WHERE entry_id = ? AND rev = ?`, id, rev).Scan(&r.Rev, &r.EntryID, &r.EntryVersion, &r.Slug, &data, &author, &plugin, &r.Action, &r.Note, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: revision %d of entry %q", ErrNotFound, rev, id)
+		return nil, notFoundf("this entry has no revision %d", rev)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get revision: %w", err)
@@ -190,7 +265,7 @@ func (c *Content) Revision(ctx context.Context, u *User, collection, id string, 
 		return nil, fmt.Errorf("revision %d of %s: stored data: %w", rev, id, err)
 	}
 	r.Data = visible(col, r.raw)
-	r.AuthorID, r.CreatedAt = author.String, time.UnixMilli(at).UTC()
+	r.AuthorID, r.Plugin, r.CreatedAt = author.String, plugin.String, time.UnixMilli(at).UTC()
 	return &r, nil
 }
 
@@ -265,7 +340,7 @@ func (c *Content) RestoreRevision(ctx context.Context, u *User, collection, id s
 		return nil, err
 	}
 	prefix := fmt.Sprintf("revision %d: ", rev)
-	return c.update(ctx, u, collection, id, expect, fmt.Sprintf("restore of revision %d", rev), func(col *Collection, cur *Entry) (map[string]any, error) {
+	return c.update(ctx, u, collection, id, expect, revisionMark{ActionRestored, fmt.Sprintf("restore of revision %d", rev)}, func(col *Collection, cur *Entry) (map[string]any, error) {
 		// The revision's values replace the active fields; hidden values stay.
 		raw := map[string]any{}
 		for k, v := range cur.raw {

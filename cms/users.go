@@ -385,7 +385,7 @@ func ensureAnotherAdmin(ctx context.Context, tx *sql.Tx, id, what string) error 
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: the last enabled admin cannot be %s: the site must keep at least one admin", ErrConflict, what)
+		return conflictf("the last enabled admin cannot be %s: the site must keep at least one admin", what)
 	}
 	return nil
 }

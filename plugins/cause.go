@@ -73,3 +73,14 @@ func (d *Dispatcher) caused(ctx context.Context, hook string, subs []subscriber)
 	writer := chain[len(chain)-1]
 	return slices.DeleteFunc(slices.Clone(subs), func(s subscriber) bool { return s.ap.ID == writer })
 }
+
+// CallingPlugin is the plugin whose code is running in ctx ("" for work a
+// person or the CMS started): the site names it on the revisions its
+// ctx.content writes keep.
+func CallingPlugin(ctx context.Context) string {
+	chain := causeChain(ctx)
+	if len(chain) == 0 {
+		return ""
+	}
+	return chain[len(chain)-1]
+}

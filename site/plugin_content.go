@@ -15,8 +15,8 @@ import (
 // Plugins act as the system (a nil *cms.User), with the rights their grant
 // gives and no more: the sandbox and plugins.Host have already checked the
 // content:read / content:write capability. Entries a plugin creates therefore
-// have no human author (authorId is absent), and their revisions name no
-// user; the plugin's invocation log records which plugin made the call.
+// have no human author (authorId is absent); their revisions name the plugin
+// (cms.WithPlugin), as does the plugin's invocation log.
 type pluginContent struct{ c *cms.Content }
 
 var _ plugins.ContentAPI = pluginContent{}
@@ -66,13 +66,13 @@ func listValues(opts plugins.ListOptions) url.Values {
 
 // Create adds a draft entry. Its beforeSave hooks run like any other save's.
 func (p pluginContent) Create(ctx context.Context, collection string, data map[string]any) (any, error) {
-	return p.c.CreateEntry(ctx, nil, collection, data)
+	return p.c.CreateEntry(cms.WithPlugin(ctx, plugins.CallingPlugin(ctx)), nil, collection, data)
 }
 
 // Update merges data into an entry; the system's "any version" merge means a
 // concurrent edit makes it start over rather than be overwritten.
 func (p pluginContent) Update(ctx context.Context, collection, id string, data map[string]any) (any, error) {
-	return p.c.UpdateEntry(ctx, nil, collection, id, data, 0)
+	return p.c.UpdateEntry(cms.WithPlugin(ctx, plugins.CallingPlugin(ctx)), nil, collection, id, data, 0)
 }
 
 // Delete moves an entry to the trash (never a purge: an admin can undo it).

@@ -78,7 +78,7 @@ func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
 func queryError(err error) error {
 	var ve *cms.ValidationError
 	if errors.As(err, &ve) {
-		return &HTTPError{Status: http.StatusBadRequest, Detail: "invalid query: " + ve.Error(), Errors: ve.Errors, Err: err}
+		return &HTTPError{Status: http.StatusBadRequest, Title: "Invalid query", Detail: ve.Error(), Errors: ve.Errors, Err: err}
 	}
 	return err
 }

@@ -32,7 +32,7 @@ func parseDelivery(r *http.Request, col *cms.Collection) (*delivery, error) {
 	q := r.URL.Query()
 	d := &delivery{col: col}
 	bad := func(param, msg string) error {
-		return &HTTPError{Status: http.StatusBadRequest, Detail: "invalid query: " + param + " " + msg,
+		return &HTTPError{Status: http.StatusBadRequest, Title: "Invalid query", Detail: param + " " + msg,
 			Errors: []cms.FieldError{{Path: "/query/" + param, Message: msg}}}
 	}
 	switch v := q["render"]; {

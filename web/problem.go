@@ -74,6 +74,8 @@ func problem(w http.ResponseWriter, r *http.Request, status int, detail string) 
 // HTTPError lets handlers and other packages choose a status explicitly.
 type HTTPError struct {
 	Status int
+	// Title is the problem's title; empty: the status text.
+	Title  string
 	Detail string
 	Errors []cms.FieldError
 	Extra  map[string]any
@@ -83,25 +85,28 @@ type HTTPError struct {
 func (e *HTTPError) Error() string { return e.Detail }
 func (e *HTTPError) Unwrap() error { return e.Err }
 
-// writeError maps domain errors to problem responses. Anything unrecognised is a
-// 500 whose detail is logged, never shown: internals are not for the client.
+// writeError maps domain errors to problem responses. The detail of a domain
+// error is its own message (cms.Message), never err.Error(): what wrapped it
+// on the way up ("update entry: …") and sentinel words ("forbidden: …") are
+// for logs. Anything unrecognised is a 500 whose detail is logged, never
+// shown: internals are not for the client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *HTTPError
 	var ve *cms.ValidationError
 	switch {
 	case errors.As(err, &he):
-		writeProblem(w, r, Problem{Status: he.Status, Detail: he.Detail, Errors: he.Errors, Extra: he.Extra})
+		writeProblem(w, r, Problem{Status: he.Status, Title: he.Title, Detail: he.Detail, Errors: he.Errors, Extra: he.Extra})
 	case errors.As(err, &ve):
 		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Title: "Validation failed",
 			Detail: ve.Error(), Errors: ve.Errors})
 	case errors.Is(err, cms.ErrNotFound):
-		problem(w, r, http.StatusNotFound, err.Error())
+		problem(w, r, http.StatusNotFound, cms.Message(err))
 	case errors.Is(err, cms.ErrForbidden):
-		problem(w, r, http.StatusForbidden, err.Error())
+		problem(w, r, http.StatusForbidden, cms.Message(err))
 	case errors.Is(err, cms.ErrConflict):
-		problem(w, r, http.StatusConflict, err.Error())
+		problem(w, r, http.StatusConflict, cms.Message(err))
 	case errors.Is(err, cms.ErrInvalidCredentials), errors.Is(err, cms.ErrAccountDisabled):
-		problem(w, r, http.StatusUnauthorized, err.Error())
+		problem(w, r, http.StatusUnauthorized, cms.Message(err))
 	case errors.Is(err, sandbox.ErrWorkerFault):
 		// The plugin sandbox failed twice (or could not start a worker):
 		// not the plugin's verdict, and likely fine on a retry.

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -185,11 +187,11 @@ func adminErrorStatus(err error) (int, string) {
 	case errors.As(err, &rej):
 		return http.StatusUnprocessableEntity, "The plugin “" + rej.Plugin + "” refused: " + rej.Message
 	case errors.Is(err, cms.ErrNotFound):
-		return http.StatusNotFound, "Not found: " + err.Error()
+		return http.StatusNotFound, sentence(cms.Message(err))
 	case errors.Is(err, cms.ErrForbidden):
-		return http.StatusForbidden, "Not allowed: " + err.Error()
+		return http.StatusForbidden, sentence(cms.Message(err))
 	case errors.Is(err, cms.ErrConflict):
-		return http.StatusConflict, err.Error()
+		return http.StatusConflict, sentence(cms.Message(err))
 	case errors.Is(err, sandbox.ErrWorkerFault):
 		return http.StatusServiceUnavailable, "The plugin sandbox failed to run this; nothing was changed. Try again in a moment."
 	case storage.IsDiskFull(err):
@@ -197,9 +199,23 @@ func adminErrorStatus(err error) (int, string) {
 	}
 	var ve *cms.ValidationError
 	if errors.As(err, &ve) {
-		return http.StatusUnprocessableEntity, ve.Error()
+		return http.StatusUnprocessableEntity, sentence(ve.Error())
 	}
 	return http.StatusInternalServerError, "Something went wrong; the server log has details."
+}
+
+// sentence makes a domain message (lower case, no full stop, as API details
+// are written) read as a sentence on a page.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	r, size := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[size:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
 }
 
 // adminFail renders err as an error page, logging what people are not shown.

@@ -91,6 +91,10 @@ func (s *UI) handleAdminEditEntry(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
+	if !cms.CanEditEntry(web.CurrentUser(r), e) {
+		s.renderEntryView(w, r, col, e)
+		return
+	}
 	v := &editorView{Collection: col, Entry: e, Version: e.Version, Title: entryTitle(col, e)}
 	if e.ScheduledAt != nil {
 		v.ScheduleAt = e.ScheduledAt.UTC().Format(formTimeLayout)
@@ -376,11 +380,19 @@ func (s *UI) saveEntry(w http.ResponseWriter, r *http.Request, isNew bool) {
 			return
 		}
 		v.Entry, v.Version = cur, cur.Version
-		s.editorFailed(w, r, v, cur.Data, fmt.Errorf("your changes were saved, but %s failed: %w", action, err))
+		if status, msg := adminErrorStatus(err); status != http.StatusInternalServerError && status != http.StatusUnprocessableEntity {
+			// Not a problem of the form: say what happened and why, once.
+			s.renderEditor(w, r, status, v, cur.Data, nil, "Your changes were saved, but "+actionVerbs[action]+" failed: "+msg)
+			return
+		}
+		s.editorFailed(w, r, v, cur.Data, err)
 		return
 	}
 	redirectNotice(w, r, "/admin/collections/"+col.Name+"/entries/"+e.ID, notice)
 }
+
+// actionVerbs name the editor's buttons' actions in messages.
+var actionVerbs = map[string]string{"publish": "publishing", "schedule": "scheduling", "unpublish": "unpublishing"}
 
 // editorFailed re-renders the editor with the posted values and says why the
 // save did not happen.
