@@ -3,6 +3,7 @@ package site
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/web/admin"
 )
 
 // jobsCollector exposes the job queue's Stats on /metrics, read from the
@@ -115,23 +117,33 @@ func (c *afterHookCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *afterHookCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var pending, dead int64
-	var oldest sql.NullInt64
-	// Three lookups on the (status, next_run_at) index rather than one
-	// pass over every row: dead jobs are kept for weeks.
-	err := c.db.Read().QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM plugin_jobs WHERE status IN ('pending', 'running')),
-		(SELECT COUNT(*) FROM plugin_jobs WHERE status = 'dead'),
-		(SELECT MIN(next_run_at) FROM plugin_jobs WHERE status = 'pending')`).Scan(&pending, &dead, &oldest)
+	st, err := afterHookStats(ctx, c.db)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.pending, err)
 		return
 	}
-	lag := 0.0
-	if oldest.Valid {
-		lag = max(0, time.Since(time.UnixMilli(oldest.Int64)).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(st.Dead))
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, st.OldestWait.Seconds())
+}
+
+// afterHookStats reads the plugin after-hook queue's depth (queued or
+// running), dead deliveries and the longest wait of a due one: what
+// /metrics and the admin dashboard show.
+func afterHookStats(ctx context.Context, db *storage.DB) (admin.QueueHealth, error) {
+	var st admin.QueueHealth
+	var oldest sql.NullInt64
+	// Three lookups on the (status, next_run_at) index rather than one
+	// pass over every row: dead jobs are kept for weeks.
+	err := db.Read().QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM plugin_jobs WHERE status IN ('pending', 'running')),
+		(SELECT COUNT(*) FROM plugin_jobs WHERE status = 'dead'),
+		(SELECT MIN(next_run_at) FROM plugin_jobs WHERE status = 'pending')`).Scan(&st.Pending, &st.Dead, &oldest)
+	if err != nil {
+		return st, fmt.Errorf("after-hook queue stats: %w", err)
 	}
-	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(pending))
-	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(dead))
-	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
+	if oldest.Valid {
+		st.OldestWait = max(0, time.Since(time.UnixMilli(oldest.Int64)))
+	}
+	return st, nil
 }

@@ -274,7 +274,8 @@ func (s *Site) pluginMailer() plugins.Mailer {
 // Handler is the site's HTTP handler.
 func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
-		Plugins: s.Plugins, Metadata: s.Hooks, Webhooks: s.Webhooks, Admin: admin.New, Mail: s.Mail, SiteURL: s.url}, s.log)
+		Plugins: s.Plugins, Metadata: s.Hooks, Webhooks: s.Webhooks, Mail: s.Mail,
+		Admin: admin.WithHealth(siteHealth{db: s.DB, jobs: s.Jobs, mail: s.Mail != nil}), SiteURL: s.url}, s.log)
 	for _, c := range []prometheus.Collector{newJobsCollector(s.Jobs), newSandboxCollector(s.pool.Stats), newAfterHookCollector(s.DB)} {
 		if err := srv.Registry().Register(c); err != nil {
 			s.log.Warn("metrics not registered", "err", err)

@@ -31,54 +31,57 @@ func (s *Server) accountPageRoutes(r interface {
 	r.Post("/reset-password", s.handleResetForm)
 }
 
-var accountPage = template.Must(template.New("account").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+var accountPage = template.Must(template.New("account").Parse(pageHead + `
 <title>{{.Title}} · Pilcrow</title></head>
-<body><main>
+` + pageTop + `
 <h1>{{.Title}}</h1>
-{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
-{{range .Errors}}<p role="alert">{{.Path}}: {{.Message}}</p>{{end}}
-{{if .Done}}<p role="status">{{.Done}}</p>{{if .SignedIn}}<p><a href="/admin/">Open the admin</a></p>{{end}}
+{{if .Error}}<div class="alert" role="alert"><p>{{.Error}}</p></div>{{end}}
+{{if .Errors}}<div class="alert" role="alert"><ul>{{range .Errors}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
+{{if .Done}}<p class="notice" role="status">{{.Done}}</p>{{if .SignedIn}}<p><a class="button" href="/admin/">Open the admin</a></p>{{end}}
 {{else if eq .Kind "invite"}}
 <p>You were invited as <strong>{{.Role}}</strong> with the address <strong>{{.Email}}</strong>.</p>
-<form method="post" action="/invite">
+<form method="post" action="/invite" class="stack">
 <input type="hidden" name="csrf" value="{{.CSRF}}"><input type="hidden" name="token" value="{{.Token}}">
 <p><label for="name">Your name</label> <input id="name" name="name" value="{{.Name}}" autocomplete="name"></p>
-<p><label for="password">Password (at least {{.MinPassword}} characters)</label> <input id="password" name="password" type="password" required minlength="{{.MinPassword}}" autocomplete="new-password"></p>
+<p><label for="password">Password <span class="hint">(at least {{.MinPassword}} characters)</span></label> <input id="password" name="password" type="password" required minlength="{{.MinPassword}}" autocomplete="new-password"></p>
 <p><button type="submit">Create my account</button></p>
 </form>
 {{else if eq .Kind "reset"}}
-<form method="post" action="/reset-password">
+<form method="post" action="/reset-password" class="stack">
 <input type="hidden" name="csrf" value="{{.CSRF}}"><input type="hidden" name="token" value="{{.Token}}">
-<p><label for="password">New password (at least {{.MinPassword}} characters)</label> <input id="password" name="password" type="password" required minlength="{{.MinPassword}}" autocomplete="new-password"></p>
+<p><label for="password">New password <span class="hint">(at least {{.MinPassword}} characters)</span></label> <input id="password" name="password" type="password" required minlength="{{.MinPassword}}" autocomplete="new-password"></p>
 <p><button type="submit">Set new password</button></p>
 </form>
 {{else}}
-<form method="post" action="/reset-password">
+<form method="post" action="/reset-password" class="stack">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <p><label for="email">Your account's email</label> <input id="email" name="email" type="email" required autocomplete="username"></p>
 <p><button type="submit">Send me a reset link</button></p>
 </form>
 {{end}}
-</main></body></html>`))
+{{if not .SignedIn}}<p><a href="/admin/login">Back to sign in</a></p>{{end}}
+` + pageBottom))
 
 type accountView struct {
 	Title, Kind, Token, Email, Name, Error, Done, CSRF string
 	Role                                               cms.Role
-	Errors                                             []cms.FieldError
-	SignedIn                                           bool
-	MinPassword                                        int
+	// Errors are the validation problems as sentences.
+	Errors      []string
+	SignedIn    bool
+	MinPassword int
+	Style       pageStyle
 }
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, v accountView) {
 	v.MinPassword = cms.MinPasswordLength
+	v.Style = s.pageStyle()
 	if v.Done == "" {
 		v.CSRF = cms.NewSecret()
 		http.SetCookie(w, &http.Cookie{Name: formCookie, Value: v.CSRF, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: s.isHTTPS(r), MaxAge: 3600})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", pageCSP)
 	w.Header().Set("Referrer-Policy", "no-referrer") // the URL holds the link's secret
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -142,7 +145,7 @@ func (s *Server) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		if l, lerr := s.svc.Auth.CheckLink(r.Context(), cms.LinkInvite, v.Token); lerr == nil {
 			v.Email, v.Role = l.Email, l.Role
 		}
-		v.Errors = ve.Errors
+		v.Errors = fieldSentences(ve)
 		s.renderAccount(w, r, http.StatusUnprocessableEntity, v)
 		return
 	case errors.Is(err, cms.ErrNotFound):
@@ -212,7 +215,7 @@ func (s *Server) handleResetForm(w http.ResponseWriter, r *http.Request) {
 	var ve *cms.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		v.Errors = ve.Errors
+		v.Errors = fieldSentences(ve)
 		s.renderAccount(w, r, http.StatusUnprocessableEntity, v)
 		return
 	case errors.Is(err, cms.ErrNotFound):

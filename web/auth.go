@@ -126,35 +126,54 @@ func setupError(err error) error {
 	return err
 }
 
-var setupPage = template.Must(template.New("setup").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+var setupPage = template.Must(template.New("setup").Parse(pageHead + `
 <title>Set up Pilcrow</title></head>
-<body><main>
+` + pageTop + `
 <h1>Create the first admin</h1>
-{{if .Done}}<p role="status">Your admin account {{.Email}} is ready and you are signed in.</p>
-<p><a href="/admin/">Open the admin</a></p>
-{{else}}{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
-{{range .Errors}}<p role="alert">{{.Path}}: {{.Message}}</p>{{end}}
-<form method="post" action="/setup">
+{{if .Done}}<p class="notice" role="status">Your admin account {{.Email}} is ready and you are signed in.</p>
+<p><a class="button" href="/admin/">Open the admin</a></p>
+{{else}}<p class="hint">This is the one-time setup of this site: the account you create here is its first admin, who can then invite everyone else.</p>
+{{if .Error}}<div class="alert" role="alert" id="page-error"><p>{{.Error}}</p></div>{{end}}
+{{if .Dead}}<p>Start <code>pilcrow serve</code> again for a new setup link, or <a href="/admin/login">sign in</a> if the site is already set up.</p>{{else}}
+{{if .Errors}}<div class="alert" role="alert" id="page-error"><p>The account was not created:</p><ul>{{range .Errors}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
+<form method="post" action="/setup" class="stack">
 <input type="hidden" name="token" value="{{.Token}}">
 <p><label for="email">Email</label> <input id="email" name="email" type="email" required value="{{.Email}}" autocomplete="username"></p>
-<p><label for="name">Name</label> <input id="name" name="name" value="{{.Name}}"></p>
-<p><label for="password">Password (at least {{.MinPassword}} characters)</label> <input id="password" name="password" type="password" required minlength="{{.MinPassword}}" autocomplete="new-password"></p>
+<p><label for="name">Name</label> <input id="name" name="name" value="{{.Name}}" autocomplete="name"></p>
+<p><label for="password">Password <span class="hint">(at least {{.MinPassword}} characters)</span></label> <input id="password" name="password" type="password" required minlength="{{.MinPassword}}" autocomplete="new-password"></p>
 <p><button type="submit">Create admin</button></p>
-</form>{{end}}
-</main></body></html>`))
+</form>{{end}}{{end}}
+` + pageBottom))
 
 type setupView struct {
 	Token, Email, Name, Error string
-	Errors                    []cms.FieldError
-	Done                      bool
-	MinPassword               int
+	// Errors are the validation problems as sentences.
+	Errors      []string
+	Done        bool
+	// Dead: the link cannot be used; no form.
+	Dead        bool
+	MinPassword int
+	Style       pageStyle
+}
+
+// sentenceCase starts a problem detail with a capital and ends it with a
+// full stop, for a page.
+func sentenceCase(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 func (s *Server) renderSetup(w http.ResponseWriter, status int, v setupView) {
 	v.MinPassword = cms.MinPasswordLength
+	v.Style = s.pageStyle()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", pageCSP)
 	w.Header().Set("Referrer-Policy", "no-referrer") // the URL holds the setup secret
 	w.WriteHeader(status)
 	_ = setupPage.Execute(w, v)
@@ -163,7 +182,13 @@ func (s *Server) renderSetup(w http.ResponseWriter, status int, v setupView) {
 func (s *Server) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if err := s.svc.Auth.CheckSetupToken(r.Context(), token); err != nil {
-		s.writeError(w, r, setupError(err))
+		// A person opened this link: answer with the page, saying why.
+		var he *HTTPError
+		if errors.As(setupError(err), &he) {
+			s.renderSetup(w, he.Status, setupView{Error: sentenceCase(he.Detail), Dead: true})
+			return
+		}
+		s.writeError(w, r, err)
 		return
 	}
 	s.renderSetup(w, http.StatusOK, setupView{Token: token})
@@ -180,7 +205,7 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	var ve *cms.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		v.Errors = ve.Errors
+		v.Errors = fieldSentences(ve)
 		s.renderSetup(w, http.StatusUnprocessableEntity, v)
 		return
 	case err != nil:
@@ -195,4 +220,14 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", Expires: sess.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.isHTTPS(r)})
 	s.renderSetup(w, http.StatusCreated, setupView{Done: true, Email: u.Email})
+}
+
+// fieldSentences spells each validation problem for a page ("password must
+// be at least 12 characters").
+func fieldSentences(ve *cms.ValidationError) []string {
+	out := make([]string, len(ve.Errors))
+	for i, fe := range ve.Errors {
+		out[i] = cms.PathName(fe.Path) + " " + fe.Message
+	}
+	return out
 }

@@ -21,10 +21,14 @@ func TestSetupLinkCreatesFirstAdminOnce(t *testing.T) {
 	}
 	c := ts.anon()
 	page := c.do("GET", "/setup?token="+token, nil).want(http.StatusOK)
-	if !strings.Contains(string(page.Body), `<form method="post" action="/setup">`) {
+	if !strings.Contains(string(page.Body), `<form method="post" action="/setup"`) {
 		t.Fatalf("setup page has no form: %s", page.Body)
 	}
-	c.do("GET", "/setup?token=wrong", nil).problem(http.StatusForbidden)
+	// A dead link is a page a person reads, saying why, with no form.
+	dead := c.do("GET", "/setup?token=wrong", nil).want(http.StatusForbidden)
+	if body := string(dead.Body); !strings.Contains(body, "The setup link is invalid, expired or already used.") || strings.Contains(body, "<form") {
+		t.Fatalf("dead setup link page: %s", body)
+	}
 
 	// Weak input is refused without spending the link.
 	p := c.do("POST", "/api/setup", map[string]string{"token": token, "email": "not-an-email", "password": "short"}).problem(http.StatusUnprocessableEntity)
@@ -57,7 +61,7 @@ func TestSetupLinkCreatesFirstAdminOnce(t *testing.T) {
 	if created != 1 {
 		t.Fatalf("%d setups succeeded, want exactly 1 (statuses %v)", created, statuses)
 	}
-	c.do("GET", "/setup?token="+token, nil).problem(http.StatusForbidden)
+	c.do("GET", "/setup?token="+token, nil).want(http.StatusForbidden)
 	admin := ts.login("admin@example.com")
 	if admin.User.Role != cms.RoleAdmin {
 		t.Fatalf("setup made a %s", admin.User.Role)

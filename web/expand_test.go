@@ -167,7 +167,7 @@ func TestExpandBadInput(t *testing.T) {
 		{anon, "/api/public/stories?render=html&render=html", 400, `must be html`},
 		{anon, "/api/public/stories?expand=" + strings.Repeat("author,", 30) + "x", 400, `names no field`},
 		// A private collection is 404 on the public API before its fields are looked at.
-		{anon, "/api/public/vaults?expand=nope", 404, `not found`},
+		{anon, "/api/public/vaults?expand=nope", 404, `there is no collection "vaults"`},
 	} {
 		p := tc.c.do("GET", tc.path, nil).problem(tc.status)
 		if !strings.Contains(p.Detail, tc.msg) {

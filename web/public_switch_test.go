@@ -37,7 +37,7 @@ func TestPublicSwitch(t *testing.T) {
 		}
 	}
 	check("private", http.StatusNotFound)
-	if p := anon.do("GET", "/api/public/notes", nil).problem(http.StatusNotFound); p.Detail != `not found: collection "notes"` {
+	if p := anon.do("GET", "/api/public/notes", nil).problem(http.StatusNotFound); p.Detail != `there is no collection "notes"` {
 		t.Errorf("private collection detail %q should read like a missing one", p.Detail)
 	}
 

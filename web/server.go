@@ -162,6 +162,7 @@ func (s *Server) routes() chi.Router {
 	})
 
 	r.Get("/healthz", s.handleHealth)
+	r.Get("/favicon.ico", handleFavicon)
 	if !s.cfg.MetricsElsewhere {
 		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())
 	}

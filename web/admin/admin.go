@@ -40,12 +40,16 @@ type UI struct {
 	cfg web.Config
 	log *slog.Logger
 	mux chi.Router
+	// health feeds the dashboard's site-health card; nil shows none.
+	health SiteHealth
 }
 
 // New builds the admin UI on srv; it has the shape of web.Mount, so a site
-// passes admin.New as web.Services.Admin.
-func New(srv *web.Server) http.Handler {
-	s := &UI{web: srv, svc: srv.Services(), cfg: srv.Config(), log: srv.Logger()}
+// passes admin.New (or WithHealth) as web.Services.Admin.
+func New(srv *web.Server) http.Handler { return newUI(srv, nil) }
+
+func newUI(srv *web.Server, health SiteHealth) http.Handler {
+	s := &UI{web: srv, svc: srv.Services(), cfg: srv.Config(), log: srv.Logger(), health: health}
 	s.mux = chi.NewRouter()
 	s.routes(s.mux)
 	return s

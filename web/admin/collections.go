@@ -30,6 +30,42 @@ var adminFieldTypes = []struct{ Type, Help string }{
 	{"json", "structured data"},
 }
 
+// fieldOptionTypes says which field types each option of a field row
+// applies to (space-separated, for the form's data-for attributes): the
+// script shows a row only the options of its type, and disables the rest
+// so they are not sent. It mirrors cms.validateFieldOptions, which refuses
+// an option on a type it does not apply to.
+var fieldOptionTypes = map[string]string{
+	"default":    "string text markdown number integer boolean datetime select multiselect reference media json",
+	"min":        "number integer string text markdown slug multiselect",
+	"pattern":    "string text markdown slug",
+	"from":       "slug",
+	"collection": "reference",
+	"options":    "select multiselect",
+	"unique":     "string number integer datetime select slug reference media",
+}
+
+// fieldPreset is a common field the form adds with one click.
+type fieldPreset struct {
+	Key      string `json:"key"`
+	Button   string `json:"-"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Label    string `json:"label"`
+	Required bool   `json:"required,omitempty"`
+	From     string `json:"from,omitempty"`
+	// FocusOptions: the preset needs the options the user has in mind.
+	FocusOptions bool `json:"focusOptions,omitempty"`
+}
+
+var fieldPresets = []fieldPreset{
+	{Key: "title", Button: "Title", Name: "title", Type: "string", Label: "Title", Required: true},
+	{Key: "slug", Button: "Slug", Name: "slug", Type: "slug", Label: "Slug", From: "title"},
+	{Key: "body", Button: "Body", Name: "body", Type: "markdown", Label: "Body"},
+	{Key: "cover", Button: "Cover image", Name: "cover", Type: "media", Label: "Cover image"},
+	{Key: "tags", Button: "Tags", Name: "tags", Type: "multiselect", Label: "Tags", FocusOptions: true},
+}
+
 // fieldRow is one row of the collection field editor, as text the form shows.
 type fieldRow struct {
 	// Index is the row's number in input names; "__i__" in the template row
@@ -54,6 +90,9 @@ type collectionFormView struct {
 	Errs        map[string][]string
 	// Other are problems with no control of their own.
 	Other []cms.FieldError
+	// For and Presets: see fieldOptionTypes and fieldPresets.
+	For     map[string]string
+	Presets []fieldPreset
 }
 
 type collectionsView struct{ Collections []*cms.Collection }
@@ -91,6 +130,7 @@ func (s *UI) renderCollectionForm(w http.ResponseWriter, r *http.Request, status
 		return
 	}
 	v.Collections, v.Types = cols, adminFieldTypes
+	v.For, v.Presets = fieldOptionTypes, fieldPresets
 	v.Blank = fieldRow{Index: "__i__", Type: "string"}
 	title := "New collection"
 	if !v.New {

@@ -22,6 +22,8 @@ type dashboardView struct {
 	Plugins   *pluginHealth
 	// Widgets are the active plugins' dashboard widgets, for admins.
 	Widgets []blocksView
+	// Health is the site-health card, for admins.
+	Health *healthView
 }
 
 const dashboardPerList = 10
@@ -67,6 +69,7 @@ func (s *UI) handleAdminDashboard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Plugins = h
+		v.Health = s.siteHealth(r)
 		if v.Widgets, err = s.adminWidgets(r); err != nil {
 			s.adminFail(w, r, err)
 			return

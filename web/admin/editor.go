@@ -29,8 +29,10 @@ type editorField struct {
 	Errs     []string
 	// Choices are the entries a reference may point at.
 	Choices []choice
-	// Media are the items a media field may pick from.
-	Media []*cms.Media
+	// Media are the items a media field may pick from; Accept the types an
+	// upload from the editor may have.
+	Media  []*cms.Media
+	Accept string
 }
 
 type choice struct{ Value, Label string }
@@ -141,6 +143,7 @@ func (s *UI) renderEditor(w http.ResponseWriter, r *http.Request, status int, v 
 				return
 			}
 			ef.Media = page.Items
+			ef.Accept = strings.Join(cms.AcceptedMediaTypes(), ",")
 			if ef.Value != "" && !mediaListed(page.Items, ef.Value) {
 				if m, err := s.svc.Media.Get(ctx, ef.Value); err == nil {
 					ef.Media = append([]*cms.Media{m}, ef.Media...)

@@ -66,6 +66,7 @@ var adminFuncs = template.FuncMap{
 	"join":     strings.Join,
 	"mediaURL": web.MediaFileURL,
 	"add":      func(a, b int) int { return a + b },
+	"wait":     waitText,
 	"size":     humanSize,
 	// query makes a link from a query string built with url.Values.Encode,
 	// which is already escaped; html/template would escape it a second time.

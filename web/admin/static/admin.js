@@ -55,22 +55,72 @@
     render();
   });
 
-  // Collection field editor: clone the blank row template.
-  var addField = document.getElementById("add-field");
+  // Collection field editor: each row shows only the options of its type
+  // (the others are disabled, so not sent); "Add a field" and the presets
+  // clone the blank row template.
+  function applyType(row) {
+    var sel = row.querySelector("select.field-type");
+    if (!sel) { return; }
+    row.querySelectorAll("[data-for]").forEach(function (el) {
+      var on = el.getAttribute("data-for").split(" ").indexOf(sel.value) >= 0;
+      el.hidden = !on;
+      el.querySelectorAll("input, select, textarea").forEach(function (c) { c.disabled = !on; });
+    });
+  }
+  var fieldList = document.getElementById("field-list");
   var rowTpl = document.getElementById("field-row-template");
   var rowCount = document.getElementById("field-rows");
-  if (addField && rowTpl && rowCount) {
-    addField.hidden = false;
-    addField.addEventListener("click", function () {
+  if (fieldList && rowTpl && rowCount) {
+    fieldList.querySelectorAll("[data-row]").forEach(applyType);
+    fieldList.addEventListener("change", function (ev) {
+      if (ev.target.matches("select.field-type")) { applyType(ev.target.closest("[data-row]")); }
+    });
+    var addRow = function () {
       var i = parseInt(rowCount.value, 10) || 0;
-      var html = rowTpl.innerHTML.split("__i__").join(String(i));
       var holder = document.createElement("div");
-      holder.innerHTML = html;
+      holder.innerHTML = rowTpl.innerHTML.split("__i__").join(String(i));
       var row = holder.firstElementChild;
-      document.getElementById("field-list").appendChild(row);
+      fieldList.appendChild(row);
       rowCount.value = String(i + 1);
-      var first = row.querySelector("input");
+      applyType(row);
+      return row;
+    };
+    // A preset fills the first row whose name is still empty, or a new one.
+    var emptyRow = function () {
+      var rows = fieldList.querySelectorAll("[data-row]");
+      for (var k = 0; k < rows.length; k++) {
+        var n = rows[k].querySelector('input[name$=".name"]');
+        if (n && n.value === "") { return rows[k]; }
+      }
+      return addRow();
+    };
+    var presets = document.getElementById("presets");
+    if (presets) { presets.hidden = false; }
+    var addField = document.getElementById("add-field");
+    addField.addEventListener("click", function () {
+      var first = addRow().querySelector("input");
       if (first) { first.focus(); }
+    });
+    document.querySelectorAll("button[data-preset]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var p = JSON.parse(b.getAttribute("data-preset"));
+        var row = emptyRow();
+        var set = function (attr, v) {
+          var el = row.querySelector('[name$=".' + attr + '"]');
+          if (el) { el.value = v; }
+        };
+        set("name", p.name);
+        set("label", p.label);
+        row.querySelector("select.field-type").value = p.type;
+        applyType(row);
+        if (p.from) { set("from", p.from); }
+        var req = row.querySelector('input[name$=".required"]');
+        if (req) { req.checked = !!p.required; }
+        var legend = row.querySelector("legend");
+        if (legend) { legend.textContent = "Field “" + p.name + "”"; }
+        var focus = p.focusOptions ? row.querySelector('textarea[name$=".options"]') : row.querySelector('input[name$=".label"]');
+        if (focus) { focus.focus(); }
+      });
     });
   }
 
@@ -152,6 +202,93 @@
       if (ev.dataTransfer && ev.dataTransfer.files.length) { sendFiles(ev.dataTransfer.files); }
     });
   }
+
+  // Media fields of the entry editor: upload a file without leaving the
+  // page (it becomes the field's choice), or find one in the library.
+  function mediaChoice(field, name, m) {
+    var existing = field.querySelector('[data-media-id="' + m.id + '"]');
+    if (existing) { return existing; }
+    var label = document.createElement("label");
+    label.className = "pick";
+    label.setAttribute("data-media-id", m.id);
+    var radio = document.createElement("input");
+    radio.type = "radio"; radio.name = name; radio.value = m.id;
+    label.appendChild(radio);
+    if (m.mimeType && m.mimeType.indexOf("image/") === 0) {
+      var img = document.createElement("img");
+      img.src = m.url; img.alt = ""; img.loading = "lazy";
+      label.appendChild(img);
+    }
+    var span = document.createElement("span");
+    span.textContent = m.filename + (m.alt ? " — " + m.alt : "");
+    label.appendChild(span);
+    var choices = field.querySelector("[data-media-choices]");
+    var none = choices.firstElementChild; // "No media" stays first
+    choices.insertBefore(label, none ? none.nextSibling : null);
+    return label;
+  }
+  document.querySelectorAll("fieldset[data-media-field]").forEach(function (field) {
+    var name = field.getAttribute("data-media-field");
+    var tools = field.querySelector(".media-tools");
+    var status = field.querySelector(".media-status");
+    var fileInput = field.querySelector("[data-media-upload]");
+    var altInput = field.querySelector("[data-media-alt]");
+    var search = field.querySelector("[data-media-search]");
+    tools.hidden = false;
+    var say = function (msg, bad) {
+      status.textContent = msg;
+      status.classList.toggle("bad", !!bad);
+      status.setAttribute("role", bad ? "alert" : "status");
+    };
+    fileInput.addEventListener("change", function () {
+      if (!fileInput.files.length) { return; }
+      var f = fileInput.files[0];
+      var fd = new FormData();
+      if (altInput.value) { fd.append("alt", altInput.value); }
+      fd.append("file", f, f.name);
+      say("Uploading " + f.name + "…");
+      upload("/api/media", fd, function (p) { say("Uploading " + f.name + ": " + p + "%"); }).then(function (m) {
+        var label = mediaChoice(field, name, m);
+        label.hidden = false;
+        label.querySelector("input").checked = true;
+        say(f.name + " uploaded and chosen. Save the entry to keep it.");
+        fileInput.value = ""; altInput.value = "";
+      }, function (msg) {
+        say(f.name + " was not uploaded: " + msg, true);
+      });
+    });
+    var timer = null, seq = 0;
+    search.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var q = search.value.trim(), mine = ++seq;
+        var picks = field.querySelectorAll("[data-media-id]");
+        if (q === "") {
+          picks.forEach(function (p) { p.hidden = false; });
+          say("");
+          return;
+        }
+        fetch("/api/media?limit=24&q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (res) {
+            return res.json().then(function (body) {
+              if (!res.ok) { throw problemText(body, res.status); }
+              return body;
+            });
+          })
+          .then(function (page) {
+            if (mine !== seq) { return; }
+            var found = {};
+            page.items.forEach(function (m) { found[m.id] = true; mediaChoice(field, name, m); });
+            field.querySelectorAll("[data-media-id]").forEach(function (p) {
+              var checked = p.querySelector("input").checked;
+              p.hidden = !found[p.getAttribute("data-media-id")] && !checked;
+            });
+            say(page.items.length ? page.items.length + " found for “" + q + "”." : "Nothing in the library matches “" + q + "”.");
+          })
+          .catch(function (err) { if (mine === seq) { say("The search failed: " + err, true); } });
+      }, 250);
+    });
+  });
 
   var pluginForm = document.getElementById("plugin-upload-form");
   if (pluginForm) {
