@@ -148,8 +148,8 @@ var setupPage = template.Must(template.New("setup").Parse(pageHead + `
 type setupView struct {
 	Token, Email, Name, Error string
 	// Errors are the validation problems as sentences.
-	Errors      []string
-	Done        bool
+	Errors []string
+	Done   bool
 	// Dead: the link cannot be used; no form.
 	Dead        bool
 	MinPassword int
