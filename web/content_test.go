@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
@@ -72,16 +74,22 @@ func TestEntryLifecycle(t *testing.T) {
 		t.Fatalf("public list = %+v", plist)
 	}
 
-	// Revisions: create + update = 2; restore revision 1 makes a third.
+	// Revisions: create, publish, update, publish = 4, each saying what it
+	// records; restore revision 1 makes a fifth.
 	var revs struct {
 		Items []struct {
-			Rev  int    `json:"rev"`
-			Note string `json:"note"`
+			Rev    int    `json:"rev"`
+			Action string `json:"action"`
+			Note   string `json:"note"`
 		} `json:"items"`
 	}
 	admin.do("GET", "/api/collections/posts/entries/"+e.ID+"/revisions", nil).want(http.StatusOK).decode(&revs)
-	if len(revs.Items) != 2 || revs.Items[0].Rev != 2 {
-		t.Fatalf("revisions = %+v", revs)
+	var actions []string
+	for _, it := range revs.Items {
+		actions = append(actions, fmt.Sprintf("%d %s", it.Rev, it.Action))
+	}
+	if got := strings.Join(actions, ", "); got != "4 published, 3 edited, 2 published, 1 created" {
+		t.Fatalf("revisions = %s", got)
 	}
 	var diff struct {
 		Changes []struct {
@@ -91,7 +99,7 @@ func TestEntryLifecycle(t *testing.T) {
 			To   any    `json:"to"`
 		} `json:"changes"`
 	}
-	admin.do("GET", "/api/collections/posts/entries/"+e.ID+"/revisions/diff?from=1&to=2", nil).want(http.StatusOK).decode(&diff)
+	admin.do("GET", "/api/collections/posts/entries/"+e.ID+"/revisions/diff?from=2&to=3", nil).want(http.StatusOK).decode(&diff)
 	if len(diff.Changes) != 1 || diff.Changes[0].Path != "/data/body" || diff.Changes[0].From != "first" || diff.Changes[0].To != "second" {
 		t.Fatalf("diff = %+v", diff)
 	}
@@ -102,8 +110,8 @@ func TestEntryLifecycle(t *testing.T) {
 		t.Fatalf("restored = %+v", restored)
 	}
 	admin.do("GET", "/api/collections/posts/entries/"+e.ID+"/revisions", nil).want(http.StatusOK).decode(&revs)
-	if len(revs.Items) != 3 {
-		t.Fatalf("after restore: %d revisions, want 3", len(revs.Items))
+	if len(revs.Items) != 5 || revs.Items[0].Action != "restored" {
+		t.Fatalf("after restore: %+v, want 5 revisions, the newest restored", revs.Items)
 	}
 
 	// Unpublish: gone from the public.

@@ -97,10 +97,10 @@ func TestAdminFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#f0-name"), "title"),
 		chromedp.Click(chromedp.CSS(`input[name="fields.0.required"]`)),
 		chromedp.SendKeys(chromedp.CSS("#f1-name"), "slug"),
-		chromedp.SetValue(chromedp.CSS("#f1-type"), "slug"),
+		chooseType("#f1-type", "slug"),
 		chromedp.SendKeys(chromedp.CSS("#f1-from"), "title"),
 		chromedp.SendKeys(chromedp.CSS("#f2-name"), "body"),
-		chromedp.SetValue(chromedp.CSS("#f2-type"), "markdown"),
+		chooseType("#f2-type", "markdown"),
 		chromedp.Click(chromedp.CSS("#add-field")),
 		chromedp.WaitVisible(chromedp.CSS("#f3-name")),
 		chromedp.SendKeys(chromedp.CSS("#f3-name"), "readingTime"),
@@ -110,8 +110,8 @@ func TestAdminFlow(t *testing.T) {
 	// readingTime is not a valid name (uppercase): the error lands on the field.
 	run(t, ctx, "invalid field name",
 		chromedp.SendKeys(chromedp.CSS("#f4-name"), "cover"),
-		chromedp.SetValue(chromedp.CSS("#f4-type"), "media"),
-		chromedp.SetValue(chromedp.CSS("#f3-type"), "integer"),
+		chooseType("#f4-type", "media"),
+		chooseType("#f3-type", "integer"),
 		chromedp.Submit(chromedp.CSS("#col-name")),
 		chromedp.WaitVisible(chromedp.CSS(`#f3-name-err`)),
 	)
@@ -221,17 +221,19 @@ func TestAdminFlow(t *testing.T) {
 		t.Fatalf("in-use message %q does not name the entry", got)
 	}
 
-	// Revisions: a diff of the last two saves.
+	// The history: the newest revision (the publish) against the last one
+	// with other content (the save before it only added the cover).
 	run(t, ctx, "revisions",
 		chromedp.Navigate(as.URL+"/admin/collections/posts/entries/"+id+"/revisions"),
-		chromedp.WaitVisible(chromedp.CSS(`table.diff`)),
+		chromedp.WaitVisible(chromedp.CSS(`.changes-list`)),
 	)
-	if got := text(t, ctx, "table.diff"); !strings.Contains(got, "/data/cover") {
+	if got := text(t, ctx, ".changes-list"); !strings.Contains(got, "cover") || !strings.Contains(got, "sunrise.png") {
 		t.Fatalf("diff %q lacks the cover change", got)
 	}
-	screenshot(t, ctx, "revisions")
 	run(t, ctx, "restore revision 2",
-		chromedp.Click(chromedp.CSS(`button[form="restore-2"]`)),
+		chromedp.Navigate(as.URL+"/admin/collections/posts/entries/"+id+"/revisions?rev=2"),
+		chromedp.WaitVisible(chromedp.CSS(`#restore-rev`)),
+		chromedp.Click(chromedp.CSS(`#restore-rev`)),
 		noticeIs("Revision restored into the working copy."),
 	)
 	if e, err := as.Site.Content.GetEntry(context.Background(), nil, "posts", id); err != nil || e.Data["cover"] != nil || e.Data["title"] != "Hello, world" {

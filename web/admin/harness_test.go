@@ -228,3 +228,13 @@ func packExample(t *testing.T, name string) string {
 	}
 	return p
 }
+
+// chooseType picks a field row's type as a person does: the select changes
+// and fires "change", which shows the options of that type.
+func chooseType(sel, typ string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q;
+			s.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, sel, typ))(ctx, t)
+		return err
+	})
+}
