@@ -41,9 +41,13 @@ func (h siteHealth) FailingPlugins(ctx context.Context, since time.Time) ([]admi
 		}
 		return byID[id]
 	}
+	// A before-hook that throws is vetoing a save, delete or upload, as
+	// designed (the editor sees its message); only its limit hits fail.
+	const failed = `(outcome = 'limit' OR (outcome = 'error' AND NOT (kind = 'hook' AND name IN
+		('content:beforeSave', 'content:beforeDelete', 'media:beforeUpload'))))`
 	rows, err := h.db.Read().QueryContext(ctx, `SELECT plugin_id, COUNT(*), MAX(started_at),
-		(SELECT l2.error FROM plugin_logs l2 WHERE l2.plugin_id = l.plugin_id AND l2.outcome != 'ok' ORDER BY l2.id DESC LIMIT 1)
-		FROM plugin_logs l WHERE outcome != 'ok' AND started_at >= ? GROUP BY plugin_id`, since.UnixMilli())
+		(SELECT l2.error FROM plugin_logs l2 WHERE l2.plugin_id = l.plugin_id AND `+failed+` ORDER BY l2.id DESC LIMIT 1)
+		FROM plugin_logs l WHERE `+failed+` AND started_at >= ? GROUP BY plugin_id`, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("failing plugins: %w", err)
 	}

@@ -82,7 +82,7 @@ func TestBrowserInviteAndResetFlows(t *testing.T) {
 	)
 	run(t, invitee, "the invite link is spent",
 		chromedp.Navigate(as.URL+invite),
-		chromedp.WaitVisible(chromedp.CSS(`p[role=alert]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)),
 	)
 
 	stranger := newBrowser(t, 3*time.Minute)
@@ -110,7 +110,7 @@ func TestBrowserInviteAndResetFlows(t *testing.T) {
 	}
 	run(t, stranger, "the reset link is spent",
 		chromedp.Navigate(as.URL+reset),
-		chromedp.WaitVisible(chromedp.CSS(`p[role=alert]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)),
 	)
 	run(t, invitee, "the other session ended",
 		chromedp.Navigate(as.URL+"/admin/account"),
