@@ -52,6 +52,21 @@ func TestPluginOwnWritesDoNotRunItsHooks(t *testing.T) {
 	if got := editor.getEntry("articles", e.ID).Data["title"]; got != "x+" {
 		t.Fatalf("title %q, want x+", got)
 	}
+	// The history names who did each: the plugin's update is the plugin's.
+	var revs struct {
+		Items []struct {
+			AuthorID string `json:"authorId"`
+			Plugin   string `json:"plugin"`
+			Action   string `json:"action"`
+		} `json:"items"`
+	}
+	editor.do("GET", "/api/collections/articles/entries/"+e.ID+"/revisions", nil).want(http.StatusOK).decode(&revs)
+	if r := revs.Items[0]; r.Plugin != "self-updater" || r.AuthorID != "" || r.Action != "edited" {
+		t.Errorf("the plugin's revision: %+v", r)
+	}
+	if r := revs.Items[1]; r.Plugin != "" || r.AuthorID != editor.User.ID || r.Action != "created" {
+		t.Errorf("the editor's revision: %+v", r)
+	}
 }
 
 func TestPluginHookChainsStopAtDepthThree(t *testing.T) {

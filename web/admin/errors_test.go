@@ -35,3 +35,23 @@ func TestAdminErrorStatus(t *testing.T) {
 		}
 	}
 }
+
+// A page shows the domain's own sentence, never what wrapped it or the
+// sentinel's words.
+func TestAdminErrorMessages(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("update entry: %w", &cms.Problem{Kind: cms.ErrForbidden, Msg: "you may change only the entries you wrote; this one is someone else's"}),
+			"You may change only the entries you wrote; this one is someone else's."},
+		{fmt.Errorf("change entry: %w", &cms.Problem{Kind: cms.ErrConflict, Msg: "the entry is not published"}), "The entry is not published."},
+		{fmt.Errorf("get: %w", cms.ErrNotFound), "Not found."},
+		{&cms.ValidationError{Errors: []cms.FieldError{{Path: "/data/title", Message: "is required"}}}, "Title is required."},
+	}
+	for _, tt := range tests {
+		if _, msg := adminErrorStatus(tt.err); msg != tt.want {
+			t.Errorf("%v: %q, want %q", tt.err, msg, tt.want)
+		}
+	}
+}
