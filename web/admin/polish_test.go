@@ -448,7 +448,7 @@ func TestAdminCollectionFormOptionsAndPresets(t *testing.T) {
 // js runs a statement in the page, for a step that has no chromedp action.
 func js(stmt string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("(" + stmt + ", true)")(ctx, t)
+		_, err := chromedp.Evaluate[bool]("("+stmt+", true)")(ctx, t)
 		return err
 	})
 }
