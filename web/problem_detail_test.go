@@ -37,6 +37,8 @@ func TestProblemDetailsAreHuman(t *testing.T) {
 		{"invalid data", admin.do("POST", base, map[string]any{"data": map[string]any{"rating": 9}}), 422,
 			"rating must be ≤ 5; title is required"},
 		{"not published", admin.action("posts", a.ID, "unpublish", nil), 409, "the entry is not published"},
+		{"unknown webhook", admin.do("GET", "/api/webhooks/nope", nil), 404, "there is no such webhook or delivery; it may have been deleted"},
+		{"webhook without url", admin.do("POST", "/api/webhooks", map[string]any{"events": []string{"*"}}), 422, "url is required"},
 	} {
 		p := tc.res.problem(tc.status)
 		if p.Detail != tc.detail {

@@ -13,6 +13,9 @@ import (
 
 // webhookRoutes is /api/webhooks (SPEC §13), for admins only: webhooks can
 // carry every entry's content to another host.
+// webhookNotFound is the detail of a missing webhook or delivery.
+const webhookNotFound = "there is no such webhook or delivery; it may have been deleted"
+
 func (s *Server) webhookRoutes(r chi.Router) {
 	r.Use(s.require(cms.PermManageWebhooks))
 	r.Get("/", s.handleListWebhooks)
@@ -43,7 +46,8 @@ func (s *Server) webhookError(w http.ResponseWriter, r *http.Request, err error)
 		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Title: "Invalid webhook",
 			Detail: fe.Error(), Errors: []cms.FieldError{{Path: "/" + fe.Field, Message: fe.Message}}})
 	case errors.Is(err, webhooks.ErrNotFound):
-		problem(w, r, http.StatusNotFound, err.Error())
+		// err names the ids and the sentinel; the client knows the ids.
+		problem(w, r, http.StatusNotFound, webhookNotFound)
 	default:
 		s.writeError(w, r, err)
 	}

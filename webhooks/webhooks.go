@@ -152,7 +152,8 @@ type FieldError struct {
 	Message string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+// Error reads as a sentence ("url must use https"): it is a problem's detail.
+func (e *FieldError) Error() string { return e.Field + " " + e.Message }
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Created is the answer to a create: the webhook and its secret, shown once.

@@ -343,7 +343,7 @@ func (s *UI) saveEntry(w http.ResponseWriter, r *http.Request, isNew bool) {
 	if action == "schedule" {
 		t, err := parseFormTime(v.ScheduleAt)
 		if err != nil {
-			verr.Add("/at", "schedule: "+err.Error())
+			verr.Add("/at", "must be a date and time like 2026-01-02T15:04 to schedule")
 		}
 		at = &t
 	}

@@ -67,7 +67,15 @@ var adminFuncs = template.FuncMap{
 	"mediaURL": web.MediaFileURL,
 	"add":      func(a, b int) int { return a + b },
 	"wait":     waitText,
-	"size":     humanSize,
+	// problemText spells a field error not tied to a control as a sentence.
+	"problemText": func(fe cms.FieldError) string {
+		name := map[string]string{"/at": "Publish at", "/data": "The entry"}[fe.Path]
+		if name == "" {
+			name = cms.PathName(fe.Path)
+		}
+		return sentence(name + " " + fe.Message)
+	},
+	"size": humanSize,
 	// query makes a link from a query string built with url.Values.Encode,
 	// which is already escaped; html/template would escape it a second time.
 	"query": func(encoded string) template.URL { return template.URL("?" + encoded) },

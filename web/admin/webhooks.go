@@ -123,7 +123,7 @@ func (s *UI) handleAdminRedeliver(w http.ResponseWriter, r *http.Request) {
 
 func (s *UI) webhookFail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, webhooks.ErrNotFound) {
-		s.adminError(w, r, http.StatusNotFound, "Not found: "+err.Error())
+		s.adminError(w, r, http.StatusNotFound, "There is no such webhook or delivery; it may have been deleted.")
 		return
 	}
 	s.adminFail(w, r, err)
