@@ -82,6 +82,9 @@ func ConsentOn(m *Manifest, site Site) Summary {
 		}
 	}
 
+	if m.Origin != nil {
+		s.Lines = append(s.Lines, m.Origin.Line())
+	}
 	for _, c := range grantedCapabilities(m) {
 		if c == NetworkRequest {
 			for _, h := range s.AllowedHosts {

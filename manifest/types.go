@@ -29,6 +29,33 @@ type Manifest struct {
 	Cron         []Schedule                   `json:"cron,omitempty"`
 	Limits       *LimitRequest                `json:"limits,omitempty"`
 	Admin        *Admin                       `json:"admin,omitempty"`
+	Origin       *Origin                      `json:"origin,omitempty"`
+}
+
+// Origin records that the plugin was translated from another CMS's plugin
+// format (SPEC §11 "EmDash plugins"), so the admin consenting to it knows the
+// grants shown are a translation of what the original declared.
+type Origin struct {
+	// Format is the original format: "emdash".
+	Format string `json:"format"`
+	// From is "bundle" (a sandboxed .tar.gz) or "source" (a source folder).
+	From string `json:"from"`
+	// ID and Version are the plugin's in the original format.
+	ID      string `json:"id"`
+	Version string `json:"version,omitempty"`
+}
+
+// Line is what the consent screen says about a translated plugin.
+func (o *Origin) Line() string {
+	what := "an EmDash plugin bundle"
+	if o.From == "source" {
+		what = "an EmDash plugin's source"
+	}
+	id := o.ID
+	if o.Version != "" {
+		id += " " + o.Version
+	}
+	return fmt.Sprintf("Came from %s (%s), translated by Pilcrow: it gets only the grants listed here, and every limit is enforced", what, id)
 }
 
 // Admin is the manifest's "admin" object: pages the plugin adds to the admin

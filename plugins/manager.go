@@ -19,6 +19,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
+	"github.com/pilcrow-cms/pilcrow/plugins/emdash"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/storage"
 )
@@ -249,10 +250,15 @@ func (r *revocations) since(id string, epoch uint64) bool {
 }
 
 // Install validates and stores a bundle exactly as `pilcrow plugin validate`
-// checks it. A new plugin, or an upgrade asking for more than was consented,
+// checks it. An EmDash sandboxed bundle (.tar.gz) is first translated into
+// a Pilcrow bundle (NativeBundle), which is what is stored and checked. A new plugin, or an upgrade asking for more than was consented,
 // waits for consent; an upgrade asking for nothing new replaces the running
 // version at once. Nothing of the plugin runs here.
 func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, force bool) (*Info, error) {
+	data, err := NativeBundle(ctx, data)
+	if err != nil {
+		return nil, err
+	}
 	b, err := bundle.Read(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, err
@@ -960,4 +966,17 @@ func (m *Manager) ReferencesBlob(ctx context.Context, key string) (bool, error) 
 	default:
 		return false, fmt.Errorf("plugin bundle lookup: %w", err)
 	}
+}
+
+// NativeBundle returns data as a Pilcrow .zip bundle: an EmDash sandboxed
+// bundle (.tar.gz) is translated (plugins/emdash.Convert: its manifest, and
+// its backend.js behind the host's adapter); anything else is returned as is
+// for bundle.Read to judge. A bundle that cannot be honoured is an
+// *bundle.Error with one problem per feature.
+func NativeBundle(ctx context.Context, data []byte) ([]byte, error) {
+	if !emdash.IsTarball(data) {
+		return data, nil
+	}
+	zipped, _, err := emdash.Convert(ctx, data)
+	return zipped, err
 }

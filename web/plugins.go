@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ func (s *Server) handleInstallPlugin(w http.ResponseWriter, r *http.Request) {
 	// What was there before decides between 201 and 200; an unreadable
 	// bundle has no "before" and Install reports its problems.
 	var prev *plugins.Info
-	if id := bundleID(data); id != "" {
+	if id := bundleID(r.Context(), data); id != "" {
 		prev, _ = s.svc.Plugins.Get(r.Context(), id)
 	}
 	info, err := s.svc.Plugins.Install(r.Context(), data, currentUser(r).ID, force)
@@ -92,7 +93,11 @@ func installStatus(prev, now *plugins.Info) int {
 }
 
 // bundleID is the id a bundle claims, or "" when it does not read.
-func bundleID(data []byte) string {
+func bundleID(ctx context.Context, data []byte) string {
+	data, err := plugins.NativeBundle(ctx, data)
+	if err != nil {
+		return ""
+	}
 	b, err := bundle.Read(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return ""
