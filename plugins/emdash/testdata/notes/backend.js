@@ -9,6 +9,8 @@ function keys(o) {
 async function ctxReport(input, ctx) {
   const out = {};
   switch (input.op) {
+    case "kvget":
+      return { value: await ctx.kv.get(input.key) };
     case "kv": {
       await ctx.kv.set("a", { n: 1 });
       await ctx.kv.set("settings:lastSync", "never");
@@ -65,7 +67,9 @@ async function ctxReport(input, ctx) {
       return out;
     }
     case "media": {
-      const png = Uint8Array.from(atob(input.png), (c) => c.charCodeAt(0));
+      const bin = atob(input.png);
+      const png = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) png[i] = bin.charCodeAt(i);
       const up = await ctx.media.upload("dot.png", "image/png", png.buffer);
       out.upload = { keys: keys(up), same: up.mediaId === up.storageKey };
       const got = await ctx.media.get(up.mediaId);
