@@ -25,6 +25,7 @@ Commands:
   run PATH        run one hook or route in the sandbox against a throwaway site
   pack DIR        validate, build and write <id>-<version>.zip with its SHA-256
   types PATH      write pilcrow.d.ts, typing ctx for the manifest's capabilities
+  import SRC -o DIR  turn an EmDash plugin (bundle or source folder) into a plugin folder
 
 Exit status: 0 success, 1 the plugin is invalid or failed, 2 usage or I/O error.
 Run "pilcrow plugin <command> --help" for a command's flags.
@@ -39,6 +40,7 @@ func pluginCommands() map[string]command {
 		"run":      runPluginRun,
 		"pack":     runPluginPack,
 		"types":    runPluginTypes,
+		"import":   runPluginImport,
 	}
 }
 

@@ -75,8 +75,8 @@ func TestReadTarballSafety(t *testing.T) {
 		})
 	}
 	// What EmDash's CLI writes: "./" entries, a README, screenshots.
-	f, err := emdash.ReadTarball(emdashtest.Tarball(t, append(with(entry{Name: "./", Type: tar.TypeDir}, entry{Name: "screenshots/", Type: tar.TypeDir},
-		entry{Name: "./screenshots/a.png", Body: []byte("png")}, entry{Name: "./README.md", Body: []byte("# hi")}))...))
+	f, err := emdash.ReadTarball(emdashtest.Tarball(t, with(entry{Name: "./", Type: tar.TypeDir}, entry{Name: "screenshots/", Type: tar.TypeDir},
+		entry{Name: "./screenshots/a.png", Body: []byte("png")}, entry{Name: "./README.md", Body: []byte("# hi")})...))
 	if err != nil || string(f.Readme) != "# hi" || len(f.Backend) == 0 {
 		t.Fatalf("good bundle: %v", err)
 	}
