@@ -165,6 +165,14 @@ func TestEmDashBundleInstall(t *testing.T) {
 	if msgs := smtp.Wait(t, 1, 60*time.Second); !strings.Contains(string(msgs[0].Data), "From EmDash") || !strings.Contains(strings.Join(msgs[0].To, ","), "reader@example.com") {
 		t.Errorf("mail = %+v", msgs[0])
 	}
+	// ctx.cron: schedule(name, {schedule, data}), list, cancel.
+	if got := js(call(admin, "cron", nil)); got != `{"after":0,"listed":[{"last":null,"name":"digest","next":"string","schedule":"@daily"}]}` {
+		t.Errorf("cron = %s", got)
+	}
+	// plugin:install ran at the first activation.
+	if got := js(call(admin, "kvget", map[string]any{"key": "installedBy"})); got != `{"value":"emdash-notes"}` {
+		t.Errorf("plugin:install = %s", got)
+	}
 	// ctx.site, ctx.url, ctx.plugin, ctx.log; no taxonomies, db or env.
 	if got := js(call(admin, "site", nil)); got != `{"absent":{"db":false,"env":false,"taxonomies":"undefined"},"plugin":{"id":"`+notesID+`","version":"1.2.0"},"site":{"locale":"string","name":"Example","url":"https://cms.example.org"},"url":"https://cms.example.org/posts/x"}` {
 		t.Errorf("site = %s", got)

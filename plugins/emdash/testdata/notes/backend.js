@@ -111,6 +111,13 @@ async function ctxReport(input, ctx) {
       out.sent = await ctx.email.send({ to: input.to, subject: "From EmDash", text: "Hi" });
       return out;
     }
+    case "cron": {
+      await ctx.cron.schedule("digest", { schedule: "@daily", data: { list: "all" } });
+      out.listed = (await ctx.cron.list()).filter((t) => t.name === "digest").map((t) => ({ name: t.name, schedule: t.schedule, next: typeof t.nextRunAt, last: t.lastRunAt }));
+      out.cancelled = await ctx.cron.cancel("digest");
+      out.after = (await ctx.cron.list()).filter((t) => t.name === "digest").length;
+      return out;
+    }
     case "site": {
       out.site = { name: ctx.site.name, url: ctx.site.url, locale: typeof ctx.site.locale };
       out.url = ctx.url("/posts/x");
