@@ -141,9 +141,9 @@ func TestImportSourceRefusals(t *testing.T) {
 
 func TestStripJSONC(t *testing.T) {
 	cases := map[string]string{
-		`{"a": 1, // c` + "\n" + `}`:            `{"a":1}`,
+		`{"a": 1, // c` + "\n" + `}`:              `{"a":1}`,
 		`{"a": "// not a comment", "b": [1,2,],}`: `{"a":"// not a comment","b":[1,2]}`,
-		`{/* x */"a": "\"/*\""}`:                `{"a":"\"/*\""}`,
+		`{/* x */"a": "\"/*\""}`:                  `{"a":"\"/*\""}`,
 		`[1, /* trailing */ ]`:                    `[1]`,
 	}
 	for in, want := range cases {
