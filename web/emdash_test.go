@@ -3,12 +3,14 @@ package web_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/mail/mailtest"
+	"github.com/pilcrow-cms/pilcrow/plugins/emdash"
 	"github.com/pilcrow-cms/pilcrow/plugins/emdash/emdashtest"
 	"github.com/pilcrow-cms/pilcrow/site"
 )
@@ -247,4 +250,40 @@ func TestEmDashBundleRefusals(t *testing.T) {
 	if len(list.Items) != 0 {
 		t.Fatalf("a refused bundle was installed: %+v", list.Items)
 	}
+}
+
+// TestEmDashSourceImport: an EmDash source folder imported with
+// plugins/emdash.Import (what `pilcrow plugin import` runs) packs into a
+// bundle that installs and runs with the options its code declares.
+func TestEmDashSourceImport(t *testing.T) {
+	ts := pluginSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	admin.mustCreateCollection(posts)
+	dir := filepath.Join(t.TempDir(), "notes-src")
+	if _, err := emdash.Import(context.Background(), emdashtest.Dir("notes-src"), dir); err != nil {
+		t.Fatal(err)
+	}
+	in := admin.install(packDir(t, dir), http.StatusCreated)
+	if in.ID != "notes-src" || !strings.Contains(in.Consent.Lines[0], "an EmDash plugin's source (notes-src 0.3.0)") {
+		t.Fatalf("install = %+v", in)
+	}
+	admin.consent(in)
+	// errorPolicy "continue" in the code: the failing beforeSave is logged
+	// and the save goes on; afterSave (priority 7, timeout 1500) runs.
+	author := ts.as(cms.RoleAuthor)
+	e := author.createEntry("posts", map[string]any{"title": "boom"})
+	if e.Data["title"] != "boom" {
+		t.Fatalf("entry = %+v", e)
+	}
+	eventually(t, "content:afterSave", func() bool {
+		var n struct{ Notes int }
+		author.do("GET", "/api/p/notes-src/count", nil).want(http.StatusOK).decode(&n)
+		return n.Notes == 1
+	})
+	var hello struct{ Hello string }
+	ts.anon().do("GET", "/api/p/notes-src/hello?name=Ada", nil).want(http.StatusOK).decode(&hello)
+	if hello.Hello != "Ada" {
+		t.Fatalf("hello = %+v", hello)
+	}
+	ts.anon().do("GET", "/api/p/notes-src/count", nil).problem(http.StatusUnauthorized)
 }

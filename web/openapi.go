@@ -225,7 +225,7 @@ var apiRoutes = []apiRoute{
 	{Method: "HEAD", Path: "/media/{id}/{filename}", ID: "headMediaFileNamed", Tag: "media", Summary: "A media item's file headers", Access: public, Needs: needsMedia, File: true, Status: 200, RespHeaders: []string{"ETag"}},
 
 	{Method: "GET", Path: "/api/plugins", ID: "listPlugins", Tag: "plugins", Summary: "List installed plugins", Access: perm, Perm: cms.PermManagePlugins, Needs: needsPlugins, Status: 200, Resp: pluginList{}},
-	{Method: "POST", Path: "/api/plugins", ID: "installPlugin", Tag: "plugins", Summary: "Upload a plugin bundle (201: awaiting consent; 200: unchanged or applied)", Access: perm, Perm: cms.PermManagePlugins, Needs: needsPlugins,
+	{Method: "POST", Path: "/api/plugins", ID: "installPlugin", Tag: "plugins", Summary: "Upload a plugin bundle, a .zip or an EmDash sandboxed .tar.gz (201: awaiting consent; 200: unchanged or applied)", Access: perm, Perm: cms.PermManagePlugins, Needs: needsPlugins,
 		Query:  []apiParam{{Name: "force", In: "query", Description: "allow a downgrade", Schema: map[string]any{"type": "boolean"}}},
 		Body:   multipartBody{Parts: map[string]map[string]any{"bundle": {"type": "string", "contentMediaType": "application/octet-stream"}}, Required: []string{"bundle"}},
 		Status: 201, Also: []int{200}, Resp: plugins.Info{}, RespHeaders: []string{"Location"}, Errors: []int{409, 413, 415, 422}},

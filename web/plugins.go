@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,10 +59,16 @@ func (s *Server) handleInstallPlugin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// An EmDash bundle is translated once here; Install takes the result
+	// as the Pilcrow bundle it is.
+	if data, err = plugins.NativeBundle(r.Context(), data); err != nil {
+		s.pluginError(w, r, err)
+		return
+	}
 	// What was there before decides between 201 and 200; an unreadable
 	// bundle has no "before" and Install reports its problems.
 	var prev *plugins.Info
-	if id := bundleID(r.Context(), data); id != "" {
+	if id := bundleID(data); id != "" {
 		prev, _ = s.svc.Plugins.Get(r.Context(), id)
 	}
 	info, err := s.svc.Plugins.Install(r.Context(), data, currentUser(r).ID, force)
@@ -93,11 +98,7 @@ func installStatus(prev, now *plugins.Info) int {
 }
 
 // bundleID is the id a bundle claims, or "" when it does not read.
-func bundleID(ctx context.Context, data []byte) string {
-	data, err := plugins.NativeBundle(ctx, data)
-	if err != nil {
-		return ""
-	}
+func bundleID(data []byte) string {
 	b, err := bundle.Read(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return ""

@@ -250,7 +250,7 @@ func Translate(data []byte, d Describe) (*Translation, manifest.Problems) {
 	m.Origin = &manifest.Origin{Format: "emdash", From: from, ID: emID, Version: version}
 
 	caps, hosts := t.access(top)
-	meta := Meta{ID: m.ID}
+	meta := Meta{ID: m.ID, Hooks: []MetaHook{}, Routes: []MetaRoute{}, Settings: []MetaSetting{}}
 	m.Hooks = t.hooks(top["hooks"], &meta)
 	for _, h := range m.Hooks {
 		if h.Name == manifest.HookPageMetadata && !slices.Contains(caps, manifest.PageMetadata) {

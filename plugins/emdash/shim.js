@@ -11,7 +11,8 @@
 const ROLE_LEVELS = { admin: 50, editor: 40, author: 30 };
 const SETTINGS = "settings:";
 
-export function adapt(mod, meta) {
+export function adapt(mod, m) {
+  const meta = { hooks: m.hooks || [], routes: m.routes || [], settings: m.settings || [], admin: !!m.admin };
   const def = mod && typeof mod === "object" ? mod : null;
   if (!def) {
     throw new TypeError("EmDash backend.js must export default { hooks, routes }");
@@ -441,7 +442,7 @@ export function routeContext(req) {
   if (BODY_METHODS.includes(method)) {
     input = req.body === null ? undefined : req.body;
   } else {
-    input = Object.assign({}, req.query);
+    input = Object.assign({}, req.query || {});
   }
   const headers = req.headers || {};
   const rc = {
