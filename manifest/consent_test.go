@@ -217,3 +217,22 @@ func TestHookGates(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentOrigin: a translated plugin's consent says first where it came
+// from; a plugin without origin has no such line.
+func TestConsentOrigin(t *testing.T) {
+	for _, c := range []struct {
+		origin *Origin
+		want   string
+	}{
+		{&Origin{Format: "emdash", From: "bundle", ID: "@a/b", Version: "1.0.0"}, "Came from an EmDash plugin bundle (@a/b 1.0.0), translated by Pilcrow"},
+		{&Origin{Format: "emdash", From: "source", ID: "b"}, "Came from an EmDash plugin's source (b), translated by Pilcrow"},
+		{nil, "Read your content"},
+	} {
+		m := &Manifest{ID: "x-y", Version: "1.0.0", Name: "X", Capabilities: []Capability{ContentRead}, Origin: c.origin}
+		lines := Consent(m).Lines
+		if len(lines) == 0 || !strings.HasPrefix(lines[0], c.want) {
+			t.Errorf("origin %+v: lines = %q", c.origin, lines)
+		}
+	}
+}
