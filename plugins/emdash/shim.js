@@ -618,15 +618,17 @@ export function blocksOf(blocks) {
           break;
         case "form": {
           const inputs = [];
+          const after = []; // what the form cannot hold, shown below it
           for (const f of b.fields || []) {
             const input = formInput(f);
             if (input) inputs.push(input);
-            else if (f.type === "button") out.push(button(f));
-            else out.push(note(`(form field ${str(f.label)}: a ${f.type} is not available in Pilcrow's admin)`));
+            else if (f.type === "button") after.push(button(f));
+            else after.push(note(`(form field ${str(f.label)}: a ${f.type} is not available in Pilcrow's admin)`));
           }
           const submit = b.submit || {};
           if (!SAFE_ID.test(submit.action_id || "")) {
             out.push(note("(a form whose submit action_id cannot be carried by Pilcrow's admin)"));
+            out.push(...after);
             break;
           }
           out.push({
@@ -635,6 +637,7 @@ export function blocksOf(blocks) {
             inputs,
             submit: { label: str(submit.label) || "Submit", actionId: "f-" + submit.action_id },
           });
+          out.push(...after);
           break;
         }
         case "image":

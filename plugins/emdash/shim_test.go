@@ -156,7 +156,7 @@ func TestShimBlocks(t *testing.T) {
 		{`{type: "form", block_id: "add", fields: [{type: "text_input", action_id: "a", label: "A", multiline: true}, {type: "number_input", action_id: "n", label: "N", initial_value: 2},
 			{type: "combobox", action_id: "c", label: "C", options: [{label: "x", value: "x"}]}, {type: "date_input", action_id: "d", label: "D"}, {type: "checkbox", action_id: "k", label: "K", options: []}],
 			submit: {label: "Go", action_id: "save"}}`,
-			`[{"type":"text","text":"(form field K: a checkbox is not available in Pilcrow's admin)"},{"type":"form","id":"add","inputs":[{"type":"textarea","name":"a","label":"A"},{"type":"number","name":"n","label":"N","value":2},{"type":"select","name":"c","label":"C","options":[{"label":"x","value":"x"}]},{"type":"date","name":"d","label":"D"}],"submit":{"label":"Go","actionId":"f-save"}}]`},
+			`[{"type":"form","id":"add","inputs":[{"type":"textarea","name":"a","label":"A"},{"type":"number","name":"n","label":"N","value":2},{"type":"select","name":"c","label":"C","options":[{"label":"x","value":"x"}]},{"type":"date","name":"d","label":"D"}],"submit":{"label":"Go","actionId":"f-save"}},{"type":"text","text":"(form field K: a checkbox is not available in Pilcrow's admin)"}]`},
 		{`{type: "image", url: "https://i.example/a.png", alt: "A"}`, `[{"type":"link","label":"A","href":"https://i.example/a.png"}]`},
 		{`{type: "columns", columns: [[{type: "header", text: "1"}], [{type: "divider"}]]}`, `[{"type":"header","text":"1"},{"type":"divider"}]`},
 		{`{type: "banner", title: "T", description: "D", variant: "alert"}`, `[{"type":"text","text":"T\n\nD"}]`},
