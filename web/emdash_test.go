@@ -287,3 +287,27 @@ func TestEmDashSourceImport(t *testing.T) {
 	}
 	ts.anon().do("GET", "/api/p/notes-src/count", nil).problem(http.StatusUnauthorized)
 }
+
+// TestEmDashBundleUpgrade: a new version of an EmDash bundle is an upgrade
+// like any other: asking for a new host waits for consent with the change
+// shown; the same version with other content is refused.
+func TestEmDashBundleUpgrade(t *testing.T) {
+	ts := pluginSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	admin.installActive(emdashtest.Notes(t))
+	pack := func(edit func(m map[string]any)) []byte {
+		m, backend := emdashtest.NotesFiles(t, edit)
+		return emdashtest.Tarball(t, emdashtest.Entry{Name: "manifest.json", Body: m}, emdashtest.Entry{Name: "backend.js", Body: backend})
+	}
+	up := admin.install(pack(func(m map[string]any) {
+		m["version"] = "1.3.0"
+		m["allowedHosts"] = []any{"api.example.com", "*.cdn.example.com", "new.example.com"}
+	}), http.StatusCreated)
+	if up.Upgrade == nil || up.Upgrade.To != "1.3.0" || !up.Upgrade.Escalation || up.Running != "1.2.0" {
+		t.Fatalf("upgrade = %+v", up)
+	}
+	admin.uploadBundle("/api/plugins", "bundle", pack(func(m map[string]any) {
+		m["version"] = "1.2.0"
+		m["routes"] = []any{map[string]any{"name": "ping", "public": true}, "whoami", "ctx", "admin"}
+	})).problem(http.StatusConflict)
+}
