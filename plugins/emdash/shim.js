@@ -47,7 +47,7 @@ export function adapt(mod, m) {
 export function emdashCtx(ctx, meta) {
   const c = {
     plugin: ctx.plugin,
-    storage: ctx.storage,
+    storage: storageAdapter(ctx.storage),
     kv: kvAdapter(ctx, meta),
     log: ctx.log,
     site: ctx.site,
@@ -60,6 +60,21 @@ export function emdashCtx(ctx, meta) {
   if (ctx.email) c.email = { send: async (message) => { await ctx.email.send(message); } };
   if (ctx.cron) c.cron = cronAdapter(ctx.cron);
   return c;
+}
+
+// storage: an undeclared collection is an error saying so (as in EmDash),
+// rather than a TypeError about undefined.
+const NOT_COLLECTIONS = ["then", "toJSON", "constructor", "valueOf", "toString"];
+function storageAdapter(storage) {
+  if (!storage || typeof Proxy !== "function") return storage;
+  return new Proxy(storage, {
+    get(target, key) {
+      if (typeof key === "string" && !(key in target) && !NOT_COLLECTIONS.includes(key)) {
+        throw new Error(`storage collection "${key}" is not declared in the plugin's manifest`);
+      }
+      return target[key];
+    },
+  });
 }
 
 // kv: EmDash plugins read their settings as "settings:<key>". A declared

@@ -231,3 +231,23 @@ func TestShimRouteContext(t *testing.T) {
 		t.Fatalf("route contexts = %s\nwant %s", b, want)
 	}
 }
+
+// TestShimStorage: declared collections pass through; an undeclared one
+// is an error naming it.
+func TestShimStorage(t *testing.T) {
+	rt := shimRuntime(t)
+	v, err := rt.RunString(`(function () {
+  var ctx = fakeCtx();
+  ctx.storage = Object.freeze({ events: Object.freeze({ get: function () { return "got"; } }) });
+  var c = shim.emdashCtx(ctx, { hooks: [], routes: [], settings: [] });
+  var msg;
+  try { c.storage.secrets.put("a", 1); } catch (e) { msg = e.message; }
+  return JSON.stringify({ declared: c.storage.events.get("x"), undeclared: msg, then: typeof c.storage.then });
+})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.String() != `{"declared":"got","undeclared":"storage collection \"secrets\" is not declared in the plugin's manifest","then":"undefined"}` {
+		t.Fatalf("got %s", v)
+	}
+}
