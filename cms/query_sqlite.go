@@ -221,6 +221,10 @@ type builtList struct {
 	// the FTS table drive the page when results are ordered by seq.
 	ftsTable string
 	ftsWhere int
+	// ftsArg is the MATCH argument's index in args; onlyFTS says the search
+	// is the list's only filter (see ftsTopK).
+	ftsArg  int
+	onlyFTS bool
 }
 
 // arm is one range of rows after a cursor. In a null arm the first sort key
@@ -278,6 +282,7 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 				table = "entries_pub_fts"
 			}
 			b.ftsWhere = len(b.where)
+			b.ftsArg = len(b.args)
 			b.ftsTable = table
 			b.where = append(b.where, "e.seq IN (SELECT rowid FROM "+table+" WHERE "+table+" MATCH ?)")
 			b.args = append(b.args, fq)
@@ -288,6 +293,7 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 		return nil, err
 	}
 	b.filtered = len(q.Filters) > 0 || q.Q != "" || len(q.Status) > 0
+	b.onlyFTS = b.ftsTable != "" && len(q.Filters) == 0 && len(q.Status) == 0
 	if live := public || !slices.Contains(q.Status, StatusTrashed); live {
 		kind := "d"
 		if public {
@@ -720,10 +726,33 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
 func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
-	if err := choosePlan(ctx, db, b); err != nil {
+	seqs, topK, err := ftsTopK(ctx, db, b)
+	if err != nil {
 		return "", err
 	}
-	text, args := b.query(selectCols)
+	var text string
+	var args []any
+	if topK {
+		// The page is among seqs: read those rows, in order.
+		var in strings.Builder
+		for i, s := range seqs {
+			if i > 0 {
+				in.WriteString(", ")
+			}
+			in.WriteString(strconv.FormatInt(s, 10))
+		}
+		var sel []string
+		for _, s := range b.sort {
+			sel = append(sel, s.expr)
+		}
+		text = "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN (" + in.String() + ")" + b.orderBy() +
+			" LIMIT " + strconv.Itoa(b.limit+1)
+	} else {
+		if err := choosePlan(ctx, db, b); err != nil {
+			return "", err
+		}
+		text, args = b.query(selectCols)
+	}
 	rows, err := db.QueryContext(ctx, text, args...)
 	if err != nil && b.forceIndex != "" {
 		// The index hint is an optimisation; should SQLite refuse it, the

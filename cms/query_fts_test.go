@@ -1,0 +1,131 @@
+package cms
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"testing"
+)
+
+// TestSearchPagesMatchFullSort checks the bounded full-text plan (ftsTopK)
+// against SQLite sorting every match: page after page through cursors, for
+// published orders that follow seq, that mostly follow it, and that do not
+// at all, and for common and rare words, public and admin lists.
+func TestSearchPagesMatchFullSort(t *testing.T) {
+	const n = 3000
+	for _, order := range []string{"creation", "some-late", "random"} {
+		t.Run(order, func(t *testing.T) {
+			c, db := newContentEnv(t)
+			mustCollection(t, c, benchCollection)
+			seedEntries(t, c, n)
+			ctx := context.Background()
+			rnd := rand.New(rand.NewPCG(7, 9))
+			switch order {
+			case "some-late":
+				// One entry in ten published a while after later ones (a draft
+				// published late), some sharing a published time.
+				for i := 0; i < n; i += 10 {
+					at := int64(1735689600000 + (i+rnd.IntN(400))*60000)
+					if i%30 == 0 {
+						at = 1735689600000 + 1500*60000
+					}
+					mustExec(t, db.Write(), `UPDATE entries SET published_at = ? WHERE published_slug = ?`, at, fmt.Sprintf("entry-%d", i))
+				}
+			case "random":
+				mustExec(t, db.Write(), `UPDATE entries SET published_at = 1735689600000 + abs(random() % 100000000), updated_at = 1735689600000 + abs(random() % 100000000)`)
+			}
+			for _, s := range []struct {
+				query  string
+				public bool
+			}{
+				{"q=foxtrot&limit=20", true},
+				{"q=foxtrot&limit=7", true},
+				{"q=foxtrot+lima&limit=20", true},
+				{"q=1234&limit=20", true},
+				{"q=golf&sort=publishedAt&limit=15", true},
+				{"q=golf&sort=-updatedAt&limit=20", false},
+				{"q=golf&sort=updatedAt&limit=20", false},
+			} {
+				v, _ := url.ParseQuery(s.query)
+				want := fullSortSearch(t, c, v, s.public)
+				var got []string
+				q := mustQuery(t, s.query)
+				for pages := 0; ; pages++ {
+					if pages > n {
+						t.Fatalf("%s: cursors do not end", s.query)
+					}
+					var next string
+					if s.public {
+						p, err := c.PublicList(ctx, "articles", q)
+						if err != nil {
+							t.Fatalf("%s: %v", s.query, err)
+						}
+						for _, e := range p.Items {
+							got = append(got, e.Slug)
+						}
+						next = p.NextCursor
+					} else {
+						p, err := c.ListEntries(ctx, nil, "articles", q)
+						if err != nil {
+							t.Fatalf("%s: %v", s.query, err)
+						}
+						for _, e := range p.Items {
+							got = append(got, e.Slug)
+						}
+						next = p.NextCursor
+					}
+					if next == "" {
+						break
+					}
+					q.Cursor = next
+				}
+				if len(want) == 0 {
+					t.Fatalf("%s: the fixture has no match", s.query)
+				}
+				if !slices.Equal(got, want) {
+					i := 0
+					for i < min(len(got), len(want)) && got[i] == want[i] {
+						i++
+					}
+					t.Errorf("%s (%s order): %d results, want %d; first difference at %d", s.query, order, len(got), len(want), i)
+				}
+			}
+		})
+	}
+}
+
+// fullSortSearch is the reference: every match, sorted by SQLite.
+func fullSortSearch(t *testing.T, c *Content, v url.Values, public bool) []string {
+	t.Helper()
+	table, slug, where := "entries_fts", "e.slug", "e.status <> 'trashed'"
+	if public {
+		table, slug, where = "entries_pub_fts", "e.published_slug", "e.published_data IS NOT NULL AND e.status <> 'trashed'"
+	}
+	order := map[string]string{"": "e.published_at DESC, e.seq DESC", "publishedAt": "e.published_at ASC, e.seq ASC",
+		"-updatedAt": "e.updated_at DESC, e.seq DESC", "updatedAt": "e.updated_at ASC, e.seq ASC"}[v.Get("sort")]
+	rows, err := c.db.Read().Query(`SELECT `+slug+` FROM entries e WHERE e.collection = 'articles' AND `+where+
+		` AND e.seq IN (SELECT rowid FROM `+table+` WHERE `+table+` MATCH ?) ORDER BY `+order, ftsQuery(v.Get("q")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func mustExec(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatal(err)
+	}
+}

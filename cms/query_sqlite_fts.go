@@ -1,0 +1,231 @@
+package cms
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// maxOutOfOrder bounds how many entries ftsTopK reads from the sort index
+// ahead of its candidates before it gives up and lets SQLite sort every match.
+const maxOutOfOrder = 2000
+
+// ftsTopK finds the page of a full-text search ordered by something other
+// than seq (the public API's default, newest published first) without
+// collecting and sorting every match, which is what SQLite does: a common
+// word matches a quarter of a collection, and materialising those rowids
+// costs milliseconds, where the page needs twenty.
+//
+// The FTS table is ordered by rowid (= seq), and for most entries the sort
+// order follows seq (entries are published roughly in creation order), so:
+//
+//  1. walk the matches newest seq first and take the first limit+1 (F), the
+//     way a newest-first search does;
+//  2. with fewer than that, F is every match;
+//  3. otherwise any match that belongs on the page but is not in F has a seq
+//     below F's smallest and sorts before F's last key: read the entries that
+//     sort before that key from the sort index (at most maxOutOfOrder, which
+//     in creation-ordered data are about limit × entries/matches rows), keep
+//     those with a smaller seq, and ask the FTS table which of them match.
+//
+// It returns the candidate seqs (a superset of the page, in no order) and
+// ok=false when the shape does not apply or step 3 would read too much; the
+// caller then runs the plain plan.
+func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bool, err error) {
+	if b.ftsTable == "" || !b.onlyFTS || b.sortIndex == "" || b.sort[0].expr == "e.seq" || len(b.arms) > 1 {
+		return nil, false, nil
+	}
+	for _, s := range b.sort {
+		if s.nullable {
+			return nil, false, nil
+		}
+	}
+	var arm arm
+	if len(b.arms) == 1 {
+		arm = b.arms[0]
+	}
+	keys := make([]string, len(b.sort))
+	for i, s := range b.sort {
+		keys[i] = s.expr
+	}
+	n := b.limit + 1
+	fts := b.ftsTable
+
+	// Step 1: the newest matches by seq, with their sort keys.
+	w := slices.Clone(b.where)
+	w[b.ftsWhere] = fts + " MATCH ?"
+	w = append(w, arm.where...)
+	q1 := "SELECT e.seq, " + strings.Join(keys, ", ") + " FROM " + fts + " CROSS JOIN entries e WHERE e.seq = " + fts + ".rowid AND " +
+		strings.Join(w, " AND ") + " ORDER BY " + fts + ".rowid DESC LIMIT " + strconv.Itoa(n)
+	rows, err := db.QueryContext(ctx, q1, append(slices.Clone(b.args), arm.args...)...)
+	if err != nil {
+		return nil, false, fmt.Errorf("search entries: %w", err)
+	}
+	type cand struct {
+		seq  int64
+		keys []any
+	}
+	var found []cand
+	for rows.Next() {
+		c := cand{keys: make([]any, len(keys))}
+		dest := []any{&c.seq}
+		for i := range c.keys {
+			dest = append(dest, &c.keys[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, false, fmt.Errorf("search entries: %w", err)
+		}
+		found = append(found, c)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, false, fmt.Errorf("search entries: %w", err)
+	}
+	for _, c := range found {
+		seqs = append(seqs, c.seq)
+	}
+	if len(found) < n {
+		return seqs, true, nil // every match
+	}
+
+	// Step 3: the last key of F in sort order, and F's smallest seq.
+	last := slices.MaxFunc(found, func(x, y cand) int { return b.compareKeys(x.keys, y.keys) })
+	minSeq := found[len(found)-1].seq
+	w = slices.Delete(slices.Clone(b.where), b.ftsWhere, b.ftsWhere+1)
+	w = append(w, arm.where...)
+	before, beforeArgs := b.sortsBefore(last.keys)
+	w = append(w, before)
+	q2 := "SELECT e.seq FROM entries e INDEXED BY " + b.sortIndex + " WHERE " + strings.Join(w, " AND ") + b.orderBy() +
+		" LIMIT " + strconv.Itoa(maxOutOfOrder+1)
+	args := slices.Clone(b.args)
+	ftsArg := args[b.ftsArg]
+	args = slices.Delete(args, b.ftsArg, b.ftsArg+1)
+	args = append(append(args, arm.args...), beforeArgs...)
+	rows, err = db.QueryContext(ctx, q2, args...)
+	if err != nil {
+		return nil, false, nil // the index hint refused: the plain plan still answers
+	}
+	var older []int64
+	read := 0
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, false, fmt.Errorf("search entries: %w", err)
+		}
+		read++
+		if s < minSeq {
+			older = append(older, s)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, false, fmt.Errorf("search entries: %w", err)
+	}
+	if read > maxOutOfOrder {
+		return nil, false, nil
+	}
+	if len(older) == 0 {
+		return seqs, true, nil
+	}
+	// Which of the out-of-order entries match: one walk of the matches in
+	// their seq range (FTS5 seeks to a rowid range), intersected here.
+	lo, hi := slices.Min(older), slices.Max(older)
+	rows, err = db.QueryContext(ctx, "SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? AND rowid BETWEEN ? AND ?", ftsArg, lo, hi)
+	if err != nil {
+		return nil, false, fmt.Errorf("search entries: %w", err)
+	}
+	defer rows.Close()
+	slices.Sort(older)
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			return nil, false, fmt.Errorf("search entries: %w", err)
+		}
+		if _, hit := slices.BinarySearch(older, s); hit {
+			seqs = append(seqs, s)
+		}
+	}
+	return seqs, true, rows.Err()
+}
+
+// compareKeys orders two rows' sort values as the list does: negative when
+// x comes first. Values are SQLite's (int64, float64, string, []byte, never
+// NULL here: ftsTopK takes non-nullable keys only).
+func (b *builtList) compareKeys(x, y []any) int {
+	for i, s := range b.sort {
+		c := compareSQL(x[i], y[i])
+		if s.desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareSQL compares two SQLite values the way ORDER BY does with the
+// BINARY collation: numbers before text before blobs.
+func compareSQL(x, y any) int {
+	rank := func(v any) int {
+		switch v.(type) {
+		case int64, float64:
+			return 1
+		case string:
+			return 2
+		}
+		return 3
+	}
+	if rx, ry := rank(x), rank(y); rx != ry {
+		return cmp.Compare(rx, ry)
+	}
+	switch a := x.(type) {
+	case int64:
+		if b, ok := y.(int64); ok {
+			return cmp.Compare(a, b)
+		}
+		return cmp.Compare(float64(a), y.(float64))
+	case float64:
+		if b, ok := y.(int64); ok {
+			return cmp.Compare(a, float64(b))
+		}
+		return cmp.Compare(a, y.(float64))
+	case string:
+		return strings.Compare(a, y.(string))
+	case []byte:
+		return bytes.Compare(a, y.([]byte))
+	}
+	return 0
+}
+
+// sortsBefore is the condition "the row sorts before vals" in the list's
+// order, for non-nullable keys: (k1 before v1) OR (k1 = v1 AND k2 before v2)…
+func (b *builtList) sortsBefore(vals []any) (string, []any) {
+	var ors []string
+	var args []any
+	for i, s := range b.sort {
+		var and []string
+		for j := range i {
+			and = append(and, b.sort[j].expr+" = ?")
+			args = append(args, vals[j])
+		}
+		op := " < ?"
+		if s.desc {
+			op = " > ?"
+		}
+		and = append(and, s.expr+op)
+		args = append(args, vals[i])
+		ors = append(ors, "("+strings.Join(and, " AND ")+")")
+	}
+	// The first key's range, written alone too, so SQLite seeks into the index.
+	op := " <= ?"
+	if b.sort[0].desc {
+		op = " >= ?"
+	}
+	return b.sort[0].expr + op + " AND (" + strings.Join(ors, " OR ") + ")", append([]any{vals[0]}, args...)
+}
