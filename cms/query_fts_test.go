@@ -129,3 +129,73 @@ func mustExec(t *testing.T, db *sql.DB, query string, args ...any) {
 		t.Fatal(err)
 	}
 }
+
+// TestSearchIndexFollowsWrites: the contentless search tables (migration
+// 00035) still replace and drop an entry's row: an edited entry is found by
+// its new words only (and its slug, which keeps the first title's words),
+// unpublish and purge take it out of the results.
+func TestSearchIndexFollowsWrites(t *testing.T) {
+	c, _ := newContentEnv(t)
+	mustCollection(t, c, benchCollection)
+	ctx := context.Background()
+	count := func(q string, public bool) int {
+		t.Helper()
+		lq := mustQuery(t, "q="+q)
+		if public {
+			p, err := c.PublicList(ctx, "articles", lq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(p.Items)
+		}
+		p, err := c.ListEntries(ctx, nil, "articles", lq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Items)
+	}
+	e, err := c.CreateEntry(ctx, nil, "articles", map[string]any{"title": "Zebra crossing", "body": "stripes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err = c.Publish(ctx, nil, "articles", e.ID, nil, e.Version); err != nil {
+		t.Fatal(err)
+	}
+	if count("zebra", false) != 1 || count("zebra", true) != 1 {
+		t.Fatalf("a new published entry is not found")
+	}
+	if e, err = c.UpdateEntry(ctx, nil, "articles", e.ID, map[string]any{"title": "Okapi walk", "body": "spots"}, e.Version); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = c.Publish(ctx, nil, "articles", e.ID, nil, e.Version); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		q      string
+		public bool
+		want   int
+	}{{"stripes", false, 0}, {"stripes", true, 0}, {"okapi", false, 1}, {"okapi", true, 1}, {"spots", true, 1}, {"zebra", true, 1}} {
+		if got := count(tc.q, tc.public); got != tc.want {
+			t.Errorf("after the edit, q=%s (public %v) found %d, want %d", tc.q, tc.public, got, tc.want)
+		}
+	}
+	if e, err = c.Unpublish(ctx, nil, "articles", e.ID, e.Version); err != nil {
+		t.Fatal(err)
+	}
+	if got := count("okapi", true); got != 0 {
+		t.Errorf("an unpublished entry is found by public search (%d)", got)
+	}
+	if e, err = c.Trash(ctx, nil, "articles", e.ID, e.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Purge(ctx, nil, "articles", e.ID, e.Version); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := c.db.Read().QueryRow(`SELECT count(*) FROM entries_fts WHERE entries_fts MATCH 'okapi OR spots OR zebra'`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("a purged entry left %d search rows", rows)
+	}
+}
