@@ -98,11 +98,13 @@ func benchInvoke(b *testing.B, p *Pool, inv *Invocation) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	done := cpuPerOp(b)
 	for b.Loop() {
 		if _, err := p.Invoke(ctx, inv, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+	done()
 }
 
 // BenchmarkInvokeTrivial: a fresh isolate and a trivial hook, end to end
@@ -124,11 +126,13 @@ func BenchmarkInvokeInProcess(b *testing.B) {
 			benchLimits(bc.inv)
 			ctx := context.Background()
 			b.ReportAllocs()
+			done := cpuPerOp(b)
 			for b.Loop() {
 				if _, err := RunInProcess(ctx, bc.inv, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
+			done()
 		})
 	}
 }
