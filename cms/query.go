@@ -189,12 +189,7 @@ func parseTime(s string) (time.Time, error) {
 // ftsQuery turns free text into an FTS5 query of quoted terms (all must match;
 // the last is a prefix), so no user input is ever read as FTS5 syntax.
 func ftsQuery(s string) string {
-	terms := strings.FieldsFunc(s, func(r rune) bool {
-		return !(r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || r > 127)
-	})
-	if len(terms) > 20 {
-		terms = terms[:20]
-	}
+	terms := ftsTerms(s)
 	parts := make([]string, len(terms))
 	for i, t := range terms {
 		parts[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
@@ -203,4 +198,15 @@ func ftsQuery(s string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// ftsTerms are the words of a search, at most 20.
+func ftsTerms(s string) []string {
+	terms := strings.FieldsFunc(s, func(r rune) bool {
+		return !(r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || r > 127)
+	})
+	if len(terms) > 20 {
+		terms = terms[:20]
+	}
+	return terms
 }

@@ -37,14 +37,34 @@ func TestSearchPagesMatchFullSort(t *testing.T) {
 			case "random":
 				mustExec(t, db.Write(), `UPDATE entries SET published_at = 1735689600000 + abs(random() % 100000000), updated_at = 1735689600000 + abs(random() % 100000000)`)
 			}
+			// A word with three longer terms (named) and a prefix of four (not).
+			for _, title := range []string{"Zebra stripe", "Zebra stripes", "Okapi striped", "Okapi stripey", "Stripe again"} {
+				e, err := c.CreateEntry(ctx, nil, "articles", map[string]any{"title": title})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Publish(ctx, nil, "articles", e.ID, nil, e.Version); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for _, s := range []struct {
 				query  string
 				public bool
 			}{
+				{"q=stripe&limit=2", true},
+				{"q=stripe&limit=2", false},
+				{"q=strip&limit=2", true},
 				{"q=foxtrot&limit=20", true},
 				{"q=foxtrot&limit=7", true},
 				{"q=foxtrot+lima&limit=20", true},
 				{"q=1234&limit=20", true},
+				{"q=123&limit=5", true},   // 123 and ten longer terms 1230…1239: too many to name
+				{"q=299&limit=5", true},   // 299 and 2990…2999
+				{"q=29&limit=5", false},   // too short
+				{"q=12&limit=20", true},   // too short to expand
+				{"q=1&limit=20", false},   // far too many terms
+				{"q=jul&limit=20", true},  // a prefix of juliet only
+				{"q=LIMA+Fox&limit=9", true},
 				{"q=golf&sort=publishedAt&limit=15", true},
 				{"q=golf&sort=-updatedAt&limit=20", false},
 				{"q=golf&sort=updatedAt&limit=20", false},
@@ -106,6 +126,9 @@ func fullSortSearch(t *testing.T, c *Content, v url.Values, public bool) []strin
 	}
 	order := map[string]string{"": "e.published_at DESC, e.seq DESC", "publishedAt": "e.published_at ASC, e.seq ASC",
 		"-updatedAt": "e.updated_at DESC, e.seq DESC", "updatedAt": "e.updated_at ASC, e.seq ASC"}[v.Get("sort")]
+	if !public && order == "e.published_at DESC, e.seq DESC" {
+		order = "e.seq DESC" // the admin lists' default: newest created first
+	}
 	rows, err := c.db.Read().Query(`SELECT `+slug+` FROM entries e WHERE e.collection = 'articles' AND `+where+
 		` AND e.seq IN (SELECT rowid FROM `+table+` WHERE `+table+` MATCH ?) ORDER BY `+order, ftsQuery(v.Get("q")))
 	if err != nil {

@@ -223,8 +223,9 @@ type builtList struct {
 	ftsWhere int
 	// ftsArg is the MATCH argument's index in args; onlyFTS says the search
 	// is the list's only filter (see ftsTopK).
-	ftsArg  int
-	onlyFTS bool
+	ftsArg   int
+	onlyFTS  bool
+	ftsTerms []string
 }
 
 // arm is one range of rows after a cursor. In a null arm the first sort key
@@ -283,6 +284,7 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 			}
 			b.ftsWhere = len(b.where)
 			b.ftsArg = len(b.args)
+			b.ftsTerms = ftsTerms(q.Q)
 			b.ftsTable = table
 			b.where = append(b.where, "e.seq IN (SELECT rowid FROM "+table+" WHERE "+table+" MATCH ?)")
 			b.args = append(b.args, fq)
@@ -726,6 +728,9 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
 func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+	if err := expandPrefix(ctx, db, b); err != nil {
+		return "", err
+	}
 	seqs, topK, err := ftsTopK(ctx, db, b)
 	if err != nil {
 		return "", err
