@@ -58,12 +58,12 @@ func TestSearchPagesMatchFullSort(t *testing.T) {
 				{"q=foxtrot&limit=7", true},
 				{"q=foxtrot+lima&limit=20", true},
 				{"q=1234&limit=20", true},
-				{"q=123&limit=5", true},   // 123 and ten longer terms 1230…1239: too many to name
-				{"q=299&limit=5", true},   // 299 and 2990…2999
-				{"q=29&limit=5", false},   // too short
-				{"q=12&limit=20", true},   // too short to expand
-				{"q=1&limit=20", false},   // far too many terms
-				{"q=jul&limit=20", true},  // a prefix of juliet only
+				{"q=123&limit=5", true},  // 123 and ten longer terms 1230…1239: too many to name
+				{"q=299&limit=5", true},  // 299 and 2990…2999
+				{"q=29&limit=5", false},  // too short
+				{"q=12&limit=20", true},  // too short to expand
+				{"q=1&limit=20", false},  // far too many terms
+				{"q=jul&limit=20", true}, // a prefix of juliet only
 				{"q=LIMA+Fox&limit=9", true},
 				{"q=golf&sort=publishedAt&limit=15", true},
 				{"q=golf&sort=-updatedAt&limit=20", false},
