@@ -1045,17 +1045,23 @@ func report(w io.Writer, c config, cases []benchCase, res map[string][2][]runRes
 			continue
 		}
 		r, base := res[k.name], res[k.addedTo]
-		var ratios, pa, ba []float64
-		for i := range min(len(r[0]), len(r[1]), len(base[0]), len(base[1])) {
-			p := r[0][i].cpuPerReq() - base[0][i].cpuPerReq()
-			b := r[1][i].cpuPerReq() - base[1][i].cpuPerReq()
-			pa, ba = append(pa, p*1e6), append(ba, b*1e6)
-			if b > 0 {
-				ratios = append(ratios, p/b)
+		cpu := func(rs []runResult) []float64 {
+			var xs []float64
+			for _, x := range rs {
+				xs = append(xs, x.cpuPerReq()*1e6)
 			}
+			return xs
 		}
-		fmt.Fprintf(w, "\nadded CPU of %s over %s: pilcrow %.0f µs, pocketbase %.0f µs per request (medians), ratio %.2f\n",
-			k.name, k.addedTo, median(pa), median(ba), median(ratios))
+		// Medians of each side first: one round's difference of two noisy
+		// runs can be negative for PocketBase's small hook cost.
+		pa := median(cpu(r[0])) - median(cpu(base[0]))
+		ba := median(cpu(r[1])) - median(cpu(base[1]))
+		ratio := "n/a (PocketBase's added CPU is within the noise)"
+		if ba > 0 {
+			ratio = fmt.Sprintf("%.2f", pa/ba)
+		}
+		fmt.Fprintf(w, "\nadded CPU of %s over %s (median CPU/req of each, subtracted): pilcrow %.0f µs, pocketbase %.0f µs per request, ratio %s\n",
+			k.name, k.addedTo, pa, ba, ratio)
 	}
 	fmt.Fprintf(w, "\ndatabase size after seeding (file + WAL, checkpointed): pilcrow %.1f MiB, pocketbase %.1f MiB (data.db), ratio %.2f\n",
 		float64(pilSize)/(1<<20), float64(pbSize)/(1<<20), float64(pilSize)/float64(pbSize))
