@@ -153,3 +153,36 @@ func (c cpuClock) report(b *testing.B) {
 		b.ReportMetric(float64(processCPU()-c.start)/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// BenchmarkReads100k are the public reads of the comparison with PocketBase
+// over 100k entries: one entry by slug (uncached: a fresh slug each time
+// through the cache's capacity) and the 20 newest.
+//
+//	go test ./cms -run '^$' -bench Reads100k -benchtime 3000x
+func BenchmarkReads100k(b *testing.B) {
+	c := contentFixture(b, 100_000)
+	ctx := context.Background()
+	b.Run("PublicEntryBySlug", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := startCPU(b)
+		i := 0
+		for b.Loop() {
+			i = (i + 7919) % 100_000
+			if _, err := c.PublicEntry(ctx, "articles", fmt.Sprintf("entry-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.report(b)
+	})
+	q := mustQuery(b, "limit=20")
+	b.Run("PublicListNewest", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := startCPU(b)
+		for b.Loop() {
+			if _, err := c.PublicList(ctx, "articles", q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.report(b)
+	})
+}

@@ -94,6 +94,7 @@ func BenchmarkCreateEntry(b *testing.B) {
 	mustCollection(b, c, benchCollection)
 	ctx := context.Background()
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	i := 0
 	for b.Loop() {
 		i++
@@ -102,6 +103,7 @@ func BenchmarkCreateEntry(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 func BenchmarkContent100k(b *testing.B) {

@@ -129,7 +129,8 @@ func (c *Content) publicCollection(ctx context.Context, name string) (*Collectio
 }
 
 // publicBySlugStmt is the hottest query of the site, prepared once: planning
-// it costs more than running it.
+// it costs more than running it. "collection = +?" keeps it prepared: see
+// stmtSlugTaken.
 func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 	c.stmtMu.Lock()
 	defer c.stmtMu.Unlock()
@@ -137,7 +138,7 @@ func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 		return c.bySlug, nil
 	}
 	stmt, err := c.db.Read().PrepareContext(ctx, `SELECT `+publicColumns+` FROM entries e
-		WHERE e.collection = ? AND e.published_slug = ? AND e.status <> 'trashed'`)
+		WHERE e.collection = +? AND e.published_slug = ? AND e.status <> 'trashed'`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare public entry query: %w", err)
 	}

@@ -140,9 +140,14 @@ func (c *Content) uniqueSlug(ctx context.Context, tx *sql.Tx, collection, id, ba
 
 // Statements of the save path, prepared once (storage.NewStatement).
 var (
-	stmtSlugTaken      = storage.NewStatement(`SELECT 1 FROM entries WHERE collection = ? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`)
+	// "collection = +?", not "= ?": with a bare parameter SQLite checks it
+	// against every per-field partial index's "collection = 'name'" term,
+	// marks the statement as planned for that value, and prepares it again
+	// whenever the parameter is bound anew, that is on every call. The
+	// unary plus leaves the (collection, slug) lookups as they were.
+	stmtSlugTaken      = storage.NewStatement(`SELECT 1 FROM entries WHERE collection = +? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`)
 	stmtSlugCandidates = storage.NewStatement(`
-		SELECT slug FROM entries WHERE collection = ?1 AND id <> ?2 AND (slug = ?3 OR (slug >= ?4 AND slug < ?5))
+		SELECT slug FROM entries WHERE collection = +?1 AND id <> ?2 AND (slug = ?3 OR (slug >= ?4 AND slug < ?5))
 		UNION
-		SELECT published_slug FROM entries WHERE collection = ?1 AND id <> ?2 AND (published_slug = ?3 OR (published_slug >= ?4 AND published_slug < ?5))`)
+		SELECT published_slug FROM entries WHERE collection = +?1 AND id <> ?2 AND (published_slug = ?3 OR (published_slug >= ?4 AND published_slug < ?5))`)
 )
