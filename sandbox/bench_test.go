@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 // plugin200Event is a content:beforeSave event with a ~1 KB Markdown body
@@ -73,6 +75,16 @@ func trivialInvocation() *Invocation {
 	}
 }
 
+// grantedTrivialInvocation is the trivial hook as a real plugin has it:
+// content:write granted (ctx.content with its methods, ctx.kv, ctx.storage,
+// ctx.log, ctx.settings), the hook declared, settings present.
+func grantedTrivialInvocation() *Invocation {
+	inv := trivialInvocation()
+	inv.Grants = Grants{Capabilities: []manifest.Capability{"content:write"}, Hooks: []manifest.HookName{"content:beforeSave"},
+		Settings: json.RawMessage(`{}`)}
+	return inv
+}
+
 func benchPool(b *testing.B, size int) *Pool {
 	p, err := NewPool(context.Background(), PoolOptions{Logger: quietLog, Size: size, Executable: os.Args[0]})
 	if err != nil {
@@ -111,6 +123,11 @@ func benchInvoke(b *testing.B, p *Pool, inv *Invocation) {
 // through a warm worker. Allocations are the parent's only.
 func BenchmarkInvokeTrivial(b *testing.B) { benchInvoke(b, benchPool(b, 1), trivialInvocation()) }
 
+// BenchmarkInvokeTrivialGranted: the same with a real plugin's grants.
+func BenchmarkInvokeTrivialGranted(b *testing.B) {
+	benchInvoke(b, benchPool(b, 1), grantedTrivialInvocation())
+}
+
 // BenchmarkInvokePlugin200: the ~200-line text-processing plugin through a
 // warm worker.
 func BenchmarkInvokePlugin200(b *testing.B) { benchInvoke(b, benchPool(b, 1), plugin200Invocation(b)) }
@@ -121,7 +138,7 @@ func BenchmarkInvokeInProcess(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		inv  *Invocation
-	}{{"trivial", trivialInvocation()}, {"plugin200", plugin200Invocation(b)}} {
+	}{{"trivial", trivialInvocation()}, {"trivialGranted", grantedTrivialInvocation()}, {"plugin200", plugin200Invocation(b)}} {
 		b.Run(bc.name, func(b *testing.B) {
 			benchLimits(bc.inv)
 			ctx := context.Background()
