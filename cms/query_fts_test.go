@@ -12,11 +12,15 @@ import (
 
 // TestSearchPagesMatchFullSort checks the bounded full-text plan (ftsTopK)
 // against SQLite sorting every match: page after page through cursors, for
-// published orders that follow seq, that mostly follow it, and that do not
-// at all, and for common and rare words, public and admin lists.
+// published orders that mostly follow seq and that do not at all, and for
+// common and rare words, public and admin lists.
 func TestSearchPagesMatchFullSort(t *testing.T) {
-	const n = 3000
-	for _, order := range []string{"creation", "some-late", "random"} {
+	const n = 800
+	// A small bound on the out-of-order walk, so the random order takes the
+	// fallback (every match sorted) on some pages.
+	defer func(m int) { maxOutOfOrder = m }(maxOutOfOrder)
+	maxOutOfOrder = 150
+	for _, order := range []string{"some-late", "random"} {
 		t.Run(order, func(t *testing.T) {
 			c, db := newContentEnv(t)
 			mustCollection(t, c, benchCollection)
@@ -28,9 +32,9 @@ func TestSearchPagesMatchFullSort(t *testing.T) {
 				// One entry in ten published a while after later ones (a draft
 				// published late), some sharing a published time.
 				for i := 0; i < n; i += 10 {
-					at := int64(1735689600000 + (i+rnd.IntN(400))*60000)
+					at := int64(1735689600000 + (i+rnd.IntN(100))*60000)
 					if i%30 == 0 {
-						at = 1735689600000 + 1500*60000
+						at = 1735689600000 + 400*60000
 					}
 					mustExec(t, db.Write(), `UPDATE entries SET published_at = ? WHERE published_slug = ?`, at, fmt.Sprintf("entry-%d", i))
 				}
@@ -54,20 +58,14 @@ func TestSearchPagesMatchFullSort(t *testing.T) {
 				{"q=stripe&limit=2", true},
 				{"q=stripe&limit=2", false},
 				{"q=strip&limit=2", true},
-				{"q=foxtrot&limit=20", true},
-				{"q=foxtrot&limit=7", true},
-				{"q=foxtrot+lima&limit=20", true},
-				{"q=1234&limit=20", true},
-				{"q=123&limit=5", true},  // 123 and ten longer terms 1230…1239: too many to name
-				{"q=299&limit=5", true},  // 299 and 2990…2999
-				{"q=29&limit=5", false},  // too short
+				{"q=foxtrot&limit=37", true},
+				{"q=LIMA+Fox&limit=20", true},
+				{"q=734&limit=20", true},
 				{"q=12&limit=20", true},  // too short to expand
-				{"q=1&limit=20", false},  // far too many terms
+				{"q=1&limit=50", false},  // far too many terms
 				{"q=jul&limit=20", true}, // a prefix of juliet only
-				{"q=LIMA+Fox&limit=9", true},
 				{"q=golf&sort=publishedAt&limit=15", true},
 				{"q=golf&sort=-updatedAt&limit=20", false},
-				{"q=golf&sort=updatedAt&limit=20", false},
 			} {
 				v, _ := url.ParseQuery(s.query)
 				want := fullSortSearch(t, c, v, s.public)

@@ -13,7 +13,8 @@ import (
 
 // maxOutOfOrder bounds how many entries ftsTopK reads from the sort index
 // ahead of its candidates before it gives up and lets SQLite sort every match.
-const maxOutOfOrder = 2000
+// A variable so that a test can make the fallback happen on a small fixture.
+var maxOutOfOrder = 2000
 
 // ftsTopK finds the page of a full-text search ordered by something other
 // than seq (the public API's default, newest published first) without
