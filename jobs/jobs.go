@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +83,10 @@ type Kind struct {
 	// Delays are the waits before each retry: a job is attempted
 	// len(Delays)+1 times. Nil takes Config.Delays.
 	Delays []time.Duration
+	// Lease overrides Config.Lease for this kind: a kind whose attempts are
+	// short (a plugin hook bounded by its wall limit) gets a crashed
+	// worker's job back sooner.
+	Lease time.Duration
 	// Timeout bounds one attempt (default: half the lease).
 	Timeout time.Duration
 	// OnFailure, if set, is told of every failed attempt after the queue
@@ -98,7 +103,9 @@ type Config struct {
 	Lease time.Duration
 	// Poll is the longest a worker sleeps without a nudge. Default 5 s.
 	Poll time.Duration
-	// Workers is the number of jobs run concurrently. Default 2.
+	// Workers is the number of jobs run concurrently. Default 4: two for
+	// plugin after hooks (as many as the default sandbox workers) and two
+	// for mail and webhooks, which mostly wait on the network.
 	Workers int
 	// KeepDead is how long dead jobs are kept for inspection. Default 30 days.
 	KeepDead time.Duration
@@ -139,7 +146,7 @@ func New(db *storage.DB, cfg Config) *Queue {
 		cfg.Poll = 5 * time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 2
+		cfg.Workers = 4
 	}
 	if cfg.KeepDead <= 0 {
 		cfg.KeepDead = 30 * 24 * time.Hour
@@ -160,8 +167,11 @@ func (q *Queue) Handle(kind string, h Handler, k Kind) {
 	if k.Delays == nil {
 		k.Delays = q.cfg.Delays
 	}
-	if k.Timeout <= 0 || k.Timeout >= q.cfg.Lease {
-		k.Timeout = q.cfg.Lease / 2
+	if k.Lease <= 0 {
+		k.Lease = q.cfg.Lease
+	}
+	if k.Timeout <= 0 || k.Timeout >= k.Lease {
+		k.Timeout = k.Lease / 2
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -235,7 +245,7 @@ func (q *Queue) kindConfig(kind string) Kind {
 	if e, ok := q.kinds[kind]; ok {
 		return e.k
 	}
-	return Kind{Delays: q.cfg.Delays, Timeout: q.cfg.Lease / 2}
+	return Kind{Delays: q.cfg.Delays, Lease: q.cfg.Lease, Timeout: q.cfg.Lease / 2}
 }
 
 // Nudge wakes a worker to look for due jobs.
@@ -248,32 +258,171 @@ func (q *Queue) Nudge() {
 
 // Run runs jobs until ctx ends. Jobs running when it ends are handed back
 // (their attempt not counted) for the next start or another process.
+//
+// One loop claims and Workers goroutines run: each round of the loop records
+// the jobs that finished since the last round (their DELETEs) and claims as
+// many due jobs as there are idle workers, all in one write transaction.
+// Under a busy writer (editors saving) that is one wait for SQLite's single
+// write connection per round instead of a claim and a completion per job,
+// and the rounds grow with the wait: jobs finished while the loop waits for
+// the connection are recorded together.
 func (q *Queue) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for range q.cfg.Workers {
-		wg.Go(func() { q.work(ctx) })
-	}
 	wg.Go(func() { q.sweepLoop(ctx) })
+	p := &pipeline{q: q, freed: make(chan struct{}, 1)}
+	var workers sync.WaitGroup
+	busy := 0
+	for ctx.Err() == nil {
+		busy -= p.takeFreed()
+		jobs, token, err := p.round(ctx, q.cfg.Workers-busy)
+		if err != nil && ctx.Err() == nil {
+			q.log.Error("jobs: claim failed", "err", err)
+		}
+		for _, j := range jobs {
+			busy++
+			workers.Go(func() {
+				q.runWith(ctx, j, token, p)
+				p.free()
+			})
+		}
+		if len(jobs) > 0 && busy < q.cfg.Workers {
+			continue // more may be due
+		}
+		var wait <-chan time.Time
+		var t *time.Timer
+		if busy < q.cfg.Workers {
+			t = time.NewTimer(q.untilNextDue(ctx))
+			wait = t.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-q.wake:
+		case <-p.freed:
+		case <-wait:
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+	workers.Wait()
+	// What finished while shutting down is recorded before Run returns.
+	if _, _, err := p.round(context.WithoutCancel(ctx), 0); err != nil {
+		q.log.Error("jobs: could not record finished jobs at shutdown; they run again", "err", err)
+	}
 	wg.Wait()
 	return nil
 }
 
-func (q *Queue) work(ctx context.Context) {
-	for ctx.Err() == nil {
-		did, err := q.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			q.log.Error("jobs: claim failed", "err", err)
+// pipeline holds what Run's workers finished and the loop has not yet
+// recorded.
+type pipeline struct {
+	q     *Queue
+	freed chan struct{}
+
+	mu     sync.Mutex
+	done   []finished // succeeded, to delete
+	nFreed int
+}
+
+type finished struct {
+	kind, id, token string
+}
+
+// succeeded queues a finished job's deletion for the loop's next round.
+func (p *pipeline) succeeded(j *Job, token string) {
+	p.mu.Lock()
+	p.done = append(p.done, finished{j.Kind, j.ID, token})
+	p.mu.Unlock()
+}
+
+// free tells the loop a worker is idle.
+func (p *pipeline) free() {
+	p.mu.Lock()
+	p.nFreed++
+	p.mu.Unlock()
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pipeline) takeFreed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.nFreed
+	p.nFreed = 0
+	return n
+}
+
+// round records the finished jobs and claims up to n due ones in one
+// transaction. A finished job whose lease was lost meanwhile (its claim no
+// longer matches) is not deleted: its new claimer owns it.
+func (p *pipeline) round(ctx context.Context, n int) ([]*Job, string, error) {
+	p.mu.Lock()
+	done := p.done
+	p.done = nil
+	p.mu.Unlock()
+	if len(done) == 0 {
+		return p.q.claimN(ctx, n)
+	}
+	var jobs []*Job
+	var token string
+	var deleted int64
+	err := p.q.db.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		var err error
+		if deleted, err = deleteFinished(ctx, tx, done); err != nil {
+			return err
 		}
-		if did {
+		if n > 0 && ctx.Err() == nil {
+			jobs, token, err = p.q.claimIn(ctx, tx, n)
+		}
+		return err
+	})
+	if err != nil {
+		// Not recorded: the leases expire and the jobs run again (at least
+		// once, never lost). The claim in the same transaction is undone too.
+		p.q.log.Error("jobs: could not record finished jobs", "jobs", len(done), "err", err)
+		return nil, "", err
+	}
+	p.q.countFinished(done, deleted)
+	return p.q.afterClaim(ctx, jobs, token), token, nil
+}
+
+// deleteFinished deletes finished jobs still held by their claims, in
+// statements of at most 200 (id, claim) pairs.
+func deleteFinished(ctx context.Context, tx *sql.Tx, done []finished) (int64, error) {
+	var total int64
+	for len(done) > 0 {
+		part := done[:min(len(done), 200)]
+		done = done[len(part):]
+		args := make([]any, 0, 2*len(part))
+		for _, f := range part {
+			args = append(args, f.id, f.token)
+		}
+		res, err := tx.ExecContext(context.WithoutCancel(ctx), `DELETE FROM jobs WHERE (id, claim) IN (VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(part)), ", ")+`)`, args...)
+		if err != nil {
+			return 0, fmt.Errorf("jobs: delete finished jobs: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+// countFinished counts the recorded successes; when fewer rows went than
+// jobs finished, the difference lost their leases. (Which ones is not known
+// from one statement; the counters are per kind, so the first kinds take it.)
+func (q *Queue) countFinished(done []finished, deleted int64) {
+	lost := int64(len(done)) - deleted
+	for _, f := range done {
+		if lost > 0 {
+			lost--
+			q.log.Warn("jobs: a job's lease expired before its attempt finished; another worker has it", "kind", f.kind, "job", f.id)
+			q.count(f.kind, func(o *Outcomes) { o.LeaseLost++ })
 			continue
 		}
-		t := time.NewTimer(q.untilNextDue(ctx))
-		select {
-		case <-ctx.Done():
-		case <-q.wake:
-		case <-t.C:
-		}
-		t.Stop()
+		q.count(f.kind, func(o *Outcomes) { o.Succeeded++ })
 	}
 }
 
@@ -323,6 +472,7 @@ func (q *Queue) untilNextDue(ctx context.Context) time.Duration {
 }
 
 // RunOnce claims and runs at most one due job, reporting whether it did.
+// Its outcome is recorded before it returns.
 func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
 	j, token, err := q.claim(ctx)
 	if err != nil || j == nil {
@@ -337,60 +487,120 @@ func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
 // another claimer took in between is not taken twice.
 const due = `((status = 'pending' AND run_at <= ` + storage.NowMillisSQL + `) OR (status = 'running' AND locked_until <= ` + storage.NowMillisSQL + `))`
 
-// claim takes one due job: it lists a few candidates, then tries each with
-// a conditional UPDATE … RETURNING; no row back means another claimer won.
+// claim takes one due job.
 func (q *Queue) claim(ctx context.Context) (*Job, string, error) {
+	jobs, token, err := q.claimN(ctx, 1)
+	if err != nil || len(jobs) == 0 {
+		return nil, "", err
+	}
+	return jobs[0], token, nil
+}
+
+// claimN takes up to n due jobs under one claim token.
+func (q *Queue) claimN(ctx context.Context, n int) ([]*Job, string, error) {
+	if n <= 0 {
+		return nil, "", nil
+	}
+	// One statement, committed on its own.
+	jobs, token, err := q.claimIn(ctx, q.db.Write(), n)
+	if err != nil {
+		return nil, "", err
+	}
+	return q.afterClaim(ctx, jobs, token), token, nil
+}
+
+// claimIn claims up to n due jobs in tx with one conditional UPDATE: the
+// subquery picks the candidates and the outer WHERE checks each is still
+// due, so on a database with concurrent writers a row another claimer took
+// meanwhile is re-checked (and skipped), never taken twice. The statement
+// runs without ctx's cancellation: a claim committed while its caller was
+// cancelled would otherwise be lost with the rows it returned, leaving its
+// jobs leased to nobody until the lease ran out.
+func (q *Queue) claimIn(ctx context.Context, tx querier, n int) ([]*Job, string, error) {
 	kinds, in := q.kindList()
 	if len(kinds) == 0 {
 		return nil, "", nil
 	}
-	// The candidates are read on the write connection: in this process it
-	// waits for an enqueueing transaction to commit (see Enqueue).
-	rows, err := q.db.Write().QueryContext(ctx, `SELECT id FROM jobs WHERE kind IN (`+in+`) AND `+due+` ORDER BY run_at, id LIMIT 8`, kinds...)
+	token := uuid.NewString()
+	lease, leaseArgs := q.leaseSQL()
+	args := append(append([]any{token}, leaseArgs...), kinds...)
+	args = append(args, n)
+	rows, err := tx.QueryContext(context.WithoutCancel(ctx), `UPDATE jobs SET status = 'running', attempts = attempts + 1, claim = ?,
+		locked_until = `+storage.NowMillisSQL+` + `+lease+`, updated_at = `+storage.NowMillisSQL+`
+		WHERE id IN (SELECT id FROM jobs WHERE kind IN (`+in+`) AND `+due+` ORDER BY run_at, id LIMIT ?) AND `+due+`
+		RETURNING id, kind, payload, attempts, max_attempts, run_at, created_at, last_error`, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("jobs: find due jobs: %w", err)
+		return nil, "", fmt.Errorf("jobs: claim: %w", err)
 	}
-	var ids []string
+	defer rows.Close()
+	var jobs []*Job
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, "", fmt.Errorf("jobs: find due jobs: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("jobs: find due jobs: %w", err)
-	}
-	for _, id := range ids {
-		token := uuid.NewString()
-		j := &Job{ID: id, Status: StatusRunning}
+		j := &Job{Status: StatusRunning}
 		var payload, lastErr sql.NullString
 		var runAt, created int64
-		err := q.db.Write().QueryRowContext(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1, claim = ?,
-			locked_until = `+storage.NowMillisSQL+` + ?, updated_at = `+storage.NowMillisSQL+`
-			WHERE id = ? AND `+due+`
-			RETURNING kind, payload, attempts, max_attempts, run_at, created_at, last_error`,
-			token, q.cfg.Lease.Milliseconds(), id).Scan(&j.Kind, &payload, &j.Attempts, &j.MaxAttempts, &runAt, &created, &lastErr)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // another worker claimed it first
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("jobs: claim %s: %w", id, err)
+		if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Attempts, &j.MaxAttempts, &runAt, &created, &lastErr); err != nil {
+			return nil, "", fmt.Errorf("jobs: claim: %w", err)
 		}
 		j.Payload, j.RunAt, j.CreatedAt, j.LastError = json.RawMessage(payload.String), time.UnixMilli(runAt).UTC(), time.UnixMilli(created).UTC(), lastErr.String
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("jobs: claim: %w", err)
+	}
+	// RETURNING's order is unspecified: run them in due order.
+	slices.SortFunc(jobs, func(a, b *Job) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return jobs, token, nil
+}
+
+// querier is a *sql.Tx or the write pool.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// leaseSQL is the lease of a claimed job by its kind, as SQL and its args.
+func (q *Queue) leaseSQL() (string, []any) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	var b strings.Builder
+	var args []any
+	b.WriteString("CASE kind")
+	for kind, e := range q.kinds {
+		b.WriteString(" WHEN ? THEN ?")
+		args = append(args, kind, e.k.Lease.Milliseconds())
+	}
+	b.WriteString(" ELSE ? END")
+	return b.String(), append(args, q.cfg.Lease.Milliseconds())
+}
+
+// afterClaim marks dead the claimed jobs past their last attempt (their
+// last attempt's lease expired: that worker died mid-job) and returns the
+// others.
+func (q *Queue) afterClaim(ctx context.Context, jobs []*Job, token string) []*Job {
+	out := jobs[:0]
+	for _, j := range jobs {
 		if j.Attempts > j.MaxAttempts {
-			// Its last attempt's lease expired: that worker died mid-job.
 			q.fail(ctx, j, token, errors.New("the last attempt did not finish (its worker stopped or crashed before the lease expired)"), true)
 			continue
 		}
-		return j, token, nil
+		out = append(out, j)
 	}
-	return nil, "", nil
+	return out
 }
 
+// run runs one claimed job and records its outcome at once.
 func (q *Queue) run(ctx context.Context, j *Job, token string) {
+	q.runWith(ctx, j, token, nil)
+}
+
+// runWith runs one claimed job. With p, a success is recorded by Run's next
+// round; failures and hand-backs are recorded at once (they are rare, and
+// OnFailure must see them recorded).
+func (q *Queue) runWith(ctx context.Context, j *Job, token string, p *pipeline) {
 	q.mu.RLock()
 	e := q.kinds[j.Kind]
 	q.mu.RUnlock()
@@ -398,6 +608,8 @@ func (q *Queue) run(ctx context.Context, j *Job, token string) {
 	err := safeCall(actx, e.h, j)
 	cancel()
 	switch {
+	case err == nil && p != nil:
+		p.succeeded(j, token)
 	case err == nil:
 		if q.finish(ctx, j, `DELETE FROM jobs WHERE id = ? AND claim = ?`, j.ID, token) {
 			q.count(j.Kind, func(o *Outcomes) { o.Succeeded++ })

@@ -21,8 +21,8 @@ func TestMissingLowerMigrationIsApplied(t *testing.T) {
 	if err := Apply(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	// As if 00028 had landed after the site ran 00029: undone and forgotten.
-	for _, q := range []string{`ALTER TABLE plugin_jobs DROP COLUMN cause`, `DELETE FROM goose_db_version WHERE version_id = 28`} {
+	// As if 00029 had landed after the site ran 00030: undone and forgotten.
+	for _, q := range []string{`DROP TABLE plugin_leftovers`, `DELETE FROM goose_db_version WHERE version_id = 29`} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestMissingLowerMigrationIsApplied(t *testing.T) {
 	if err := Apply(ctx, db); err != nil {
 		t.Fatalf("a missing lower migration was refused: %v", err)
 	}
-	if _, err := db.ExecContext(ctx, `SELECT cause FROM plugin_jobs LIMIT 1`); err != nil {
-		t.Fatalf("00028 not applied: %v", err)
+	if _, err := db.ExecContext(ctx, `SELECT plugin_id FROM plugin_leftovers LIMIT 1`); err != nil {
+		t.Fatalf("00029 not applied: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
+	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/plugins/authoring"
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
@@ -75,9 +76,6 @@ func newRig(t testing.TB, qcfg QueueConfig) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, dir: dir, db: db, blobs: blobs, clock: &fakeClock{now: time.Now().UTC()}}
-	if qcfg.Now == nil {
-		qcfg.Now = r.clock.Now
-	}
 	r.m = r.managerWith(db, qcfg)
 	r.logs = r.m.Logs()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,9 +103,12 @@ func (r *rig) managerWith(db *storage.DB, qcfg QueueConfig) *Manager {
 	// A generous CPU limit: race builds run goja many times slower, and
 	// these tests are about dispatch, not limits. Tests of the CPU limit
 	// lower it in their plugin's manifest, as authors can.
+	// The job queue polls hourly: what a test sees delivered was woken by
+	// the nudge after its enqueue, or by a retry's own due time.
+	log := slog.New(slog.DiscardHandler)
 	return NewManager(Config{DB: db, Blobs: r.blobs, Runner: testPool(r.t), Sealer: sealer,
 		Services: Services{Data: storage.NewPluginData(db), Egress: egress.New(egress.Options{})},
-		Limits:   sandbox.Limits{CPU: 2 * time.Second}, Queue: qcfg, Log: slog.New(slog.DiscardHandler)})
+		Limits:   sandbox.Limits{CPU: 2 * time.Second}, Jobs: jobs.New(db, jobs.Config{Poll: time.Hour, Log: log}), Queue: qcfg, Log: log})
 }
 
 // install builds a plugin folder, installs its bundle, saves settings (a

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -124,6 +125,30 @@ type Logs struct {
 	flush   chan chan error
 	dropped atomic.Int64
 	lastAge time.Time
+
+	countsMu sync.Mutex
+	counts   map[InvocationCount]uint64
+}
+
+// InvocationCount is one series of the invocation counters: the kind of
+// invocation (hook, route, cron, …), how it ended and, for OutcomeLimit,
+// the limit hit (cpu, memory, wall, subrequests, …).
+type InvocationCount struct {
+	Kind    string
+	Outcome Outcome
+	Limit   string
+}
+
+// Counts returns how many invocations this process recorded per kind,
+// outcome and limit since it started (those the buffer dropped included).
+func (l *Logs) Counts() map[InvocationCount]uint64 {
+	l.countsMu.Lock()
+	defer l.countsMu.Unlock()
+	out := make(map[InvocationCount]uint64, len(l.counts))
+	for k, v := range l.counts {
+		out[k] = v
+	}
+	return out
 }
 
 // NewLogs returns a recorder over db; call Run to start its writer.
@@ -187,6 +212,12 @@ func (m *Manager) redactFor(ctx context.Context, ap *ActivePlugin, msg string) s
 // database fell far behind) the record is dropped and counted; the drop is
 // reported in the server log by the writer.
 func (l *Logs) Record(rec InvocationLog) {
+	l.countsMu.Lock()
+	if l.counts == nil {
+		l.counts = map[InvocationCount]uint64{}
+	}
+	l.counts[InvocationCount{Kind: rec.Kind, Outcome: rec.Outcome, Limit: rec.Limit}]++
+	l.countsMu.Unlock()
 	select {
 	case l.ch <- rec:
 	default:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
 	"github.com/pilcrow-cms/pilcrow/plugins/emdash"
@@ -130,10 +131,14 @@ type Config struct {
 	Services Services
 	// Limits are the site's sandbox limits; manifests may only lower them.
 	Limits sandbox.Limits
-	Queue  QueueConfig
-	Cron   CronConfig
-	Logs   LogsConfig
-	Log    *slog.Logger
+	// Jobs is the site's durable job queue, which delivers after hooks (nil:
+	// a queue of the manager's own). Manager.Run runs it, so the
+	// invocation logs of its last deliveries are written before Run returns.
+	Jobs  *jobs.Queue
+	Queue QueueConfig
+	Cron  CronConfig
+	Logs  LogsConfig
+	Log   *slog.Logger
 }
 
 // Manager owns installed plugins: their bundles, consent, settings and the
@@ -151,6 +156,7 @@ type Manager struct {
 
 	hooks *Dispatcher
 	queue *Queue
+	jobs  *jobs.Queue
 	cron  *CronRunner
 	logs  *Logs
 
@@ -187,7 +193,11 @@ func NewManager(cfg Config) *Manager {
 	// The queue, cron and dispatcher invoke plugins through m; they are made
 	// here, with it, and never replaced.
 	m.logs = NewLogs(cfg.DB, cfg.Logs)
-	m.queue = NewQueue(cfg.DB, m, cfg.Queue)
+	if cfg.Jobs == nil {
+		cfg.Jobs = jobs.New(cfg.DB, jobs.Config{Log: cfg.Log})
+	}
+	m.jobs = cfg.Jobs
+	m.queue = NewQueue(cfg.Jobs, m, cfg.Queue)
 	m.cron = NewCronRunner(cfg.DB, m, cfg.Cron)
 	m.services.Cron = m.cron
 	m.hooks = NewDispatcher(m, m.queue, cfg.Log)
@@ -198,10 +208,14 @@ func NewManager(cfg Config) *Manager {
 // service's and media library's hook implementation.
 func (m *Manager) Hooks() *Dispatcher { return m.hooks }
 
+// AfterHooks is the after-hook queue.
+func (m *Manager) AfterHooks() *Queue { return m.queue }
+
 // Logs records and serves the plugins' invocation logs.
 func (m *Manager) Logs() *Logs { return m.logs }
 
-// Run runs the log writer, the queue workers and the cron runner until ctx
+// Run runs the log writer, the job queue (Config.Jobs: after hooks and
+// whatever else the site queues) and the cron runner until ctx
 // ends, then lets the log writer write what is left.
 func (m *Manager) Run(ctx context.Context) {
 	// The log writer outlives the others so their last invocations are kept.
@@ -209,7 +223,7 @@ func (m *Manager) Run(ctx context.Context) {
 	logsDone := make(chan struct{})
 	go func() { m.logs.Run(logCtx); close(logsDone) }()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = m.queue.Run(ctx) })
+	wg.Go(func() { _ = m.jobs.Run(ctx) })
 	wg.Go(func() { m.cron.Run(ctx) })
 	wg.Wait()
 	stopLogs()

@@ -3,14 +3,13 @@ package plugins
 import (
 	"context"
 	"testing"
-	"time"
 )
 
 func TestRunDeliversAndStops(t *testing.T) {
 	r := newRig(t, QueueConfig{})
 	r.example("audit-log")
 	// A manager of its own, run as a server runs it.
-	m := r.managerWith(r.db, QueueConfig{Poll: time.Hour})
+	m := r.managerWith(r.db, QueueConfig{})
 	content, admin := r.content()
 	content.SetHooks(m.Hooks())
 	ctx, cancel := context.WithCancel(context.Background())

@@ -10,32 +10,37 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
-	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
-// Queue delivers "after" hooks durably. Jobs are rows of plugin_jobs,
-// inserted in the transaction of the write that caused them; Run's workers
-// claim due jobs with a lease (locked_until), run the hook, delete the job
-// on success, and on failure schedule a retry after the next delay of
-// QueueConfig.Delays, or mark it dead after the last attempt. Every failure is
-// in the plugin's invocation logs and the server log; nothing is dropped
-// silently. A job whose lease expired (its process crashed or stopped) is
-// claimed again, so jobs survive restarts; a crashed attempt counts as an
-// attempt, so a job that keeps killing its process ends up dead.
+// AfterHookKind is the job kind of one after-hook delivery on the site's
+// durable queue (package jobs).
+const AfterHookKind = "plugin.afterHook"
+
+// Queue delivers "after" hooks durably, as jobs of kind AfterHookKind on the
+// site's job queue: each delivery is a job inserted in the transaction of
+// the write that caused it (it exists if and only if the write commits),
+// claimed with a lease by the database's clock, retried after the delays of
+// QueueConfig.Delays and dead after the last attempt. Every failure is in the
+// plugin's invocation logs and the server log; nothing is dropped silently. A
+// job whose lease expired (its process crashed) is claimed again, so jobs
+// survive restarts; a crashed attempt counts, so a job that keeps killing
+// its process ends up dead.
 //
-// Waking: Enqueue nudges a worker at once. The worker's claim is an UPDATE
-// on the database's single write connection, which the enqueueing
-// transaction holds until it commits or rolls back, so the claim sees the
-// job exactly when it is committed. The poll interval is a fallback (jobs
-// enqueued by another process, retries coming due).
+// Delivery is at least once: a hook that ran but whose process died before
+// the job was recorded finished runs again. The event carries deliveryId, the
+// job's id, the same on every attempt, so a plugin can tell a redelivery
+// from a new event.
 type Queue struct {
-	db   *storage.DB
+	jobs *jobs.Queue
 	m    *Manager
 	cfg  QueueConfig
 	log  *slog.Logger
-	wake chan struct{}
+
+	mu         sync.Mutex
+	deliveries map[string]*Deliveries // plugin id → outcomes
 }
 
 // QueueConfig tunes a Queue; zero fields take the defaults.
@@ -43,32 +48,28 @@ type QueueConfig struct {
 	// Delays are the waits before each retry: a job is attempted
 	// len(Delays)+1 times. Default 1s, 4s, 16s, 64s (five attempts).
 	Delays []time.Duration
-	// Lease is how long a claimed job is reserved for its worker; it must
-	// exceed the longest hook run (the wall limit, 5 s by default). Default 2 min.
-	Lease time.Duration
-	// Poll is the longest a worker sleeps without a nudge. Default 5 s.
-	Poll time.Duration
-	// Workers is the number of jobs delivered concurrently. Default 2.
-	Workers int
-	// KeepDead is how long dead jobs are kept for inspection. Default 30 days.
-	KeepDead time.Duration
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Timeout bounds one delivery, waiting for a sandbox worker included;
+	// it must exceed the longest hook run (the wall limit, 5 s by default).
+	// Default 1 min. The lease of a claimed delivery is twice this: a
+	// crashed process's deliveries are claimed again that much later.
+	Timeout time.Duration
+	Log     *slog.Logger
 }
 
 // DefaultRetryDelays is the default retry schedule of after hooks.
 var DefaultRetryDelays = []time.Duration{time.Second, 4 * time.Second, 16 * time.Second, 64 * time.Second}
 
-// Job states.
+// Job states (those of package jobs).
 const (
-	JobPending = "pending"
-	JobRunning = "running"
-	JobDead    = "dead"
+	JobPending = jobs.StatusPending
+	JobRunning = jobs.StatusRunning
+	JobDead    = jobs.StatusDead
 )
 
 // Job is one queued after-hook delivery.
 type Job struct {
-	ID        int64           `json:"id"`
+	// ID is the delivery's id, the event's deliveryId.
+	ID        string          `json:"id"`
 	PluginID  string          `json:"plugin"`
 	Hook      string          `json:"hook"`
 	Event     json.RawMessage `json:"event"`
@@ -76,34 +77,49 @@ type Job struct {
 	Attempts  int             `json:"attempts"`
 	NextRunAt time.Time       `json:"nextRunAt"`
 	LastError string          `json:"lastError,omitempty"`
-	// cause is the chain of plugins whose writes led to the job.
-	cause []string
 }
 
-// NewQueue returns a queue delivering through m.
-func NewQueue(db *storage.DB, m *Manager, cfg QueueConfig) *Queue {
+// afterHookJob is the payload of an AfterHookKind job. Migration 00030
+// writes the same shape for the deliveries it carried over from the old
+// plugin_jobs table.
+type afterHookJob struct {
+	Plugin string          `json:"plugin"`
+	Hook   string          `json:"hook"`
+	Event  json.RawMessage `json:"event"`
+	// Cause is the chain of plugins whose writes led to the delivery: the
+	// hook's own writes continue it, so loops are cut (cause.go).
+	Cause []string `json:"cause,omitempty"`
+}
+
+// Deliveries count what this process's workers did with one plugin's
+// after-hook deliveries since it started.
+type Deliveries struct {
+	// OK: the hook ran and returned.
+	OK uint64 `json:"ok"`
+	// Retry: an attempt failed and another is scheduled.
+	Retry uint64 `json:"retry"`
+	// Dead: the last attempt failed; the job is kept for inspection.
+	Dead uint64 `json:"dead"`
+	// Skipped: the plugin was no longer active (or no longer declares the
+	// hook) when the delivery came due; the job was dropped.
+	Skipped uint64 `json:"skipped"`
+}
+
+// NewQueue returns a queue delivering through m on q, and registers its
+// job kind there.
+func NewQueue(q *jobs.Queue, m *Manager, cfg QueueConfig) *Queue {
 	if cfg.Delays == nil {
 		cfg.Delays = DefaultRetryDelays
 	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 5 * time.Second
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 2
-	}
-	if cfg.KeepDead <= 0 {
-		cfg.KeepDead = 30 * 24 * time.Hour
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &Queue{db: db, m: m, cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}
+	aq := &Queue{jobs: q, m: m, cfg: cfg, log: cfg.Log, deliveries: map[string]*Deliveries{}}
+	q.Handle(AfterHookKind, aq.deliver, jobs.Kind{Delays: cfg.Delays, Lease: 2 * cfg.Timeout, Timeout: cfg.Timeout, OnFailure: aq.onFailure})
+	return aq
 }
 
 // Attempts is how many times a job is tried before it is dead.
@@ -112,110 +128,45 @@ func (q *Queue) Attempts() int { return len(q.cfg.Delays) + 1 }
 // Enqueue adds one delivery of hook to pluginID inside tx: it exists if and
 // only if tx commits.
 func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, pluginID string, hook manifest.HookName, event json.RawMessage) error {
-	if !json.Valid(event) {
-		return fmt.Errorf("enqueue %s for %s: event is not valid JSON", hook, pluginID)
+	if !json.Valid(event) || len(event) == 0 || event[0] != '{' {
+		return fmt.Errorf("enqueue %s for %s: event is not valid JSON (an object)", hook, pluginID)
 	}
-	now := q.cfg.Now().UnixMilli()
 	// The chain of plugins whose writes caused this job goes with it, so
 	// the hook's own writes continue the chain when it is delivered.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO plugin_jobs (plugin_id, hook, event, status, attempts, next_run_at, created_at, updated_at, cause)
-		VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)`, pluginID, string(hook), string(event), now, now, now, encodeCause(causeChain(ctx))); err != nil {
+	p := afterHookJob{Plugin: pluginID, Hook: string(hook), Event: event, Cause: causeChain(ctx)}
+	if _, err := q.jobs.Enqueue(ctx, tx, AfterHookKind, p, &jobs.EnqueueOptions{MaxAttempts: q.Attempts()}); err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", hook, pluginID, err)
 	}
-	q.Nudge()
 	return nil
 }
 
-// Nudge wakes a worker to look for due jobs.
-func (q *Queue) Nudge() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+// RunOnce claims and delivers at most one due job (of any kind the site's
+// queue handles), reporting whether it did.
+func (q *Queue) RunOnce(ctx context.Context) (bool, error) { return q.jobs.RunOnce(ctx) }
+
+// withDeliveryID returns event (a JSON object) with deliveryId set first.
+func withDeliveryID(event json.RawMessage, id string) json.RawMessage {
+	idJSON, _ := json.Marshal(id)
+	out := make([]byte, 0, len(event)+len(idJSON)+16)
+	out = append(out, `{"deliveryId":`...)
+	out = append(out, idJSON...)
+	rest := event[1:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\n' || rest[0] == '\t' || rest[0] == '\r') {
+		rest = rest[1:]
 	}
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
 }
 
-// Run delivers jobs until ctx ends. Jobs being run when it ends are released
-// (their attempt not counted) for the next start.
-func (q *Queue) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for range q.cfg.Workers {
-		wg.Go(func() { q.work(ctx) })
+func (q *Queue) deliver(ctx context.Context, j *jobs.Job) error {
+	var p afterHookJob
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Plugin == "" || p.Hook == "" || len(p.Event) == 0 || p.Event[0] != '{' {
+		return jobs.Permanent(fmt.Errorf("the after-hook job's payload is not a delivery: %.200s", j.Payload))
 	}
-	wg.Wait()
-	return nil
-}
-
-func (q *Queue) work(ctx context.Context) {
-	lastSweep := time.Time{}
-	for ctx.Err() == nil {
-		did, err := q.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			q.log.Error("plugin queue: claim failed", "err", err)
-		}
-		if did {
-			continue
-		}
-		if now := q.cfg.Now(); now.Sub(lastSweep) > time.Hour {
-			lastSweep = now
-			q.sweep(ctx)
-		}
-		wait := q.untilNextDue(ctx)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-q.wake:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
-// untilNextDue is how long to sleep: until the next pending job or expiring
-// lease, at most Poll.
-func (q *Queue) untilNextDue(ctx context.Context) time.Duration {
-	var next sql.NullInt64
-	err := q.db.Read().QueryRowContext(ctx, `SELECT MIN(t) FROM (
-		SELECT MIN(next_run_at) AS t FROM plugin_jobs WHERE status = 'pending'
-		UNION ALL SELECT MIN(locked_until) FROM plugin_jobs WHERE status = 'running')`).Scan(&next)
-	if err != nil || !next.Valid {
-		return q.cfg.Poll
-	}
-	d := time.UnixMilli(next.Int64).Sub(q.cfg.Now())
-	return min(max(d, time.Millisecond), q.cfg.Poll)
-}
-
-// RunOnce claims and delivers at most one due job, reporting whether it did.
-func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
-	job, err := q.claim(ctx)
-	if err != nil || job == nil {
-		return false, err
-	}
-	q.deliver(ctx, job)
-	return true, nil
-}
-
-func (q *Queue) claim(ctx context.Context) (*Job, error) {
-	now := q.cfg.Now()
-	var j Job
-	var event, cause string
-	err := q.db.Write().QueryRowContext(ctx, `UPDATE plugin_jobs SET status = 'running', attempts = attempts + 1, locked_until = ?, updated_at = ?
-		WHERE id = (SELECT id FROM plugin_jobs WHERE (status = 'pending' AND next_run_at <= ?) OR (status = 'running' AND locked_until <= ?)
-			ORDER BY next_run_at, id LIMIT 1)
-		RETURNING id, plugin_id, hook, event, attempts, cause`,
-		now.Add(q.cfg.Lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), now.UnixMilli()).Scan(&j.ID, &j.PluginID, &j.Hook, &event, &j.Attempts, &cause)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("plugin queue: claim: %w", err)
-	}
-	j.Event, j.Status, j.cause = json.RawMessage(event), JobRunning, decodeCause(cause)
-	return &j, nil
-}
-
-func (q *Queue) deliver(ctx context.Context, j *Job) {
-	hook := manifest.HookName(j.Hook)
-	ap, err := q.m.activePlugin(ctx, j.PluginID)
+	hook := manifest.HookName(p.Hook)
+	ap, err := q.m.activePlugin(ctx, p.Plugin)
 	if err == nil {
 		if _, ok := ap.Manifest.Hook(hook); !ok {
 			err = fmt.Errorf("%w: its running version no longer declares %s", ErrNotFound, hook)
@@ -225,75 +176,118 @@ func (q *Queue) deliver(ctx context.Context, j *Job) {
 		if errors.Is(err, ErrNotFound) {
 			// Deactivated, uninstalled or upgraded away from the hook: the
 			// admin switched it off, so the job is dropped, visibly.
-			q.log.Info("plugin queue: job skipped, the plugin is not active", "plugin", j.PluginID, "hook", j.Hook, "job", j.ID, "reason", err)
-			q.finish(ctx, j, `DELETE FROM plugin_jobs WHERE id = ?`, j.ID)
-			return
+			q.log.Info("plugin queue: job skipped, the plugin is not active", "plugin", p.Plugin, "hook", p.Hook, "job", j.ID, "reason", err)
+			q.count(p.Plugin, func(d *Deliveries) { d.Skipped++ })
+			return nil
 		}
-		q.fail(ctx, j, nil, err)
+		return err
+	}
+	_, err = q.m.Invoke(WithAttempt(withCauseChain(ctx, p.Cause), j.Attempts, j.MaxAttempts), ap, sandbox.KindHook, p.Hook, withDeliveryID(p.Event, j.ID))
+	if err != nil {
+		if ctx.Err() != nil {
+			return err // shutting down or out of time: the queue decides
+		}
+		// What people see (the job's last error, the server log) is the
+		// plugin's own message, without its secrets.
+		return &deliveryError{msg: q.m.redactFor(ctx, ap, failureMessage(err)), err: err}
+	}
+	q.count(p.Plugin, func(d *Deliveries) { d.OK++ })
+	return nil
+}
+
+// deliveryError is a failed delivery: the redacted message, wrapping the
+// sandbox's error.
+type deliveryError struct {
+	msg string
+	err error
+}
+
+func (e *deliveryError) Error() string { return e.msg }
+func (e *deliveryError) Unwrap() error { return e.err }
+
+// onFailure counts a failed attempt and says in the log which plugin's hook
+// it was (the queue's own line names only the job).
+func (q *Queue) onFailure(ctx context.Context, f jobs.Failure) {
+	var p afterHookJob
+	_ = json.Unmarshal(f.Job.Payload, &p)
+	if f.Dead {
+		q.count(p.Plugin, func(d *Deliveries) { d.Dead++ })
+		q.log.Error("plugin after hook failed for the last time; the job is dead", "plugin", p.Plugin, "hook", p.Hook, "job", f.Job.ID,
+			"attempts", f.Job.Attempts, "err", f.Err)
 		return
 	}
-	_, err = q.m.Invoke(WithAttempt(withCauseChain(ctx, j.cause), j.Attempts, q.Attempts()), ap, sandbox.KindHook, j.Hook, j.Event)
-	switch {
-	case err == nil:
-		q.finish(ctx, j, `DELETE FROM plugin_jobs WHERE id = ?`, j.ID)
-	case ctx.Err() != nil:
-		// Shutting down: hand the job back without spending an attempt.
-		q.finish(context.WithoutCancel(ctx), j, `UPDATE plugin_jobs SET status = 'pending', attempts = attempts - 1, locked_until = NULL WHERE id = ?`, j.ID)
-	default:
-		q.fail(ctx, j, ap, err)
-	}
+	q.count(p.Plugin, func(d *Deliveries) { d.Retry++ })
+	q.log.Warn("plugin after hook failed; will retry", "plugin", p.Plugin, "hook", p.Hook, "job", f.Job.ID,
+		"attempt", f.Job.Attempts, "retryIn", f.RetryIn, "err", f.Err)
 }
 
-// fail schedules the next attempt or, after the last, marks the job dead.
-func (q *Queue) fail(ctx context.Context, j *Job, ap *ActivePlugin, err error) {
-	msg := q.m.redactFor(ctx, ap, failureMessage(err))
-	now := q.cfg.Now()
-	if j.Attempts >= q.Attempts() {
-		q.log.Error("plugin after hook failed for the last time; the job is dead", "plugin", j.PluginID, "hook", j.Hook, "job", j.ID,
-			"attempts", j.Attempts, "err", msg)
-		q.finish(ctx, j, `UPDATE plugin_jobs SET status = 'dead', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
-			msg, now.UnixMilli(), j.ID)
-		return
+func (q *Queue) count(plugin string, f func(*Deliveries)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d := q.deliveries[plugin]
+	if d == nil {
+		d = &Deliveries{}
+		q.deliveries[plugin] = d
 	}
-	delay := q.cfg.Delays[j.Attempts-1]
-	q.log.Warn("plugin after hook failed; will retry", "plugin", j.PluginID, "hook", j.Hook, "job", j.ID,
-		"attempt", j.Attempts, "retryIn", delay, "err", msg)
-	q.finish(ctx, j, `UPDATE plugin_jobs SET status = 'pending', locked_until = NULL, next_run_at = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-		now.Add(delay).UnixMilli(), msg, now.UnixMilli(), j.ID)
+	f(d)
 }
 
-func (q *Queue) finish(ctx context.Context, j *Job, stmt string, args ...any) {
-	if _, err := q.db.Write().ExecContext(context.WithoutCancel(ctx), stmt, args...); err != nil {
-		// The lease expires and the job runs again: at least once, never lost.
-		q.log.Error("plugin queue: could not record a job's outcome", "plugin", j.PluginID, "hook", j.Hook, "job", j.ID, "err", err)
+// Deliveries returns this process's delivery outcomes per plugin.
+func (q *Queue) Deliveries() map[string]Deliveries {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make(map[string]Deliveries, len(q.deliveries))
+	for id, d := range q.deliveries {
+		out[id] = *d
 	}
+	return out
 }
 
-func (q *Queue) sweep(ctx context.Context) {
-	cutoff := q.cfg.Now().Add(-q.cfg.KeepDead).UnixMilli()
-	if _, err := q.db.Write().ExecContext(ctx, `DELETE FROM plugin_jobs WHERE status = 'dead' AND updated_at < ?`, cutoff); err != nil && ctx.Err() == nil {
-		q.log.Warn("plugin queue: could not remove old dead jobs", "err", err)
-	}
-}
-
-// Jobs lists a plugin's queued and dead jobs, oldest first (at most 200).
+// Jobs lists a plugin's queued and dead deliveries, oldest first (at most
+// 500 of all plugins' are looked at).
 func (q *Queue) Jobs(ctx context.Context, pluginID string) ([]Job, error) {
-	rows, err := q.db.Read().QueryContext(ctx, `SELECT id, plugin_id, hook, event, status, attempts, next_run_at, COALESCE(last_error, '')
-		FROM plugin_jobs WHERE plugin_id = ? ORDER BY id LIMIT 200`, pluginID)
+	list, err := q.jobs.List(ctx, jobs.Filter{Kind: AfterHookKind, Limit: 500})
 	if err != nil {
 		return nil, fmt.Errorf("plugin jobs of %s: %w", pluginID, err)
 	}
-	defer rows.Close()
 	out := []Job{}
-	for rows.Next() {
-		var j Job
-		var event string
-		var next int64
-		if err := rows.Scan(&j.ID, &j.PluginID, &j.Hook, &event, &j.Status, &j.Attempts, &next, &j.LastError); err != nil {
-			return nil, fmt.Errorf("plugin jobs of %s: %w", pluginID, err)
+	for _, j := range list {
+		var p afterHookJob
+		if json.Unmarshal(j.Payload, &p) != nil || p.Plugin != pluginID {
+			continue
 		}
-		j.Event, j.NextRunAt = json.RawMessage(event), time.UnixMilli(next).UTC()
-		out = append(out, j)
+		out = append(out, Job{ID: j.ID, PluginID: p.Plugin, Hook: p.Hook, Event: p.Event, Status: j.Status,
+			Attempts: j.Attempts, NextRunAt: j.RunAt, LastError: j.LastError})
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// DeadSummary is one plugin's dead after-hook deliveries.
+type DeadSummary struct {
+	Count     int64
+	LastAt    time.Time
+	LastError string
+}
+
+// DeadByPlugin groups the dead deliveries by plugin. At most 500 are
+// looked at, oldest first (dead jobs are kept for weeks); LastAt is when the
+// newest of them was queued.
+func (q *Queue) DeadByPlugin(ctx context.Context) (map[string]DeadSummary, error) {
+	list, err := q.jobs.List(ctx, jobs.Filter{Kind: AfterHookKind, Status: jobs.StatusDead, Limit: 500})
+	if err != nil {
+		return nil, fmt.Errorf("dead after hooks: %w", err)
+	}
+	out := map[string]DeadSummary{}
+	for _, j := range list {
+		var p afterHookJob
+		if json.Unmarshal(j.Payload, &p) != nil {
+			continue
+		}
+		d := out[p.Plugin]
+		d.Count++
+		// List is oldest first: the last seen is the newest.
+		d.LastAt, d.LastError = j.CreatedAt, j.LastError
+		out[p.Plugin] = d
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -34,6 +35,25 @@ func (r *rig) jobs(id string) []Job {
 	return jobs
 }
 
+// advance moves the queue's due times and leases d into the past, as if d
+// passed by the database's clock (which the queue reads).
+func (r *rig) advance(d time.Duration) {
+	r.t.Helper()
+	if _, err := r.db.Write().Exec(`UPDATE jobs SET run_at = run_at - ?, locked_until = locked_until - ?`, d.Milliseconds(), d.Milliseconds()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// dbNow is the database's clock.
+func (r *rig) dbNow() time.Time {
+	r.t.Helper()
+	now, err := r.db.Now(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return now
+}
+
 func (r *rig) auditEvents() int {
 	r.t.Helper()
 	n, err := storage.NewPluginData(r.db).DocCount(context.Background(), "audit-log", "events", nil)
@@ -57,12 +77,12 @@ func (r *rig) afterSave(id string, rollback bool) error {
 }
 
 func TestAfterHooksAreEnqueuedInTheWriteAndDeliveredAfterCommit(t *testing.T) {
-	// A poll interval of an hour: only the nudge after enqueueing can wake
-	// the worker in time.
-	r := newRig(t, QueueConfig{Poll: time.Hour})
+	// The rig's queue polls hourly: only the nudge after enqueueing can
+	// wake the worker in time.
+	r := newRig(t, QueueConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { r.q.Run(ctx); close(done) }()
+	go func() { r.m.jobs.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	r.example("audit-log")
 
@@ -106,7 +126,8 @@ func TestQueueRetriesWithBackoffThenDies(t *testing.T) {
 			t.Fatalf("RunOnce = %v, %v; want %v", ran, err, wantRan)
 		}
 	}
-	check := func(status string, attempts int, next time.Time) {
+	var id string
+	check := func(status string, attempts int, delay time.Duration) {
 		t.Helper()
 		jobs := r.jobs("flaky")
 		if len(jobs) != 1 {
@@ -116,21 +137,30 @@ func TestQueueRetriesWithBackoffThenDies(t *testing.T) {
 		if j.Status != status || j.Attempts != attempts || j.LastError != "receiver down" {
 			t.Fatalf("job = %+v, want %s after %d attempts with the plugin's message", j, status, attempts)
 		}
-		if !next.IsZero() && !j.NextRunAt.Equal(next.Truncate(time.Millisecond)) {
-			t.Fatalf("next run %v, want %v", j.NextRunAt, next)
+		if id != "" && j.ID != id {
+			t.Fatalf("the job's id (the deliveryId) changed across attempts: %s, then %s", id, j.ID)
+		}
+		id = j.ID
+		// Due after the delay by the database's clock (a second of slack
+		// for the time between the failure and this read).
+		if wait := j.NextRunAt.Sub(r.dbNow()); delay > 0 && (wait > delay || wait < delay-time.Second) {
+			t.Fatalf("next run in %v, want %v", wait, delay)
 		}
 	}
 	step(true)
-	check(JobPending, 1, r.clock.Now().Add(time.Minute))
+	check(JobPending, 1, time.Minute)
 	step(false) // not due yet
-	r.clock.Add(time.Minute)
+	r.advance(time.Minute)
 	step(true)
-	check(JobPending, 2, r.clock.Now().Add(4*time.Minute))
-	r.clock.Add(4 * time.Minute)
+	check(JobPending, 2, 4*time.Minute)
+	r.advance(4 * time.Minute)
 	step(true)
-	check(JobDead, 3, time.Time{})
-	r.clock.Add(time.Hour)
+	check(JobDead, 3, 0)
+	r.advance(time.Hour)
 	step(false) // dead jobs are not retried
+	if d := r.q.Deliveries()["flaky"]; d.Retry != 2 || d.Dead != 1 || d.OK != 0 {
+		t.Errorf("delivery outcomes %+v, want 2 retries and 1 dead", d)
+	}
 
 	r.flushLogs()
 	page, err := r.logs.Query(ctx, "flaky", LogQuery{Outcome: "error"})
@@ -154,9 +184,12 @@ func TestQueueRetrySucceeds(t *testing.T) {
 	if ran, err := r.q.RunOnce(ctx); !ran || err != nil {
 		t.Fatal(ran, err)
 	}
-	r.clock.Add(time.Second)
+	r.advance(time.Second)
 	if ran, err := r.q.RunOnce(ctx); !ran || err != nil {
 		t.Fatal(ran, err)
+	}
+	if d := r.q.Deliveries()["second-try"]; d.Retry != 1 || d.OK != 1 {
+		t.Errorf("delivery outcomes %+v, want 1 retry and 1 ok", d)
 	}
 	if jobs := r.jobs("second-try"); len(jobs) != 0 {
 		t.Fatalf("a delivered job stays queued: %+v", jobs)
@@ -168,25 +201,28 @@ func TestQueueRetrySucceeds(t *testing.T) {
 }
 
 func TestQueueResumesAJobLeftRunningAfterARestart(t *testing.T) {
-	r := newRig(t, QueueConfig{Lease: time.Minute})
+	r := newRig(t, QueueConfig{Timeout: 30 * time.Second})
 	ctx := context.Background()
 	r.example("audit-log")
 	if err := r.afterSave("e1", false); err != nil {
 		t.Fatal(err)
 	}
-	// The first process claims the job and dies before finishing it.
-	if j, err := r.q.claim(ctx); err != nil || j == nil {
-		t.Fatalf("claim: %v, %v", j, err)
+	// The first process claims the job and dies before finishing it: a
+	// row is left running under its lease (claimed here as a worker would).
+	var leased time.Duration
+	if err := r.db.Write().QueryRow(`UPDATE jobs SET status = 'running', attempts = 1, claim = 'dead-process',
+		locked_until = ` + storage.NowMillisSQL + ` + 60000 RETURNING locked_until - ` + storage.NowMillisSQL).Scan(&leased); err != nil {
+		t.Fatal(err)
 	}
 	if jobs := r.jobs("audit-log"); len(jobs) != 1 || jobs[0].Status != JobRunning {
 		t.Fatalf("jobs = %+v", jobs)
 	}
 	// The restarted server: a new manager and queue over the same database.
-	q2 := NewQueue(r.db, r.newManager(r.db), QueueConfig{Lease: time.Minute, Now: r.clock.Now})
+	q2 := r.managerWith(r.db, QueueConfig{Timeout: 30 * time.Second}).AfterHooks()
 	if ran, err := q2.RunOnce(ctx); ran || err != nil {
 		t.Fatalf("a job under a live lease was taken: %v, %v", ran, err)
 	}
-	r.clock.Add(time.Minute + time.Second)
+	r.advance(time.Minute + time.Second)
 	if ran, err := q2.RunOnce(ctx); !ran || err != nil {
 		t.Fatalf("the abandoned job was not resumed: %v, %v", ran, err)
 	}
@@ -226,5 +262,69 @@ func TestEnqueueRefusesInvalidEvents(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 		t.Fatalf("got %v", err)
+	}
+	err = r.db.Tx(context.Background(), func(tx *sql.Tx) error {
+		return r.q.Enqueue(context.Background(), tx, "x", "content:afterSave", []byte(`["not an object"]`))
+	})
+	if err == nil || !strings.Contains(err.Error(), "an object") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Every attempt of one delivery carries the same deliveryId (the job's id),
+// first in the event; another delivery has another.
+func TestDeliveryIDIsStableAcrossRetries(t *testing.T) {
+	r := newRig(t, QueueConfig{Delays: []time.Duration{time.Second}})
+	ctx := context.Background()
+	r.inline(hookPlugin("dedupe", `["content:read"]`, `["content:afterSave"]`),
+		`export default { hooks: { "content:afterSave": async (event, ctx) => {
+			const seen = (await ctx.kv.get("seen")) ?? [];
+			seen.push(event.deliveryId + " " + event.id + " " + Object.keys(event)[0]);
+			await ctx.kv.set("seen", seen);
+			if (seen.length === 1) throw new Error("first try fails");
+		} } };`)
+	for _, id := range []string{"e1", "e2"} {
+		if err := r.afterSave(id, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs := r.jobs("dedupe")
+	if len(jobs) != 2 {
+		t.Fatalf("jobs = %+v", jobs)
+	}
+	for range 2 {
+		if ran, err := r.q.RunOnce(ctx); !ran || err != nil {
+			t.Fatal(ran, err)
+		}
+	}
+	r.advance(time.Second)
+	if ran, err := r.q.RunOnce(ctx); !ran || err != nil {
+		t.Fatal(ran, err)
+	}
+	v, err := storage.NewPluginData(r.db).KVGet(ctx, "dedupe", "seen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	if err := json.Unmarshal(v, &seen); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{jobs[0].ID + " e1 deliveryId", jobs[1].ID + " e2 deliveryId", jobs[0].ID + " e1 deliveryId"}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Fatalf("deliveries seen %q, want %q", seen, want)
+	}
+}
+
+func TestWithDeliveryID(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`{"a":1}`, `{"deliveryId":"d","a":1}`},
+		{`{}`, `{"deliveryId":"d"}`},
+		{`{ }`, `{"deliveryId":"d"}`},
+		{"{\n \"a\": [1]}", `{"deliveryId":"d","a": [1]}`},
+	} {
+		got := string(withDeliveryID(json.RawMessage(tt.in), "d"))
+		if got != tt.want || !json.Valid([]byte(got)) {
+			t.Errorf("withDeliveryID(%s) = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }

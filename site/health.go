@@ -10,6 +10,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/mail"
+	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web/admin"
 )
@@ -18,8 +19,9 @@ import (
 // /metrics collects (the after-hook queue, the job queue's mail kind) and
 // the records behind it (invocation logs, the mail outbox).
 type siteHealth struct {
-	db   *storage.DB
-	jobs *jobs.Queue
+	db    *storage.DB
+	jobs  *jobs.Queue
+	hooks *plugins.Queue
 	// mail says the site has --smtp.
 	mail bool
 }
@@ -27,7 +29,7 @@ type siteHealth struct {
 var _ admin.SiteHealth = siteHealth{}
 
 func (h siteHealth) AfterHooks(ctx context.Context) (admin.QueueHealth, error) {
-	return afterHookStats(ctx, h.db)
+	return afterHookStats(ctx, h.jobs)
 }
 
 // FailingPlugins groups the failed invocations since then by plugin (the
@@ -65,28 +67,16 @@ func (h siteHealth) FailingPlugins(ctx context.Context, since time.Time) ([]admi
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("failing plugins: %w", err)
 	}
-	dead, err := h.db.Read().QueryContext(ctx, `SELECT plugin_id, COUNT(*), MAX(updated_at),
-		(SELECT j2.last_error FROM plugin_jobs j2 WHERE j2.plugin_id = j.plugin_id AND j2.status = 'dead' ORDER BY j2.updated_at DESC LIMIT 1)
-		FROM plugin_jobs j WHERE status = 'dead' GROUP BY plugin_id`)
+	dead, err := h.hooks.DeadByPlugin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dead after-hooks: %w", err)
 	}
-	defer dead.Close()
-	for dead.Next() {
-		var id string
-		var n, at int64
-		var last sql.NullString
-		if err := dead.Scan(&id, &n, &at, &last); err != nil {
-			return nil, fmt.Errorf("dead after-hooks: %w", err)
-		}
+	for id, d := range dead {
 		f := get(id)
-		f.DeadHooks = n
-		if t := time.UnixMilli(at).UTC(); f.LastError == "" || t.After(f.LastAt) {
-			f.LastAt, f.LastError = t, last.String
+		f.DeadHooks = d.Count
+		if f.LastError == "" || d.LastAt.After(f.LastAt) {
+			f.LastAt, f.LastError = d.LastAt, d.LastError
 		}
-	}
-	if err := dead.Err(); err != nil {
-		return nil, fmt.Errorf("dead after-hooks: %w", err)
 	}
 	out := make([]admin.PluginFailures, 0, len(byID))
 	for _, f := range byID {

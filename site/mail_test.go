@@ -55,7 +55,8 @@ func TestSiteSendsMailAndExposesQueueMetrics(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, w := range []string{`pilcrow_jobs_pending{kind="mail.send"} 0`, `pilcrow_jobs_dead{kind="mail.send"} 0`,
-		`pilcrow_jobs_outcomes_total{kind="mail.send",outcome="succeeded"} 1`} {
+		`pilcrow_jobs_outcomes_total{kind="mail.send",outcome="succeeded"} 1`,
+		`pilcrow_mail_messages_total{outcome="sent"} 1`, `pilcrow_mail_messages_total{outcome="retry"} 0`, `pilcrow_mail_messages_total{outcome="dead"} 0`} {
 		if !strings.Contains(string(body), w) {
 			t.Errorf("/metrics lacks %q", w)
 		}

@@ -2,15 +2,16 @@ package site
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pilcrow-cms/pilcrow/jobs"
+	"github.com/pilcrow-cms/pilcrow/mail"
+	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
-	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web/admin"
 )
 
@@ -93,31 +94,48 @@ func (c *sandboxCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// afterHookCollector exposes the plugin after-hook queue (plugin_jobs),
-// every process's, read at each scrape: how far deliveries lag behind.
+// afterHookCollector exposes the plugin after-hook deliveries: the queue's
+// state (jobs of kind plugins.AfterHookKind, every process's, read at each
+// scrape: how far deliveries lag behind) and this process's delivery
+// outcomes per plugin and invocation outcomes per kind and limit.
 type afterHookCollector struct {
-	db                 *storage.DB
-	pending, dead, lag *prometheus.Desc
+	q                                           *jobs.Queue
+	plugins                                     *plugins.Manager
+	pending, dead, lag, deliveries, invocations *prometheus.Desc
 }
 
-func newAfterHookCollector(db *storage.DB) *afterHookCollector {
-	return &afterHookCollector{db: db,
+func newAfterHookCollector(q *jobs.Queue, m *plugins.Manager) *afterHookCollector {
+	return &afterHookCollector{q: q, plugins: m,
 		pending: prometheus.NewDesc("pilcrow_plugin_after_hooks_pending", "Plugin after-hook deliveries queued or running.", nil, nil),
 		dead:    prometheus.NewDesc("pilcrow_plugin_after_hooks_dead", "Plugin after-hook deliveries whose every attempt failed.", nil, nil),
 		lag:     prometheus.NewDesc("pilcrow_plugin_after_hooks_oldest_pending_age_seconds", "How long the longest-waiting due after-hook delivery has been due.", nil, nil),
+		deliveries: prometheus.NewDesc("pilcrow_plugin_after_hook_deliveries_total",
+			"After-hook delivery attempts in this process by plugin and outcome: ok, retry (failed, another attempt follows), dead (the last attempt failed), skipped (the plugin was no longer active).",
+			[]string{"plugin", "outcome"}, nil),
+		invocations: prometheus.NewDesc("pilcrow_plugin_invocations_total",
+			"Plugin invocations in this process by kind (hook, route, cron, …), outcome (ok, error, limit) and, for outcome limit, the limit hit (cpu, memory, wall, subrequests, …).",
+			[]string{"kind", "outcome", "limit"}, nil),
 	}
 }
 
 func (c *afterHookCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.pending
-	ch <- c.dead
-	ch <- c.lag
+	for _, d := range []*prometheus.Desc{c.pending, c.dead, c.lag, c.deliveries, c.invocations} {
+		ch <- d
+	}
 }
 
 func (c *afterHookCollector) Collect(ch chan<- prometheus.Metric) {
+	for id, d := range c.plugins.AfterHooks().Deliveries() {
+		for outcome, v := range map[string]uint64{"ok": d.OK, "retry": d.Retry, "dead": d.Dead, "skipped": d.Skipped} {
+			ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.CounterValue, float64(v), id, outcome)
+		}
+	}
+	for k, v := range c.plugins.Logs().Counts() {
+		ch <- prometheus.MustNewConstMetric(c.invocations, prometheus.CounterValue, float64(v), k.Kind, string(k.Outcome), k.Limit)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := afterHookStats(ctx, c.db)
+	st, err := afterHookStats(ctx, c.q)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.pending, err)
 		return
@@ -127,23 +145,50 @@ func (c *afterHookCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, st.OldestWait.Seconds())
 }
 
-// afterHookStats reads the plugin after-hook queue's depth (queued or
-// running), dead deliveries and the longest wait of a due one: what
-// /metrics and the admin dashboard show.
-func afterHookStats(ctx context.Context, db *storage.DB) (admin.QueueHealth, error) {
-	var st admin.QueueHealth
-	var oldest sql.NullInt64
-	// Three lookups on the (status, next_run_at) index rather than one
-	// pass over every row: dead jobs are kept for weeks.
-	err := db.Read().QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM plugin_jobs WHERE status IN ('pending', 'running')),
-		(SELECT COUNT(*) FROM plugin_jobs WHERE status = 'dead'),
-		(SELECT MIN(next_run_at) FROM plugin_jobs WHERE status = 'pending')`).Scan(&st.Pending, &st.Dead, &oldest)
+// afterHookStats reads the after-hook deliveries' depth (queued or
+// running), dead ones and the longest wait of a due one, from the job
+// queue (every process's): what /metrics and the admin dashboard show.
+func afterHookStats(ctx context.Context, q *jobs.Queue) (admin.QueueHealth, error) {
+	st, err := q.Stats(ctx)
 	if err != nil {
-		return st, fmt.Errorf("after-hook queue stats: %w", err)
+		return admin.QueueHealth{}, fmt.Errorf("after-hook queue stats: %w", err)
 	}
-	if oldest.Valid {
-		st.OldestWait = max(0, time.Since(time.UnixMilli(oldest.Int64)))
+	s := st[plugins.AfterHookKind]
+	return admin.QueueHealth{Pending: s.Pending + s.Running, Dead: s.Dead, OldestWait: s.OldestPendingAge}, nil
+}
+
+// mailCollector counts this process's mail outcomes, as the outbox reports
+// them: sent, retry (an attempt failed, another follows), dead (given up).
+type mailCollector struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	n    map[string]uint64
+}
+
+func newMailCollector(o *mail.Outbox) *mailCollector {
+	c := &mailCollector{n: map[string]uint64{"sent": 0, "retry": 0, "dead": 0},
+		desc: prometheus.NewDesc("pilcrow_mail_messages_total", "Mail delivery attempts in this process by outcome: sent, retry (failed, another attempt follows), dead (given up).", []string{"outcome"}, nil)}
+	o.Observe(func(_ context.Context, d mail.Delivery) {
+		outcome := "sent"
+		switch {
+		case d.Err != nil && d.Dead:
+			outcome = "dead"
+		case d.Err != nil:
+			outcome = "retry"
+		}
+		c.mu.Lock()
+		c.n[outcome]++
+		c.mu.Unlock()
+	})
+	return c
+}
+
+func (c *mailCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *mailCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for outcome, v := range c.n {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), outcome)
 	}
-	return st, nil
 }

@@ -62,7 +62,10 @@ type Config struct {
 	// webhooks.DefaultDelays). Webhooks reach loopback over http only with
 	// Plugins.UnsafeAllowLoopbackEgress, the same switch as plugins' fetch.
 	WebhookDelays []time.Duration
-	Logger        *slog.Logger
+	// AfterHookDelays is the retry schedule of plugin after-hook deliveries
+	// (nil: plugins.DefaultRetryDelays).
+	AfterHookDelays []time.Duration
+	Logger          *slog.Logger
 }
 
 // Info describes a site: its name, public URL (no trailing slash), locale
@@ -154,6 +157,8 @@ type Site struct {
 	Webhooks *webhooks.Service
 
 	pool *lazyPool
+	// mailMetrics counts the outbox's outcomes from Open on (nil without mail).
+	mailMetrics *mailCollector
 	// url is the site's public URL (Info.URL, checked), for mailed links.
 	url string
 }
@@ -190,6 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 			return nil, err
 		}
 		s.Mail = mail.NewOutbox(db, s.Jobs, t, mail.OutboxOptions{Log: cfg.Logger})
+		s.mailMetrics = newMailCollector(s.Mail)
 		cfg.Logger.Info("mail goes out through "+t.String(), "from", t.From())
 	} else if cfg.Mail.From != "" {
 		cfg.Logger.Warn("--mail-from is set but --smtp is not: this site sends no mail")
@@ -241,6 +247,8 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 			Site:    sandbox.SiteInfo{Name: info.Name, URL: info.URL, Locale: info.Locale, Timezone: info.Timezone},
 		},
 		Limits: cfg.Plugins.Limits,
+		Jobs:   s.Jobs,
+		Queue:  plugins.QueueConfig{Delays: cfg.AfterHookDelays},
 		Log:    cfg.Logger,
 	})
 	// A genuine cycle, closed here and only here: plugins reach content and
@@ -275,8 +283,12 @@ func (s *Site) pluginMailer() plugins.Mailer {
 func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
 		Plugins: s.Plugins, Metadata: s.Hooks, Webhooks: s.Webhooks, Mail: s.Mail,
-		Admin: admin.WithHealth(siteHealth{db: s.DB, jobs: s.Jobs, mail: s.Mail != nil}), SiteURL: s.url}, s.log)
-	for _, c := range []prometheus.Collector{newJobsCollector(s.Jobs), newSandboxCollector(s.pool.Stats), newAfterHookCollector(s.DB)} {
+		Admin: admin.WithHealth(siteHealth{db: s.DB, jobs: s.Jobs, hooks: s.Plugins.AfterHooks(), mail: s.Mail != nil}), SiteURL: s.url}, s.log)
+	collectors := []prometheus.Collector{newJobsCollector(s.Jobs), newSandboxCollector(s.pool.Stats), newAfterHookCollector(s.Jobs, s.Plugins)}
+	if s.mailMetrics != nil {
+		collectors = append(collectors, s.mailMetrics)
+	}
+	for _, c := range collectors {
 		if err := srv.Registry().Register(c); err != nil {
 			s.log.Warn("metrics not registered", "err", err)
 		}
@@ -292,8 +304,9 @@ func (s *Site) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Media.RunJanitor(ctx, 10*time.Minute) })
 	wg.Go(func() { s.warmSandbox(ctx) })
+	// The plugin runtime runs the job queue (mail, webhooks, after hooks)
+	// with its invocation log writer, which outlives it.
 	wg.Go(func() { s.Plugins.Run(ctx) })
-	wg.Go(func() { s.Jobs.Run(ctx) })
 	if s.Mail != nil {
 		wg.Go(func() { s.sweepMail(ctx) })
 	}

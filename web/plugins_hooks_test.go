@@ -2,9 +2,12 @@ package web_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/site"
 )
 
 func TestPluginBeforeSaveHooks(t *testing.T) {
@@ -79,9 +82,14 @@ func TestPluginLoopingHookIsRejected(t *testing.T) {
 }
 
 // An after hook that fails is retried from the durable queue, across a
-// restart: the job was persisted with the write, not held in memory.
+// restart: the job was persisted with the write, not held in memory. The
+// retries are short and many, so however slow the machine, the job is
+// neither waiting out a long backoff nor dead when the plugin gets ready; a
+// delivery running at the restart is handed back, not left leased.
 func TestPluginAfterHookQueueSurvivesRestart(t *testing.T) {
-	ts := pluginSite(t)
+	ts := pluginSite(t, func(c *site.Config) {
+		c.AfterHookDelays = slices.Repeat([]time.Duration{200 * time.Millisecond}, 500)
+	})
 	admin, editor := editorAndAdmin(t, ts)
 	admin.installActive(packPlugin(t, map[string]any{
 		"id": "flaky", "version": "1.0.0", "name": "Flaky",

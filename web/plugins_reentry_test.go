@@ -24,7 +24,7 @@ func settled(t *testing.T, ts *testSite, c *client, id string) int {
 	t.Helper()
 	eventually(t, "the after-hook queue to drain", func() bool {
 		var n int
-		if err := ts.Site.DB.Read().QueryRow(`SELECT COUNT(*) FROM plugin_jobs WHERE status != 'dead'`).Scan(&n); err != nil {
+		if err := ts.Site.DB.Read().QueryRow(`SELECT COUNT(*) FROM jobs WHERE kind = 'plugin.afterHook' AND status != 'dead'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n == 0
@@ -32,7 +32,7 @@ func settled(t *testing.T, ts *testSite, c *client, id string) int {
 	var revs struct{ Items []map[string]any }
 	c.do("GET", "/api/collections/articles/entries/"+id+"/revisions?limit=100", nil).want(http.StatusOK).decode(&revs)
 	var dead int
-	_ = ts.Site.DB.Read().QueryRow(`SELECT COUNT(*) FROM plugin_jobs WHERE status = 'dead'`).Scan(&dead)
+	_ = ts.Site.DB.Read().QueryRow(`SELECT COUNT(*) FROM jobs WHERE kind = 'plugin.afterHook' AND status = 'dead'`).Scan(&dead)
 	if dead != 0 {
 		t.Fatalf("%d after-hook jobs died", dead)
 	}

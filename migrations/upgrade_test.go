@@ -1,0 +1,113 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite"
+)
+
+// Deliveries queued in plugin_jobs when a site upgrades past 00030 are on the
+// job queue afterwards, every one, with what they need to be delivered: the
+// event, the cause chain, attempts, due time, and dead ones kept dead.
+func TestPluginJobsAreCarriedOverToJobs(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "u.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The schema as a site that last ran before 00030 has it.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, files, goose.WithAllowOutofOrder(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 29); err != nil {
+		t.Fatal(err)
+	}
+	const created = int64(1764633600123) // 2025-12-02T00:00:00.123Z
+	for _, r := range []struct {
+		status, event, cause, lastErr string
+		attempts                      int
+		next                          int64
+	}{
+		{"pending", `{"collection":"posts","id":"e1"}`, "", "", 0, created},
+		{"pending", `{"collection":"posts","id":"e2"}`, `["ping","pong"]`, "receiver down", 2, created + 4000},
+		{"running", `{"collection":"posts","id":"e3"}`, "", "", 1, created},
+		{"dead", `{"collection":"posts","id":"e4"}`, "", "boom", 5, created},
+	} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO plugin_jobs (plugin_id, hook, event, status, attempts, next_run_at, locked_until, last_error, created_at, updated_at, cause)
+			VALUES ('audit-log', 'content:afterSave', ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?)`,
+			r.event, r.status, r.attempts, r.next, created+120000, r.lastErr, created, created+1000, r.cause); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Apply(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'plugin_jobs'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("plugin_jobs still there (%d, %v)", left, err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, payload, status, attempts, max_attempts, run_at, COALESCE(last_error, ''), created_at
+		FROM jobs ORDER BY json_extract(payload, '$.event.id')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	uuidV7 := regexp.MustCompile(`^019adc5b-e07b-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`) // the time part is `created`
+	type want struct {
+		status, lastErr string
+		attempts        int
+		runAt           int64
+		cause           []string
+	}
+	wants := []want{
+		{"pending", "", 0, created, nil},
+		{"pending", "receiver down", 2, created + 4000, []string{"ping", "pong"}},
+		{"pending", "", 1, created + 1000, nil}, // was running: due again, the attempt counted
+		{"dead", "boom", 5, created, nil},
+	}
+	ids := map[string]bool{}
+	i := 0
+	for rows.Next() {
+		var id, kind, payload, status, lastErr string
+		var attempts, maxAttempts int
+		var runAt, createdAt int64
+		if err := rows.Scan(&id, &kind, &payload, &status, &attempts, &maxAttempts, &runAt, &lastErr, &createdAt); err != nil {
+			t.Fatal(err)
+		}
+		if i >= len(wants) {
+			t.Fatalf("more jobs than plugin_jobs rows: %s", payload)
+		}
+		w := wants[i]
+		var p struct {
+			Plugin, Hook string
+			Event        map[string]any
+			Cause        []string
+		}
+		if err := json.Unmarshal([]byte(payload), &p); err != nil {
+			t.Fatalf("payload %s: %v", payload, err)
+		}
+		if kind != "plugin.afterHook" || p.Plugin != "audit-log" || p.Hook != "content:afterSave" || p.Event["id"] != []string{"e1", "e2", "e3", "e4"}[i] ||
+			len(p.Cause) != len(w.cause) || (len(w.cause) > 0 && (p.Cause[0] != w.cause[0] || p.Cause[1] != w.cause[1])) {
+			t.Errorf("job %d: kind %s payload %s", i, kind, payload)
+		}
+		if status != w.status || attempts != w.attempts || maxAttempts != 5 || runAt != w.runAt || lastErr != w.lastErr || createdAt != created {
+			t.Errorf("job %d: %s attempts %d/%d run_at %d last_error %q created %d; want %+v", i, status, attempts, maxAttempts, runAt, lastErr, createdAt, w)
+		}
+		if !uuidV7.MatchString(id) || ids[id] {
+			t.Errorf("job %d: id %q is not a fresh UUIDv7 of its creation time", i, id)
+		}
+		ids[id] = true
+		i++
+	}
+	if err := rows.Err(); err != nil || i != len(wants) {
+		t.Fatalf("%d jobs carried over of %d (%v)", i, len(wants), err)
+	}
+}
