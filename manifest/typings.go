@@ -327,6 +327,26 @@ const EventTypings = `
     readonly data: EntryData;
   }
 
+  /**
+   * What every after hook's event adds (content:after*, media:afterUpload).
+   * After hooks are delivered at least once: a delivery whose outcome was
+   * not recorded (the server stopped or crashed mid-delivery) runs again.
+   */
+  interface AfterHookDelivery {
+    /**
+     * Identifies this delivery: the same on every retry and redelivery of
+     * it, different for every other event. Record it with what the hook
+     * does (for example as a storage document's id) to do it only once.
+     */
+    readonly deliveryId: string;
+  }
+
+  /** The event of content:afterSave, afterDelete, afterPublish and afterUnpublish. */
+  interface ContentAfterEvent extends ContentEvent, AfterHookDelivery {}
+
+  /** The event of media:afterUpload. */
+  interface MediaAfterEvent extends MediaItem, AfterHookDelivery {}
+
   interface MediaItem {
     readonly id: string;
     readonly url: string;

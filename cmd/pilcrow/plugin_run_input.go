@@ -72,10 +72,12 @@ func defaultEvent(m *manifest.Manifest, kind, name string) json.RawMessage {
 		v = map[string]any{"method": "GET", "path": name, "query": map[string]string{}, "headers": map[string]string{}, "body": nil}
 	case spec.Event == "ContentEvent":
 		v = map[string]any{"collection": "posts", "id": "example-entry", "isNew": true, "data": map[string]any{}}
+	case spec.Event == "ContentAfterEvent":
+		v = map[string]any{"deliveryId": "example-delivery", "collection": "posts", "id": "example-entry", "isNew": true, "data": map[string]any{}}
 	case spec.Event == "MediaUploadEvent":
 		v = map[string]any{"filename": "example.png", "mimeType": "image/png", "size": 0}
-	case spec.Event == "MediaItem":
-		v = map[string]any{"id": "example-media", "url": "/api/media/example-media/file", "filename": "example.png", "mimeType": "image/png", "size": 0, "alt": ""}
+	case spec.Event == "MediaAfterEvent":
+		v = map[string]any{"deliveryId": "example-delivery", "id": "example-media", "url": "/api/media/example-media/file", "filename": "example.png", "mimeType": "image/png", "size": 0, "alt": ""}
 	case spec.Event == "CronEvent":
 		ev := map[string]any{"name": "", "schedule": "", "data": nil, "scheduledAt": time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)}
 		if m != nil && len(m.Cron) > 0 {

@@ -37,7 +37,7 @@ func TestTypesForManifest(t *testing.T) {
 		"readonly content: ContentReader;",
 		"readonly http: Http;",
 		`readonly "deliveries": StorageCollection;`,
-		`"content:afterPublish": Hook<ContentEvent, void>;`,
+		`"content:afterPublish": Hook<ContentAfterEvent, void>;`,
 		`"cron": Hook<CronEvent, void>;`,
 		`readonly name: "retry" | (string & {});`,
 		`"deliveries": RouteHandler;`,

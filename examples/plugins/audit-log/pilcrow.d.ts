@@ -329,6 +329,26 @@ declare namespace Pilcrow {
     readonly data: EntryData;
   }
 
+  /**
+   * What every after hook's event adds (content:after*, media:afterUpload).
+   * After hooks are delivered at least once: a delivery whose outcome was
+   * not recorded (the server stopped or crashed mid-delivery) runs again.
+   */
+  interface AfterHookDelivery {
+    /**
+     * Identifies this delivery: the same on every retry and redelivery of
+     * it, different for every other event. Record it with what the hook
+     * does (for example as a storage document's id) to do it only once.
+     */
+    readonly deliveryId: string;
+  }
+
+  /** The event of content:afterSave, afterDelete, afterPublish and afterUnpublish. */
+  interface ContentAfterEvent extends ContentEvent, AfterHookDelivery {}
+
+  /** The event of media:afterUpload. */
+  interface MediaAfterEvent extends MediaItem, AfterHookDelivery {}
+
   interface MediaItem {
     readonly id: string;
     readonly url: string;
@@ -549,10 +569,10 @@ declare namespace Pilcrow {
 
   /** The hooks manifest.json declares; each must be implemented, and no other. */
   interface Hooks {
-    "content:afterSave": Hook<ContentEvent, void>;
-    "content:afterDelete": Hook<ContentEvent, void>;
-    "content:afterPublish": Hook<ContentEvent, void>;
-    "content:afterUnpublish": Hook<ContentEvent, void>;
+    "content:afterSave": Hook<ContentAfterEvent, void>;
+    "content:afterDelete": Hook<ContentAfterEvent, void>;
+    "content:afterPublish": Hook<ContentAfterEvent, void>;
+    "content:afterUnpublish": Hook<ContentAfterEvent, void>;
   }
 
   /** The routes manifest.json declares, served at /api/p/<plugin id>/<name>. */

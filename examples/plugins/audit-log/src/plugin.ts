@@ -14,7 +14,8 @@
 // Each event stores the entry's title as it was, so the log stays readable
 // after the entry is deleted. The hooks are "after" hooks: they run once the
 // editor has their response, from Pilcrow's durable queue, and a failure is
-// retried, so recording never slows down or breaks editing.
+// retried, so recording never slows down or breaks editing; a retried or
+// redelivered event is recorded once (by its deliveryId).
 //
 // Storage is bounded: past the "Events to keep" setting, each new event
 // removes a few of the oldest ones.
@@ -33,13 +34,14 @@ interface AuditEvent extends Pilcrow.JSONObject {
 /** At most this many old events are removed per new event, keeping each hook call cheap. */
 const PRUNE_BATCH = 20;
 
-async function record(kind: Kind, event: Pilcrow.ContentEvent, ctx: Pilcrow.Context): Promise<void> {
+async function record(kind: Kind, event: Pilcrow.ContentAfterEvent, ctx: Pilcrow.Context): Promise<void> {
   const at = new Date().toISOString();
   const title = typeof event.data?.title === "string" ? event.data.title : null;
   const doc: AuditEvent = { kind, entryId: event.id, collection: event.collection, title, at };
-  // The time first so ids sort like events; the random suffix keeps two
-  // events of the same entry within one millisecond apart.
-  const id = `${at}-${event.id}-${kind}-${Math.random().toString(36).slice(2, 8)}`;
+  // After hooks are delivered at least once: keyed by the delivery's id, a
+  // redelivery of the same event overwrites its record instead of adding a
+  // second one.
+  const id = `delivery-${event.deliveryId}`;
   await ctx.storage.events.put(id, doc);
   ctx.log.info(`recorded ${kind}`, { entryId: event.id, id });
   await prune(ctx);
