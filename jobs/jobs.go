@@ -267,6 +267,10 @@ func (q *Queue) Nudge() {
 // and the rounds grow with the wait: jobs finished while the loop waits for
 // the connection are recorded together.
 func (q *Queue) Run(ctx context.Context) error {
+	// Queued work is owed: its transactions (claims, completions, and the
+	// handlers' own, such as a plugin hook's storage writes) go before new
+	// requests' when both wait for the write connection.
+	ctx = storage.WithQueuePriority(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { q.sweepLoop(ctx) })
 	p := &pipeline{q: q, freed: make(chan struct{}, 1)}

@@ -33,6 +33,8 @@ type DB struct {
 	// prepared holds the declared Statements, prepared by Open and only
 	// read after it.
 	prepared map[*Statement]*sql.Stmt
+	// turn orders the transactions waiting for write.
+	turn writeTurn
 }
 
 // SyncMode is SQLite's synchronous setting, which decides when a commit
@@ -149,7 +151,14 @@ func (db *DB) Write() *sql.DB { return db.write }
 
 // Tx runs fn in a write transaction, committing when fn returns nil and rolling
 // back otherwise, so a failed request leaves no partial write behind.
+//
+// Transactions take turns for the write connection (see writeTurn): those
+// of ctx marked WithQueuePriority first.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := db.turn.take(ctx); err != nil {
+		return fmt.Errorf("storage: begin: %w", err)
+	}
+	defer db.turn.give()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return markDiskFull(fmt.Errorf("storage: begin: %w", err))

@@ -45,12 +45,15 @@ func main() {
 	measure := flag.Duration("measure", 30*time.Second, "the measured window")
 	workers := flag.Int("plugin-workers", 2, "the server's --plugin-workers")
 	keep := flag.Bool("keep", false, "keep the data folder (printed) for inspection")
+	flag.DurationVar(&drainMax, "drain", 2*time.Minute, "how long to wait for the backlog to drain after the writers stop")
 	flag.Parse()
 	if err := run(*writers, *workers, *warmup, *measure, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "afterhooks:", err)
 		os.Exit(1)
 	}
 }
+
+var drainMax time.Duration
 
 func run(writers, workers int, warmup, measure time.Duration, keep bool) error {
 	root, err := repoRoot()
@@ -145,10 +148,15 @@ func run(writers, workers int, warmup, measure time.Duration, keep bool) error {
 	secs := t1.Sub(t0).Seconds()
 	saveRate := float64(s1-s0) / secs
 	delivRate := (m1.delivered - m0.delivered) / secs
+	// The same from the backlog: every save queues one delivery, so what
+	// was delivered is what was saved less what the backlog grew by. It
+	// needs only the queue-depth gauge, so it also measures servers without
+	// the delivery counter (a build from before it, to compare).
+	backlogRate := (float64(s1-s0) - (m1.pending - m0.pending)) / secs
 	fmt.Printf("writers %d, plugin workers %d, warm-up %v, window %.1f s\n", writers, workers, warmup, secs)
 	fmt.Printf("saves/s       %8.1f  (%d saves in the window, %d failed requests in all)\n", saveRate, s1-s0, failures.Load())
-	fmt.Printf("deliveries/s  %8.1f  (audit-log afterSave, outcome ok)\n", delivRate)
-	fmt.Printf("ratio         %8.3f  (deliveries/s ÷ saves/s; the bar is ≥ 0.9)\n", delivRate/saveRate)
+	fmt.Printf("deliveries/s  %8.1f  (audit-log afterSave, outcome ok; %.1f from saves − backlog growth)\n", delivRate, backlogRate)
+	fmt.Printf("ratio         %8.3f  (deliveries/s ÷ saves/s; the bar is ≥ 0.9; %.3f from the backlog)\n", delivRate/saveRate, backlogRate/saveRate)
 	fmt.Printf("backlog       %8.0f → %.0f pending after-hook deliveries (window start → end); dead %.0f; retries %.0f\n",
 		m0.pending, m1.pending, m1.dead, m1.retried)
 	// Drain: how long the backlog left by the writers takes to deliver.
@@ -162,8 +170,9 @@ func run(writers, workers int, warmup, measure time.Duration, keep bool) error {
 			fmt.Printf("drained       %8.1f s after the writers stopped (%.0f deliveries in all, %d saves)\n", time.Since(start).Seconds(), m.delivered, saves.Load())
 			break
 		}
-		if time.Since(start) > 10*time.Minute {
-			return fmt.Errorf("the backlog did not drain in 10 minutes: %.0f pending", m.pending)
+		if time.Since(start) > drainMax {
+			fmt.Printf("not drained  after %v: %.0f pending (%.0f delivered in all, %d saves)\n", drainMax, m.pending, m.delivered, saves.Load())
+			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
