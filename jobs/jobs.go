@@ -17,6 +17,13 @@
 // worker whose lease was taken over cannot record an outcome: each claim
 // carries a token, and finishing checks it.
 //
+// Run claims as many due jobs as it has idle workers in one statement and
+// records the previous round's successes in the same transaction, so a busy
+// site's single SQLite writer is waited for once per round, not twice per
+// job; and the queue's transactions (its handlers' included) are marked
+// storage.WithQueuePriority, so they take the write connection before new
+// requests' and the backlog drains while editors save.
+//
 // Delivery is at least once: a handler that succeeds but whose process dies
 // before the job is deleted runs again. Job.ID is stable across attempts, so
 // handlers pass it on as a delivery id for idempotency.
