@@ -144,7 +144,7 @@ func TestQueueLogsAttempts(t *testing.T) {
 		if ran, err := r.q.RunOnce(ctx); !ran || err != nil {
 			t.Fatalf("RunOnce = %v, %v", ran, err)
 		}
-		r.clock.Add(time.Minute)
+		r.advance(time.Minute)
 	}
 	r.flushLogs()
 	page, err := r.logs.Query(ctx, "flaky", LogQuery{})
