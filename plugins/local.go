@@ -39,13 +39,46 @@ type LocalRun struct {
 	// loopback, for trying a plugin against a local mock. Never on a server.
 	UnsafeAllowLoopback bool
 	Log                 *slog.Logger
+	// Services, when set, is the site the run acts on (`plugin run --site`:
+	// its kv, storage, content, media and users outlive the run); its Egress
+	// and Mail are used as they are. Nil: a throwaway database in a temporary
+	// folder, removed afterwards, with no content or media.
+	Services *Services
+}
+
+// EffectiveLimits are the limits the invocation runs under: the site's
+// (r.Limits, or the sandbox defaults), lowered by the manifest, with the
+// hook's own timeout; what `plugin run` prints beside the usage.
+func (r LocalRun) EffectiveLimits() sandbox.Limits {
+	var hook *manifest.Hook
+	if r.Kind == sandbox.KindHook {
+		if h, ok := r.Manifest.Hook(manifest.HookName(r.Name)); ok {
+			hook = &h
+		}
+	}
+	l := LimitsFor(r.Manifest, r.Limits, hook)
+	d := sandbox.DefaultLimits
+	if l.CPU <= 0 {
+		l.CPU = d.CPU
+	}
+	if l.Wall <= 0 {
+		l.Wall = d.Wall
+	}
+	if l.MemoryBytes <= 0 {
+		l.MemoryBytes = d.MemoryBytes
+	}
+	if l.Subrequests <= 0 {
+		l.Subrequests = d.Subrequests
+	}
+	return l
 }
 
 // ErrUnknownExport means the hook or route is not declared in the manifest.
 var ErrUnknownExport = errors.New("not declared in the manifest")
 
-// RunLocal runs r in pool against a fresh site in a temporary folder that is
-// removed afterwards. Mail is written to the log instead of being sent.
+// RunLocal runs r in pool against r.Services, or else a fresh site in a
+// temporary folder that is removed afterwards (mail is then written to the
+// log instead of being sent).
 func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Result, error) {
 	var hook *manifest.Hook
 	switch r.Kind {
@@ -65,28 +98,29 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)
 	}
-	dir, err := os.MkdirTemp("", "pilcrow-run-*")
-	if err != nil {
-		return nil, fmt.Errorf("throwaway site: %w", err)
+	svc := r.Services
+	if svc == nil {
+		dir, err := os.MkdirTemp("", "pilcrow-run-*")
+		if err != nil {
+			return nil, fmt.Errorf("throwaway site: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
+		if err != nil {
+			return nil, fmt.Errorf("throwaway site: %w", err)
+		}
+		defer db.Close()
+		svc = &Services{
+			Data:   storage.NewPluginData(db),
+			Egress: egress.New(egress.Options{UnsafeAllowLoopback: r.UnsafeAllowLoopback, Logger: r.Log}),
+			Users:  UserDirectory{Users: cms.NewUsers(db, nil)},
+			Mail:   LogMailer{Log: r.Log},
+			// ctx.cron works on the throwaway site; its schedules go with it.
+			Cron: NewCronRunner(db, nil, CronConfig{Log: r.Log}),
+		}
 	}
-	defer os.RemoveAll(dir)
-	db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
-	if err != nil {
-		return nil, fmt.Errorf("throwaway site: %w", err)
-	}
-	defer db.Close()
-
-	data := storage.NewPluginData(db)
-	if err := data.SyncIndexes(ctx, r.Manifest.ID, StorageCollections(r.Manifest), true); err != nil {
-		return nil, fmt.Errorf("throwaway site: %w", err)
-	}
-	svc := &Services{
-		Data:   data,
-		Egress: egress.New(egress.Options{UnsafeAllowLoopback: r.UnsafeAllowLoopback, Logger: r.Log}),
-		Users:  UserDirectory{Users: cms.NewUsers(db, nil)},
-		Mail:   LogMailer{Log: r.Log},
-		// ctx.cron works on the throwaway site; its schedules go with it.
-		Cron: NewCronRunner(db, nil, CronConfig{Log: r.Log}),
+	if err := svc.Data.SyncIndexes(ctx, r.Manifest.ID, StorageCollections(r.Manifest), true); err != nil {
+		return nil, fmt.Errorf("site: %w", err)
 	}
 	inv := &sandbox.Invocation{
 		PluginID: r.Manifest.ID,
@@ -97,6 +131,7 @@ func RunLocal(ctx context.Context, pool *sandbox.Pool, r LocalRun) (*sandbox.Res
 		Event:    r.Event,
 		Grants:   GrantsFor(r.Manifest, r.Settings, r.Deny),
 		Limits:   LimitsFor(r.Manifest, r.Limits, hook),
+		Site:     svc.Site,
 	}
 	host := svc.Bind(&Plugin{Manifest: r.Manifest, Capabilities: inv.Grants.Capabilities, Secrets: r.Secrets, Settings: r.Settings}, nil)
 	return pool.Invoke(ctx, inv, host)

@@ -161,6 +161,8 @@ type Site struct {
 	mailMetrics *mailCollector
 	// url is the site's public URL (Info.URL, checked), for mailed links.
 	url string
+	// info is what the site tells plugins about itself (ctx.site).
+	info sandbox.SiteInfo
 }
 
 // Open opens (creating if needed) the site in cfg.DataDir and applies migrations.
@@ -235,6 +237,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 		return err
 	}
 	s.url = info.URL
+	s.info = sandbox.SiteInfo{Name: info.Name, URL: info.URL, Locale: info.Locale, Timezone: info.Timezone}
 	s.Plugins = plugins.NewManager(plugins.Config{
 		DB: s.DB, Blobs: s.Media.Store(), Runner: s.pool, Sealer: sealer,
 		Services: plugins.Services{
@@ -244,7 +247,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 			Users:   plugins.UserDirectory{Users: s.Users},
 			Media:   pluginMedia{s.Media},
 			Mail:    s.pluginMailer(),
-			Site:    sandbox.SiteInfo{Name: info.Name, URL: info.URL, Locale: info.Locale, Timezone: info.Timezone},
+			Site:    s.info,
 		},
 		Limits: cfg.Plugins.Limits,
 		Jobs:   s.Jobs,

@@ -16,10 +16,21 @@ import (
 const runUsage = `Usage: pilcrow plugin run PATH (--hook NAME | --route NAME) [flags]
 
 Runs one hook or route of the plugin at PATH (a folder, built first, or a
-bundle .zip) in the same sandbox and limits as the server, against a
-throwaway site, granting what the manifest declares less any --deny. Prints
-the result, the plugin's log lines and the resources used (CPU ms, wall ms,
-peak memory, subrequests).
+bundle .zip) in the same sandbox and limits as the server, against a local
+site, granting what the manifest declares less any --deny. Prints the
+result, the plugin's log lines and the resources used beside their limits
+(cpu 12.1 ms of 50, wall, peak memory, subrequests), also when a limit
+ended the run.
+
+The local site is throwaway unless --site DIR keeps it: then what a hook
+wrote (kv, storage, content, media, users) is there for the next run, so a
+route can read it. --seed FILE puts users, collections, media and entries on
+a new site first (a --site that already exists is not seeded again):
+  {"users": [{"email", "name", "role", "password"}],
+   "collections": [{"name", "label", "fields": [...], "options"}],
+   "media": [{"file", "alt", "title"}],
+   "entries": [{"collection", "data": {...}, "status": "draft"|"published"}]}
+Media files are relative to the seed file (docs/plugins.md, "Seeding").
 
 The event is --event FILE ("-" for standard input); without it, a folder's
 test/events/<hook>.json (":" written as ".", e.g. content.beforeSave.json)
@@ -29,7 +40,8 @@ GET request {method, path, query, headers, body} unless --event gives one.
 With --json it prints one object to standard output:
   {"ok", "kind", "name", "eventFile", "result", "error": {"kind", "message",
    "limit", "stack"}, "logs": [{"level", "message", "time"}],
-   "usage": {"cpuMs", "wallMs", "peakMemoryBytes", "subrequests"}}
+   "usage": {"cpuMs", "wallMs", "peakMemoryBytes", "subrequests"},
+   "limits": {"cpuMs", "wallMs", "memoryBytes", "subrequests"}}
 error.kind is "threw", "limit", "rejected", "not-exported", "not-declared",
 "unsettled", "bad-value", "bad-script" or "crashed".
 
@@ -44,6 +56,7 @@ type runOptions struct {
 	hook, route, eventFile string
 	deny, settings         multiFlag
 	allowLoopback, asJSON  bool
+	siteDir, seedFile      string
 }
 
 func runPluginRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -56,6 +69,8 @@ func runPluginRun(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	fs.Var(&o.settings, "setting", "a setting value as key=value (repeatable)")
 	fs.BoolVar(&o.allowLoopback, "unsafe-allow-loopback", false, "UNSAFE: let ctx.http.fetch reach servers on this machine, for local mocks")
 	fs.BoolVar(&o.asJSON, "json", false, "print the outcome as JSON on standard output")
+	fs.StringVar(&o.siteDir, "site", "", "keep the local site (kv, storage, content, media, users) in this folder between runs (default: a throwaway site)")
+	fs.StringVar(&o.seedFile, "seed", "", "JSON file of users, collections, media and entries to put on a new site (docs/plugins.md)")
 	setUsage(fs, runUsage)
 	pos, code := parseArgs(fs, args, stderr, 1)
 	if code >= 0 {
@@ -124,13 +139,25 @@ func runPluginRun(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		// The host side's own notes: email "sent", egress refusals.
 		hostLog = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	prog.step("running %s %s in the sandbox", kind, name)
-	res, runErr := plugins.RunLocal(ctx, pool, plugins.LocalRun{
+	siteLog := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ls, err := openLocalSite(ctx, o.siteDir, siteLog)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer ls.Close()
+	if err := ls.seed(ctx, o.seedFile, prog); err != nil {
+		return fail("%v", err)
+	}
+	run := plugins.LocalRun{
 		Manifest: l.manifest, Script: l.script, Kind: kind, Name: name, Event: event,
 		Deny: deny, Settings: settings, Secrets: secrets,
 		UnsafeAllowLoopback: o.allowLoopback, Log: hostLog, Limits: runSiteLimits,
-	})
+		Services: ls.LocalPluginServices(hostLog, o.allowLoopback),
+	}
+	prog.step("running %s %s in the sandbox", kind, name)
+	res, runErr := plugins.RunLocal(ctx, pool, run)
 	out := newRunOutcome(kind, name, eventFile, res, runErr)
+	out.setLimits(run.EffectiveLimits())
 	if out.Error != nil && out.Error.Kind == "" {
 		// Not the plugin's doing: the throwaway site, the sandbox itself, or
 		// an interrupt.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,19 @@ type runOutcome struct {
 	Error     *runError         `json:"error,omitempty"`
 	Logs      []sandbox.LogLine `json:"logs"`
 	Usage     *runUsageReport   `json:"usage,omitempty"`
+	Limits    *runLimitsReport  `json:"limits,omitempty"`
+}
+
+// runLimitsReport are the limits the invocation ran under, beside its usage.
+type runLimitsReport struct {
+	CPUMs       float64 `json:"cpuMs"`
+	WallMs      float64 `json:"wallMs"`
+	MemoryBytes int64   `json:"memoryBytes"`
+	Subrequests int     `json:"subrequests"`
+}
+
+func (o *runOutcome) setLimits(l sandbox.Limits) {
+	o.Limits = &runLimitsReport{CPUMs: ms(l.CPU), WallMs: ms(l.Wall), MemoryBytes: l.MemoryBytes, Subrequests: l.Subrequests}
 }
 
 // runError describes why an invocation failed. Kind is empty when the
@@ -121,9 +135,8 @@ func (o *runOutcome) print(stdout, stderr io.Writer) {
 			fmt.Fprintf(stdout, "  %-5s %s\n", l.Level, l.Message)
 		}
 	}
-	if u := o.Usage; u != nil {
-		fmt.Fprintf(stdout, "resources: cpu %.1f ms, wall %.1f ms, peak memory %s, subrequests %d\n",
-			u.CPUMs, u.WallMs, humanBytes(u.PeakMemoryBytes), u.Subrequests)
+	if line := o.resources(); line != "" {
+		fmt.Fprintln(stdout, line)
 	}
 	if o.Error != nil {
 		fmt.Fprintf(stderr, "pilcrow plugin run: %s\n", o.Error.Message)
@@ -139,4 +152,53 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// resources is the usage line, each figure beside its limit: "resources: cpu
+// 12.1 ms of 50, wall 13.0 ms of 5000, peak memory 86.5 KiB of 128.0 MiB,
+// subrequests 0 of 10". The limit that ended the run is marked; a figure
+// the sandbox could not measure (its worker was stopped before it could
+// report) says so rather than printing 0.
+func (o *runOutcome) resources() string {
+	u, l := o.Usage, o.Limits
+	if u == nil {
+		return ""
+	}
+	if l == nil {
+		l = &runLimitsReport{}
+	}
+	hit := ""
+	if o.Error != nil {
+		hit = o.Error.Limit
+	}
+	figure := func(name, used, limit, limitName string, measured bool) string {
+		s := name + " " + used
+		if !measured {
+			s = name + " not measured"
+		}
+		if limit != "" {
+			s += " of " + limit
+		}
+		if hit != "" && hit == limitName {
+			s += " (limit hit)"
+		}
+		return s
+	}
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	// A worker that was killed (memory, a crash) reports no CPU or memory.
+	measured := u.CPUMs > 0 || u.PeakMemoryBytes > 0
+	parts := []string{
+		figure("cpu", fmt.Sprintf("%.1f ms", u.CPUMs), num(l.CPUMs), sandbox.LimitCPU, measured),
+		figure("wall", fmt.Sprintf("%.1f ms", u.WallMs), num(l.WallMs), sandbox.LimitWall, true),
+		figure("peak memory", humanBytes(u.PeakMemoryBytes), humanBytesOrEmpty(l.MemoryBytes), sandbox.LimitMemory, measured),
+		figure("subrequests", strconv.Itoa(u.Subrequests), strconv.Itoa(l.Subrequests), sandbox.LimitSubrequests, true),
+	}
+	return "resources: " + strings.Join(parts, ", ")
+}
+
+func humanBytesOrEmpty(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return humanBytes(n)
 }
