@@ -34,8 +34,8 @@ Media files are relative to the seed file (docs/plugins.md, "Seeding").
 
 The event is --event FILE ("-" for standard input); without it, a folder's
 test/events/<hook>.json (":" written as ".", e.g. content.beforeSave.json)
-when it exists, else a minimal event of the hook's shape. A route receives a
-GET request {method, path, query, headers, body} unless --event gives one.
+or test/events/route.<name>.json when it exists, else a minimal event of the
+hook's shape; for a route a GET request {method, path, query, headers, body}.
 
 With --json it prints one object to standard output:
   {"ok", "kind", "name", "eventFile", "result", "error": {"kind", "message",

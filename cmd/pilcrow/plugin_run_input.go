@@ -22,9 +22,12 @@ const maxEventBytes = 8 << 20
 
 // eventFixture is where a plugin folder keeps the sample event of a hook
 // (docs/plugins.md, "Event fixtures"): ":" becomes "." so the name works on
-// every file system.
-func eventFixture(hook string) string {
-	return path.Join("test", "events", strings.ReplaceAll(hook, ":", ".")+".json")
+// every file system. A route's sample request is route.<name>.json.
+func eventFixture(kind, name string) string {
+	if kind == sandbox.KindRoute {
+		return path.Join("test", "events", "route."+name+".json")
+	}
+	return path.Join("test", "events", strings.ReplaceAll(name, ":", ".")+".json")
 }
 
 // runEvent returns the event to pass and the file it came from ("" for the
@@ -37,8 +40,8 @@ func runEvent(l *loadedPlugin, kind, name, file string, stdin io.Reader) (json.R
 		data, err = io.ReadAll(io.LimitReader(stdin, maxEventBytes+1))
 	case file != "":
 		data, err = readLimited(file, maxEventBytes+1)
-	case l.dir != "" && kind == sandbox.KindHook:
-		fixture := eventFixture(name)
+	case l.dir != "":
+		fixture := eventFixture(kind, name)
 		data, err = readLimited(filepath.Join(l.dir, filepath.FromSlash(fixture)), maxEventBytes+1)
 		if errors.Is(err, fs.ErrNotExist) {
 			return defaultEvent(l.manifest, kind, name), "", nil

@@ -116,6 +116,24 @@ func TestPluginScaffoldLifecycle(t *testing.T) {
 		}
 	}
 
+	// With --site the route reads what the hook wrote (the scaffold's route
+	// fixture asks for the hook fixture's entry); without it, it does not.
+	siteDir := filepath.Join(t.TempDir(), "site")
+	for _, name := range []string{"--hook", "--route"} {
+		what := map[string]string{"--hook": "content:beforeSave", "--route": "reading-time"}[name]
+		code, out, errOut = cli(t, "plugin", "run", dir, name, what, "--site", siteDir)
+		if code != 0 {
+			t.Fatalf("run %s %s --site: exit %d\n%s%s", name, what, code, out, errOut)
+		}
+	}
+	if !strings.Contains(out, `"minutes": 1`) || !strings.Contains(errOut, "test/events/route.reading-time.json") {
+		t.Errorf("the route did not read the hook's kv value from the kept site:\n%s%s", out, errOut)
+	}
+	code, out, _ = cli(t, "plugin", "run", dir, "--route", "reading-time")
+	if code != 0 || !strings.Contains(out, `"status": 404`) {
+		t.Errorf("a throwaway site kept the hook's value: exit %d\n%s", code, out)
+	}
+
 	// The bundle, a route, as JSON.
 	code, out, errOut = cli(t, "plugin", "run", zipPath, "--route", "reading-time", "--json")
 	if code != 0 {
