@@ -495,7 +495,7 @@ func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start ti
 		if errors.As(err, &le) {
 			rec.Outcome, rec.Limit = OutcomeLimit, le.Limit
 		}
-		rec.Error = truncate(redact(err.Error(), secrets), maxLogErrorChars)
+		rec.Error = truncate(redact(errorWithStack(err), secrets), maxLogErrorChars)
 	}
 	m.logs.Record(rec)
 }
@@ -518,4 +518,25 @@ func redact(s string, secrets map[string]string) string {
 		}
 	}
 	return s
+}
+
+// errorWithStack is an invocation's error as its log keeps it: the message,
+// then the plugin's stack frames when it threw (source-mapped by the sandbox
+// to the author's files, "at fn (src/plugin.ts:19:42)"), one per line.
+func errorWithStack(err error) string {
+	msg := err.Error()
+	var se *sandbox.ScriptError
+	if !errors.As(err, &se) || se.Stack == "" {
+		return msg
+	}
+	var frames []string
+	for _, line := range strings.Split(se.Stack, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "at ") {
+			frames = append(frames, "    "+t)
+		}
+	}
+	if len(frames) == 0 {
+		return msg
+	}
+	return msg + "\n" + strings.Join(frames, "\n")
 }

@@ -177,7 +177,9 @@ func (p *Pool) Invoke(ctx context.Context, inv *Invocation, host Host) (*Result,
 	if tripped != nil {
 		return res, tripped
 	}
-	return res, out.Err
+	// Stack positions name the author's files, mapped here in the parent
+	// (sourcemap.go): the worker never sees a map.
+	return res, mapScriptError(inv.Script, t.Hash, out.Err)
 }
 
 // Inspect evaluates a plugin script's top level in a worker, under the
@@ -196,7 +198,7 @@ func (p *Pool) Inspect(ctx context.Context, script []byte) (*Exports, error) {
 		return nil, err
 	}
 	if out.Err != nil {
-		return nil, out.Err
+		return nil, mapScriptError(script, t.Hash, out.Err)
 	}
 	if out.Exports == nil {
 		return nil, fmt.Errorf("%w: no exports reported", ErrWorkerCrashed)

@@ -36,8 +36,9 @@ type Result struct {
 type Options struct {
 	// Minify shrinks the script (whitespace, identifiers, syntax).
 	Minify bool
-	// OmitSourceMap drops the inline source map. With it, goja reports stack
-	// positions in the original src/*.ts files; without it, in the bundle.
+	// OmitSourceMap drops the inline source map. With it, stack traces are
+	// mapped to the original src/*.ts files (on the server, after the
+	// worker answered); without it, they name positions in the bundle.
 	OmitSourceMap bool
 }
 
@@ -175,11 +176,12 @@ func esbuildOptions(root, entry string, opts Options) api.BuildOptions {
 	}
 	o.Tsconfig, o.TsconfigRaw = tsconfigFor(root)
 	if !opts.OmitSourceMap {
-		// The inline map lets tools (and goja, when a tool runs the script
-		// with source maps enabled) point runtime errors at the author's
-		// TypeScript. The sandbox itself compiles with source maps disabled,
-		// so a hostile sourceMappingURL can never make it read a file.
-		// Sources content is left out: positions are all a map needs.
+		// The inline map travels inside plugin.js: the server maps the
+		// positions of a thrown error's stack through it to the author's
+		// TypeScript (sandbox/sourcemap.go). The sandbox's workers compile
+		// with source maps disabled, so a hostile sourceMappingURL can never
+		// make them read a file. Sources content is left out: positions are
+		// all a map needs.
 		o.Sourcemap = api.SourceMapInline
 		o.SourcesContent = api.SourcesContentExclude
 	}
