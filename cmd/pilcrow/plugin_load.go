@@ -98,6 +98,15 @@ func loadFolder(ctx context.Context, dir string, opts loadOptions) (*loadedPlugi
 	default:
 		l.diags = append(l.diags, fromMessages(res.Warnings)...)
 		l.script, l.entry = res.Script, res.Entry
+		if m != nil {
+			// ctx APIs the code uses but the manifest does not grant:
+			// warnings, since the code may test for them first.
+			ws, err := authoring.CheckCtxGrants(dir, res.Sources, m)
+			if err != nil {
+				return nil, err
+			}
+			l.diags = append(l.diags, fromMessages(ws)...)
+		}
 	}
 	return l, nil
 }

@@ -19,6 +19,9 @@ and prints every problem at once:
   - a folder's build (as src/plugin.ts:LINE:COL: error: message);
   - that the script evaluates in the sandbox, and that the hooks and routes it
     exports are exactly the ones the manifest declares.
+  - warnings (not errors) where a folder's own source uses a ctx API the
+    manifest does not grant (src/plugin.ts:LINE:COL: warning: ctx.http.fetch
+    needs the "network:request" capability, ...).
 
 With --json it prints one object to standard output:
   {"valid": true|false, "plugin": "id@version",

@@ -263,3 +263,50 @@ export default { hooks: { "content:beforeSave": (e) => e.data } };
 		t.Errorf("bundle: exit %d, report %+v; want 1 with a cpu limit problem in plugin.js", code, report)
 	}
 }
+
+// TestPluginValidateWarnsOfUngrantedCtx: code using a ctx API the manifest
+// does not grant is valid (exit 0) with a warning at the use's file:line;
+// --json carries it with severity "warning".
+func TestPluginValidateWarnsOfUngrantedCtx(t *testing.T) {
+	t.Parallel()
+	manifestJSON := `{"id": "ungranted", "version": "1.0.0", "name": "Ungranted",
+  "capabilities": ["content:read"], "hooks": ["content:afterSave"]}
+`
+	source := `export default {
+  hooks: {
+    "content:afterSave": async (event, ctx) => {
+      const entry = await ctx.content.get(event.collection, event.id);
+      // ctx.email.send in a comment is not a use
+      await ctx.http.fetch("https://example.com/ping?id=" + entry.id);
+    },
+  },
+};
+`
+	dir := writePlugin(t, manifestJSON, source)
+	code, out, errOut := cli(t, "plugin", "validate", dir)
+	if code != 0 || !strings.Contains(out, "valid (ungranted@1.0.0") {
+		t.Fatalf("exit %d, want 0 (valid)\n%s%s", code, out, errOut)
+	}
+	want := `src/plugin.ts:6:13: warning: ctx.http.fetch needs the "network:request" capability`
+	if !strings.Contains(errOut, want) || !strings.Contains(errOut, "1 warning") {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	if strings.Contains(errOut, "ctx.email") || strings.Contains(errOut, "ctx.content") {
+		t.Errorf("a comment or a granted API was reported:\n%s", errOut)
+	}
+
+	code, out, _ = cli(t, "plugin", "validate", "--json", dir)
+	var report struct {
+		Valid    bool
+		Problems []struct {
+			File, Severity, Message string
+			Line, Column            int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil || code != 0 || !report.Valid || len(report.Problems) != 1 {
+		t.Fatalf("--json: exit %d, %v\n%s", code, err, out)
+	}
+	if p := report.Problems[0]; p.File != "src/plugin.ts" || p.Line != 6 || p.Column != 13 || p.Severity != "warning" {
+		t.Errorf("--json problem %+v", p)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/evanw/esbuild/pkg/api"
 )
@@ -29,6 +31,9 @@ type Result struct {
 	Entry string
 	// Warnings did not fail the build but deserve the author's attention.
 	Warnings []Message
+	// Sources are the plugin's own files the bundle read, relative to the
+	// folder with forward slashes (its node_modules left out), sorted.
+	Sources []string
 }
 
 // Options tune Build. The zero value is the default: readable output with an
@@ -101,7 +106,7 @@ func BuildWithOptions(ctx context.Context, dir string, opts Options) (*Result, e
 	if len(errs) > 0 {
 		return nil, &BuildError{Messages: append(errs, warnings...)}
 	}
-	return &Result{Script: result.OutputFiles[0].Contents, Entry: entry, Warnings: warnings}, nil
+	return &Result{Script: result.OutputFiles[0].Contents, Entry: entry, Warnings: warnings, Sources: ownSources(root, inputs)}, nil
 }
 
 // pluginRoot resolves dir to an absolute path with symlinks evaluated, so the
@@ -291,4 +296,20 @@ func checkDefaultExport(ctx context.Context, root, entry string) (*Message, erro
 		Severity: SeverityError,
 		Text:     "the plugin has no default export; add `export default { hooks: { … }, routes: { … } }`",
 	}, nil
+}
+
+// ownSources keeps the inputs that are the plugin's own files: inside the
+// folder and not under a node_modules.
+func ownSources(root string, inputs []string) []string {
+	var out []string
+	for _, in := range inputs {
+		in = filepath.ToSlash(in)
+		if strings.HasPrefix(in, "node_modules/") || strings.Contains(in, "/node_modules/") ||
+			!within(root, filepath.Join(root, filepath.FromSlash(in))) {
+			continue
+		}
+		out = append(out, in)
+	}
+	slices.Sort(out)
+	return out
 }
