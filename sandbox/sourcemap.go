@@ -142,13 +142,29 @@ func parseInlineSourceMap(script []byte) (c *sourcemap.Consumer) {
 	return c
 }
 
+// MapSourcePositions rewrites the positions of bundleName in text ("at f
+// (test.js:3:5(12))", as goja prints them) through script's inline source
+// map, as the sandbox does for plugin.js; `pilcrow plugin test` uses it for
+// the test files it runs. Without a usable map, text is returned unchanged.
+func MapSourcePositions(script []byte, bundleName, text string) string {
+	re, err := regexp.Compile(regexp.QuoteMeta(bundleName) + `:(\d+):(\d+)(?:\(\d+\))?`)
+	if err != nil || !re.MatchString(text) {
+		return text
+	}
+	return mapPositionsRE(parseInlineSourceMap(script), re, text)
+}
+
 // mapPositions rewrites every bundle position in s with c.
 func mapPositions(c *sourcemap.Consumer, s string) string {
+	return mapPositionsRE(c, bundlePosition, s)
+}
+
+func mapPositionsRE(c *sourcemap.Consumer, re *regexp.Regexp, s string) string {
 	if c == nil || s == "" {
 		return s
 	}
-	return bundlePosition.ReplaceAllStringFunc(s, func(m string) string {
-		sub := bundlePosition.FindStringSubmatch(m)
+	return re.ReplaceAllStringFunc(s, func(m string) string {
+		sub := re.FindStringSubmatch(m)
 		line, err1 := strconv.Atoi(sub[1])
 		col, err2 := strconv.Atoi(sub[2])
 		if err1 != nil || err2 != nil || line < 1 || col < 1 {

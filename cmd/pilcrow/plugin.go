@@ -22,7 +22,8 @@ Commands:
   init DIR        scaffold a working plugin
   build DIR       bundle the plugin's source into one script (dist/plugin.js)
   validate PATH   check a plugin folder or bundle; print every problem
-  run PATH        run one hook or route in the sandbox against a throwaway site
+  run PATH        run one hook or route in the sandbox against a local site
+  test DIR        run the plugin's tests (test/*.test.ts|js) against a local site
   pack DIR        validate, build and write <id>-<version>.zip with its SHA-256
   types PATH      write pilcrow.d.ts, typing ctx for the manifest's capabilities
   import SRC -o DIR  turn an EmDash plugin (bundle or source folder) into a plugin folder
@@ -41,6 +42,7 @@ func pluginCommands() map[string]command {
 		"pack":     runPluginPack,
 		"types":    runPluginTypes,
 		"import":   runPluginImport,
+		"test":     runPluginTest,
 	}
 }
 

@@ -41,6 +41,7 @@ Next steps:
   pilcrow plugin build .       # bundle src/plugin.ts into dist/plugin.js
   pilcrow plugin validate .    # manifest, build, exported hooks and routes
   pilcrow plugin run . --hook content:beforeSave
+  pilcrow plugin test .        # run test/plugin.test.ts
   pilcrow plugin pack .        # write the bundle to install on a site
 `, dir, dir)
 	return 0

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,7 +71,8 @@ func TestScaffoldWorkingPlugin(t *testing.T) {
 	if err := Scaffold(dir, ScaffoldOptions{Author: "Ada"}); err != nil {
 		t.Fatalf("Scaffold: %v", err)
 	}
-	for _, f := range []string{"manifest.json", "src/plugin.ts", "src/text.ts", "test/events/content.beforeSave.json", "README.md", "tsconfig.json", "pilcrow.d.ts", ".gitignore"} {
+	for _, f := range []string{"manifest.json", "src/plugin.ts", "src/text.ts", "test/events/content.beforeSave.json",
+		"test/events/route.reading-time.json", "test/plugin.test.ts", "README.md", "tsconfig.json", "pilcrow.d.ts", "pilcrow-test.d.ts", ".gitignore"} {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f))); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
@@ -226,5 +228,32 @@ func TestSanitizeID(t *testing.T) {
 		if got := SanitizeID(tt.in); got != tt.want {
 			t.Errorf("SanitizeID(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestScaffoldTypeChecks: the scaffold, its test file included (against
+// pilcrow-test.d.ts), passes tsc with its own tsconfig.json.
+func TestScaffoldTypeChecks(t *testing.T) {
+	tsc := os.Getenv("PILCROW_TSC")
+	if tsc == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but PILCROW_TSC is not: the scaffold must be type-checked")
+		}
+		t.Skip("set PILCROW_TSC to a tsc executable to type-check the scaffold")
+	}
+	dir := filepath.Join(t.TempDir(), "typed")
+	if err := Scaffold(dir, ScaffoldOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(tsc, "-p", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
+	// The test typings catch a misuse.
+	bad := filepath.Join(dir, "test", "bad.test.ts")
+	if err := os.WriteFile(bad, []byte("test(\"x\", () => { expect(1).toBeWithin(2); });\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(tsc, "-p", dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "toBeWithin") {
+		t.Fatalf("tsc accepted an unknown matcher: %v\n%s", err, out)
 	}
 }
