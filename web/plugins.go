@@ -30,10 +30,12 @@ import (
 //	GET    /api/plugins/{id}/settings      form, values, secretsSet (never secret values)
 //	PATCH  /api/plugins/{id}/settings      {"key": value | null, ...}
 //	GET    /api/plugins/{id}/logs          invocation logs (+ stats)
+//	POST   /api/plugins/dev                development servers only: install and activate (plugin_dev.go)
 func (s *Server) pluginAdminRoutes(r chi.Router) {
 	r.Use(s.require(cms.PermManagePlugins))
 	r.Get("/", s.handleListPlugins)
 	r.Post("/", s.handleInstallPlugin)
+	r.Post("/dev", s.handleDevInstallPlugin)
 	r.Get("/{id}", s.handleGetPlugin)
 	r.Delete("/{id}", s.handleUninstallPlugin)
 	r.Post("/{id}/activate", s.handleActivatePlugin)

@@ -58,6 +58,11 @@ type Config struct {
 	// CORS lists the origins whose pages may call the API (--cors-origins);
 	// the zero value allows none.
 	CORS CORS
+	// Dev marks a development server (`pilcrow serve --dev`): POST
+	// /api/plugins/dev installs and activates a bundle with everything it
+	// asks for, without the consent screen, for `pilcrow plugin dev`.
+	// Never on a site with real users: consent is the admin's review.
+	Dev bool
 }
 
 // DefaultConfig is what `pilcrow serve` uses unless told otherwise.

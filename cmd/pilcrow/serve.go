@@ -72,6 +72,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&c.media.PresignTTL, "media-presign-ttl", cms.DefaultPresignTTL, "how long presigned S3 media URLs stay valid")
 	fs.IntVar(&c.plugins.PoolSize, "plugin-workers", site.DefaultPoolSize, "number of sandbox worker processes that run plugin code (each runs one invocation at a time)")
 	fs.BoolVar(&c.plugins.UnsafeAllowLoopbackEgress, "unsafe-allow-loopback-egress", false, "let plugins fetch servers on this machine's loopback (development and tests only; never on a server)")
+	fs.BoolVar(&c.web.Dev, "dev", false, "development server: `pilcrow plugin dev --server` may install and activate plugins without the consent screen (your own machine only; never a site with real users)")
 	fs.StringVar(&c.mail.URL, "smtp", "", "mail server: smtp://[user:pass@]host[:port] (STARTTLS required; ?insecure=true allows plaintext to a loopback host) or smtps://… (implicit TLS); empty: the site sends no mail")
 	fs.StringVar(&c.mail.From, "mail-from", "", "sender address of the site's mail, such as 'Site <noreply@example.com>' (required with --smtp)")
 	fs.Usage = usageWithEnv(fs, `Usage: pilcrow serve [flags]
@@ -111,6 +112,9 @@ Flags:
 	if _, err := site.CheckInfo(site.Info{Name: c.info.Name, URL: orDefault(c.baseURL, site.DefaultInfo.URL), Locale: c.info.Locale, Timezone: c.info.Timezone}); err != nil {
 		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
 		return 2
+	}
+	if c.web.Dev {
+		log.Warn("development server (--dev): POST /api/plugins/dev installs and activates plugins without the admin's consent; never use this on a site with real users")
 	}
 	if err := serve(ctx, c, stdout, log); err != nil {
 		log.Error("server stopped", "err", err)
