@@ -24,6 +24,7 @@ Commands:
   validate PATH   check a plugin folder or bundle; print every problem
   run PATH        run one hook or route in the sandbox against a local site
   test DIR        run the plugin's tests (test/*.test.ts|js) against a local site
+  dev DIR         rebuild and reinstall on every change on a development server
   pack DIR        validate, build and write <id>-<version>.zip with its SHA-256
   types PATH      write pilcrow.d.ts, typing ctx for the manifest's capabilities
   import SRC -o DIR  turn an EmDash plugin (bundle or source folder) into a plugin folder
@@ -43,6 +44,7 @@ func pluginCommands() map[string]command {
 		"types":    runPluginTypes,
 		"import":   runPluginImport,
 		"test":     runPluginTest,
+		"dev":      runPluginDev,
 	}
 }
 
