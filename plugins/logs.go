@@ -50,21 +50,24 @@ const (
 
 // InvocationLog is one recorded hook call or route request.
 type InvocationLog struct {
-	ID              int64             `json:"id"`
-	PluginID        string            `json:"plugin"`
-	Version         string            `json:"version,omitempty"`
-	Kind            string            `json:"kind"`
-	Name            string            `json:"name"`
-	StartedAt       time.Time         `json:"startedAt"`
-	Duration        time.Duration     `json:"-"`
-	DurationMs      float64           `json:"durationMs"`
-	CPUMs           float64           `json:"cpuMs"`
-	PeakMemoryBytes int64             `json:"peakMemoryBytes"`
-	Subrequests     int               `json:"subrequests"`
-	Outcome         Outcome           `json:"outcome"`
-	Limit           string            `json:"limit,omitempty"`
-	Error           string            `json:"error,omitempty"`
-	Lines           []sandbox.LogLine `json:"lines"`
+	ID              int64         `json:"id"`
+	PluginID        string        `json:"plugin"`
+	Version         string        `json:"version,omitempty"`
+	Kind            string        `json:"kind"`
+	Name            string        `json:"name"`
+	StartedAt       time.Time     `json:"startedAt"`
+	Duration        time.Duration `json:"-"`
+	DurationMs      float64       `json:"durationMs"`
+	CPUMs           float64       `json:"cpuMs"`
+	PeakMemoryBytes int64         `json:"peakMemoryBytes"`
+	Subrequests     int           `json:"subrequests"`
+	Outcome         Outcome       `json:"outcome"`
+	Limit           string        `json:"limit,omitempty"`
+	Error           string        `json:"error,omitempty"`
+	// Stack holds the frames of the error the plugin threw, source-mapped
+	// to its files ("at fn (src/plugin.ts:19:42)"), one per line.
+	Stack string            `json:"stack,omitempty"`
+	Lines []sandbox.LogLine `json:"lines"`
 	// Attempt and Attempts number the tries of an after hook the queue
 	// retries ("attempt 2 of 5"); both are absent for invocations that are
 	// not retried.
@@ -304,7 +307,7 @@ func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
 	sweepAge := now.Sub(l.lastAge) > time.Hour
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO plugin_logs (plugin_id, version, kind, name, started_at, duration_us, cpu_us,
-			peak_memory, subrequests, outcome, limit_name, error, max_level, lines, attempt, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			peak_memory, subrequests, outcome, limit_name, error, stack, max_level, lines, attempt, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -312,7 +315,7 @@ func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
 		for _, r := range batch {
 			lines, _ := json.Marshal(r.Lines) // strings and times always marshal
 			if _, err := stmt.ExecContext(ctx, r.PluginID, r.Version, r.Kind, r.Name, r.StartedAt.UnixMilli(), r.Duration.Microseconds(),
-				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), r.Limit, r.Error, maxLevel(r.Lines), string(lines), r.Attempt, r.Attempts); err != nil {
+				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), r.Limit, r.Error, r.Stack, maxLevel(r.Lines), string(lines), r.Attempt, r.Attempts); err != nil {
 				return err
 			}
 			plugins[r.PluginID] = true
@@ -392,7 +395,7 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 		return nil, fmt.Errorf("%w: limit must be between 1 and 200", ErrBadLogQuery)
 	}
 	rows, err := l.db.Read().QueryContext(ctx, `SELECT id, plugin_id, version, kind, name, started_at, duration_us, cpu_us, peak_memory,
-		subrequests, outcome, limit_name, error, lines, attempt, attempts FROM plugin_logs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		subrequests, outcome, limit_name, error, stack, lines, attempt, attempts FROM plugin_logs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
 		append(args, limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("plugin logs of %s: %w", pluginID, err)
@@ -404,7 +407,7 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 		var started, durUs, cpuUs int64
 		var outcome, lines string
 		if err := rows.Scan(&r.ID, &r.PluginID, &r.Version, &r.Kind, &r.Name, &started, &durUs, &cpuUs, &r.PeakMemoryBytes,
-			&r.Subrequests, &outcome, &r.Limit, &r.Error, &lines, &r.Attempt, &r.Attempts); err != nil {
+			&r.Subrequests, &outcome, &r.Limit, &r.Error, &r.Stack, &lines, &r.Attempt, &r.Attempts); err != nil {
 			return nil, fmt.Errorf("plugin logs of %s: %w", pluginID, err)
 		}
 		r.StartedAt = time.UnixMilli(started).UTC()
@@ -495,7 +498,8 @@ func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start ti
 		if errors.As(err, &le) {
 			rec.Outcome, rec.Limit = OutcomeLimit, le.Limit
 		}
-		rec.Error = truncate(redact(errorWithStack(err), secrets), maxLogErrorChars)
+		rec.Error = truncate(redact(err.Error(), secrets), maxLogErrorChars)
+		rec.Stack = truncate(redact(stackFrames(err), secrets), maxLogErrorChars)
 	}
 	m.logs.Record(rec)
 }
@@ -520,23 +524,19 @@ func redact(s string, secrets map[string]string) string {
 	return s
 }
 
-// errorWithStack is an invocation's error as its log keeps it: the message,
-// then the plugin's stack frames when it threw (source-mapped by the sandbox
-// to the author's files, "at fn (src/plugin.ts:19:42)"), one per line.
-func errorWithStack(err error) string {
-	msg := err.Error()
+// stackFrames are the frames of the error the plugin threw, as its log
+// keeps them (source-mapped by the sandbox to the author's files, "at fn
+// (src/plugin.ts:19:42)"), one per line; "" for other errors.
+func stackFrames(err error) string {
 	var se *sandbox.ScriptError
 	if !errors.As(err, &se) || se.Stack == "" {
-		return msg
+		return ""
 	}
 	var frames []string
 	for _, line := range strings.Split(se.Stack, "\n") {
 		if t := strings.TrimSpace(line); strings.HasPrefix(t, "at ") {
-			frames = append(frames, "    "+t)
+			frames = append(frames, t)
 		}
 	}
-	if len(frames) == 0 {
-		return msg
-	}
-	return msg + "\n" + strings.Join(frames, "\n")
+	return strings.Join(frames, "\n")
 }

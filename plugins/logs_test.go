@@ -47,8 +47,8 @@ func TestLogsRecordOutcomesLimitsLinesAndStats(t *testing.T) {
 	}
 	// The log keeps the message and the stack, mapped to the author's file
 	// (the throw is on line 5, its `new` at column 24).
-	if thrown := all.Items[1]; thrown.Outcome != OutcomeError ||
-		thrown.Error != "broken on purpose\n    at content:beforeSave (src/plugin.js:5:24)" {
+	if thrown := all.Items[1]; thrown.Outcome != OutcomeError || thrown.Error != "broken on purpose" ||
+		thrown.Stack != "at content:beforeSave (src/plugin.js:5:24)" {
 		t.Fatalf("the throwing invocation: %+v", thrown)
 	}
 	if ok := all.Items[4]; ok.Outcome != OutcomeOK || len(ok.Lines) != 1 || ok.Lines[0].Level != "info" || !strings.Contains(ok.Lines[0].Message, "fine") {

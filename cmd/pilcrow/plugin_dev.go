@@ -242,6 +242,9 @@ func printInvocation(w io.Writer, it plugins.InvocationLog) {
 	if it.Error != "" {
 		fmt.Fprintln(w, indent(it.Error, "  "))
 	}
+	if it.Stack != "" {
+		fmt.Fprintln(w, indent(it.Stack, "      "))
+	}
 }
 
 // devVersion is the n-th dev version of a manifest version: its release

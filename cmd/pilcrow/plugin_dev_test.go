@@ -95,13 +95,26 @@ func TestPluginDevReinstallsOnChange(t *testing.T) {
 		return strings.Contains(s, "route hello ok") && strings.Contains(s, "said two") && strings.Contains(s, "said one")
 	})
 
+	// A throw is printed from the invocation log with its stack in the
+	// author's file (the throw is on line 4, its "new" at column 13).
+	thrower := "export default {\n  routes: {\n    hello: () => {\n      throw new Error(\"broken\");\n    },\n  },\n};\n"
+	if err := os.WriteFile(filepath.Join(dir, "src", "plugin.ts"), []byte(thrower), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the throwing version to be installed and called", func() bool {
+		word()
+		return strings.Contains(out.String(), "route hello error")
+	})
+	eventually(t, "the mapped stack", func() bool { return strings.Contains(out.String(), "at hello (src/plugin.ts:4:13)") })
+
 	// A build error is printed and the server keeps the last good version.
 	if err := os.WriteFile(filepath.Join(dir, "src", "plugin.ts"), []byte("export default {"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the build error", func() bool { return strings.Contains(errOut.String(), "src/plugin.ts:1:") })
-	if w := word(); w != "two" {
-		t.Errorf("after a failed build the route answered %q", w)
+	installs := strings.Count(out.String(), "installed dev-test@")
+	if installs != 3 {
+		t.Errorf("%d installs, want 3 (the failed build installs nothing):\n%s", installs, out.String())
 	}
 }
 
