@@ -500,7 +500,7 @@ function routeAdapter(r, fn, schema, meta) {
 // at each field (JSON Pointer, as Pilcrow's own problems do). EmDash's
 // {error, issues} members are kept, so a client written for EmDash still
 // finds them.
-function invalidInput(error) {
+export function invalidInput(error) {
   const raw = error && Array.isArray(error.issues) ? error.issues : [];
   const issues = raw.filter((i) => i && typeof i === "object").map((i) => ({
     code: typeof i.code === "string" ? i.code : "custom",
