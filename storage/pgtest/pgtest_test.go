@@ -187,3 +187,20 @@ func TestNeedSkipsOrFails(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNewDatabase measures one database copied from the (empty)
+// template: the per-test cost on PostgreSQL (the drops come after, untimed).
+func BenchmarkNewDatabase(b *testing.B) {
+	s := pgtest.Need(b, shared, startErr)
+	for b.Loop() {
+		s.NewDatabase(b)
+	}
+}
+
+// BenchmarkStart measures initdb plus a server start and stop.
+func BenchmarkStart(b *testing.B) {
+	for b.Loop() {
+		s, err := pgtest.New()
+		pgtest.Need(b, s, err).Close()
+	}
+}
