@@ -31,3 +31,34 @@ func Apply(ctx context.Context, db *sql.DB) error {
 	}
 	return nil
 }
+
+// Check reports whether the database's schema is the one this binary
+// embeds: goose's current version is the newest embedded migration and no
+// lower one is missing. A node whose schema is behind (not yet migrated) or
+// ahead (another node runs a newer binary) must not take traffic.
+func Check(ctx context.Context, db *sql.DB) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, files, goose.WithAllowOutofOrder(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	srcs := p.ListSources()
+	if len(srcs) == 0 {
+		return fmt.Errorf("migrations: none embedded")
+	}
+	want := srcs[len(srcs)-1].Version
+	got, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: read schema version: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("migrations: schema version %d, this binary expects %d", got, want)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: read applied versions: %w", err)
+	}
+	if pending {
+		return fmt.Errorf("migrations: schema version %d but a lower migration is not applied", got)
+	}
+	return nil
+}

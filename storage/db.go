@@ -182,6 +182,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
+// CheckSchema reports whether the database's schema version is the one this
+// binary's migrations bring it to (see migrations.Check).
+func (db *DB) CheckSchema(ctx context.Context) error {
+	return migrations.Check(ctx, db.read)
+}
+
 // Close checkpoints the WAL and closes both pools.
 func (db *DB) Close() error {
 	db.closeStatements()

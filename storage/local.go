@@ -43,6 +43,33 @@ func (s *LocalStore) Dir() string { return s.dir }
 // Describe implements BlobStore.
 func (s *LocalStore) Describe() string { return "local " + s.dir }
 
+// Check verifies that the folder is still there and readable: its path
+// names the folder the store opened (a folder removed, or removed and made
+// again, leaves the handle on a deleted directory where every write fails)
+// and its entries can be listed.
+func (s *LocalStore) Check(_ context.Context) error {
+	byPath, err := os.Stat(s.dir)
+	if err != nil {
+		return fmt.Errorf("storage: media folder: %w", err)
+	}
+	held, err := s.root.Stat(".")
+	if err != nil {
+		return fmt.Errorf("storage: media folder: %w", err)
+	}
+	if !os.SameFile(byPath, held) {
+		return fmt.Errorf("storage: media folder %s was replaced since the store opened it", s.dir)
+	}
+	f, err := s.root.Open(".")
+	if err != nil {
+		return fmt.Errorf("storage: media folder: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("storage: media folder: read: %w", err)
+	}
+	return nil
+}
+
 // Close releases the folder handle.
 func (s *LocalStore) Close() error { return s.root.Close() }
 

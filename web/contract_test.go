@@ -148,7 +148,7 @@ func (c *contract) check(req *http.Request, status int, header http.Header, body
 	if req.Method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != "" {
 		return nil // CORS preflights are answered by middleware on every path, not by routes
 	}
-	if !strings.HasPrefix(p, "/api/") && p != "/healthz" || req.Method == http.MethodHead || status == 499 {
+	if !strings.HasPrefix(p, "/api/") && !isProbe(p) || req.Method == http.MethodHead || status == 499 {
 		return nil // admin pages and media files are not JSON; HEAD has no body
 	}
 	if strings.HasPrefix(p, "/api/p/") {
@@ -210,3 +210,7 @@ func contractCoverage() error {
 	}
 	return nil
 }
+
+// isProbe names the JSON routes outside /api that the document covers: the
+// health check and the liveness and readiness probes.
+func isProbe(p string) bool { return p == "/healthz" || p == "/livez" || p == "/readyz" }

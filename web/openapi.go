@@ -158,6 +158,8 @@ var (
 // check, and the media file URLs front-ends fetch.
 var apiRoutes = []apiRoute{
 	{Method: "GET", Path: "/healthz", ID: "health", Tag: "meta", Summary: "Health check (the database answers)", Access: public, Status: 200, Resp: healthStatus{}, Errors: []int{503}},
+	{Method: "GET", Path: "/livez", ID: "live", Tag: "meta", Summary: "Liveness probe (the process serves HTTP; checks nothing else)", Access: public, Status: 200, Resp: healthStatus{}},
+	{Method: "GET", Path: "/readyz", ID: "ready", Tag: "meta", Summary: "Readiness probe (database, schema version and media store answer; 503 naming the failing check, or while draining)", Access: public, Status: 200, Resp: healthStatus{}, Errors: []int{503}},
 	{Method: "GET", Path: "/api/openapi.json", ID: "getOpenAPI", Tag: "meta", Summary: "This OpenAPI document", Access: public, Status: 200, Resp: map[string]any{}},
 	{Method: "POST", Path: "/api/setup", ID: "setup", Tag: "auth", Summary: "Create the first admin with the one-time setup token and sign in", Access: public,
 		Body: setupRequest{}, Status: 201, Resp: sessionResponse{}, Errors: []int{403, 409, 422}},

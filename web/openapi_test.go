@@ -48,7 +48,7 @@ func TestOpenAPICoversRouter(t *testing.T) {
 	srv := ts.Site.Handler()
 	routed := map[string]bool{}
 	err := chi.Walk(srv.Routes(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		documentedPrefix := strings.HasPrefix(route, "/api/") || strings.HasPrefix(route, "/media/") || route == "/healthz"
+		documentedPrefix := strings.HasPrefix(route, "/api/") || strings.HasPrefix(route, "/media/") || isProbe(route)
 		if !documentedPrefix || method == http.MethodConnect || method == "QUERY" {
 			return nil // OpenAPI 3.1 has no CONNECT or QUERY operations
 		}

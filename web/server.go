@@ -6,6 +6,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -116,6 +117,8 @@ type Server struct {
 	router      chi.Router
 	// idem keeps the first results of POSTs sent with an Idempotency-Key.
 	idem *cms.Idempotency
+	// draining is set by Drain when shutdown begins (see probes.go).
+	draining atomic.Bool
 }
 
 // New builds the server and its routes.
@@ -167,6 +170,8 @@ func (s *Server) routes() chi.Router {
 	})
 
 	r.Get("/healthz", s.handleHealth)
+	r.Get("/livez", s.handleLive)
+	r.Get("/readyz", s.handleReady)
 	r.Get("/favicon.ico", handleFavicon)
 	if !s.cfg.MetricsElsewhere {
 		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())

@@ -28,6 +28,7 @@ type serveConfig struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration
 	setupTTL        time.Duration
 	web             web.Config
 	media           cms.MediaConfig
@@ -58,6 +59,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on shutdown")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on shutdown, how long to keep serving with /readyz answering 503 before the listener closes, so a load balancer stops sending requests first")
 	fs.DurationVar(&c.setupTTL, "setup-ttl", 24*time.Hour, "how long the first-admin setup link stays valid")
 	fs.Int64Var(&c.web.MaxBodyBytes, "max-body-bytes", c.web.MaxBodyBytes, "largest accepted JSON request body, in bytes")
 	fs.DurationVar(&c.web.BodyTimeout, "body-timeout", c.web.BodyTimeout, "how long a JSON or form request body may take to arrive")
@@ -222,6 +224,18 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	// Unready first: a load balancer probing /readyz stops sending new
+	// requests during the drain delay, while the listener still takes
+	// those already on their way.
+	handler.Drain()
+	if c.drainDelay > 0 {
+		log.Info("draining: /readyz answers 503", "delay", c.drainDelay)
+		select {
+		case <-time.After(c.drainDelay):
+		case err := <-errc:
+			return err
+		}
 	}
 	log.Info("shutting down; waiting for in-flight requests", "timeout", c.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)

@@ -312,3 +312,62 @@ func TestServeTwoProcessesCreateOneFirstAdmin(t *testing.T) {
 		t.Errorf("%d users, want the one admin", created)
 	}
 }
+
+// Shutdown with a request in flight: during --drain-delay /readyz answers 503
+// naming draining while /livez stays 200 and the in-flight request completes.
+func TestServeDrainsReadinessBeforeShutdown(t *testing.T) {
+	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
+	// Long enough that the probes below land inside it on a loaded machine;
+	// the test waits it out once.
+	base, _, stop := startServe(t, "--data", t.TempDir(), "--drain-delay", "3s")
+	get := func(path string) (int, string) {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before shutdown: %d %s", code, body)
+	}
+	pr, pw := io.Pipe()
+	resc := make(chan int, 1)
+	go func() {
+		res, err := http.Post(base+"/api/auth/login", "application/json", pr)
+		if err != nil {
+			resc <- -1
+			return
+		}
+		res.Body.Close()
+		resc <- res.StatusCode
+	}()
+	fmt.Fprint(pw, `{"email":"boss@example.com",`)
+	stopped := make(chan int, 1)
+	go func() { stopped <- stop() }()
+	// Drain is set as soon as shutdown begins; wait for it rather than sleep.
+	var code int
+	var body string
+	for range 200 {
+		if code, body = get("/readyz"); code == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not ready: draining:") {
+		t.Fatalf("/readyz while draining: %d %s", code, body)
+	}
+	if code, body := get("/livez"); code != http.StatusOK {
+		t.Fatalf("/livez while draining: %d %s", code, body)
+	}
+	fmt.Fprint(pw, `"password":"a long enough password"}`)
+	pw.Close()
+	if st := <-resc; st != http.StatusOK {
+		t.Fatalf("in-flight request: status %d", st)
+	}
+	if code := <-stopped; code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}

@@ -54,6 +54,8 @@ type Site struct {
 	// Srv serves the site; URL is its address (it changes on Restart).
 	Srv *httptest.Server
 	URL string
+	// Web is the handler Srv serves (Drain it as a shutdown would).
+	Web *web.Server
 
 	t    testing.TB
 	cfg  site.Config
@@ -85,7 +87,8 @@ func (s *Site) Start() {
 		s.t.Fatalf("open site: %v", err)
 	}
 	s.Site = st
-	s.Srv = httptest.NewServer(st.Handler())
+	s.Web = st.Handler()
+	s.Srv = httptest.NewServer(s.Web)
 	s.URL = s.Srv.URL
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
