@@ -68,7 +68,10 @@ func TestMetricsCountAfterHookDeliveriesAndInvocations(t *testing.T) {
 	eventually(t, "both deliveries to finish", func() bool {
 		text = scrape()
 		return metricValue(text, `pilcrow_plugin_after_hook_deliveries_total{outcome="ok",plugin="second-try"}`) == 1 &&
-			metricValue(text, `pilcrow_plugin_after_hook_deliveries_total{outcome="dead",plugin="broken"}`) == 1
+			metricValue(text, `pilcrow_plugin_after_hook_deliveries_total{outcome="dead",plugin="broken"}`) == 1 &&
+			// A success is recorded with the worker's next claim, a moment
+			// after its counter moved.
+			metricValue(text, `pilcrow_plugin_after_hooks_pending`) == 0
 	})
 	for series, want := range map[string]float64{
 		`pilcrow_plugin_after_hook_deliveries_total{outcome="retry",plugin="second-try"}`: 1,
