@@ -247,6 +247,7 @@ func bodyError(err error) error {
 func (s *Server) mediaError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *cms.MediaTypeError
 	var inUse *cms.MediaInUseError
+	var rej *cms.HookRejection
 	store := "the media store"
 	if s.svc.Media != nil {
 		store = "the media store (" + s.svc.Media.Store().Describe() + ")"
@@ -261,6 +262,11 @@ func (s *Server) mediaError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &inUse):
 		s.writeError(w, r, &HTTPError{Status: http.StatusConflict, Detail: inUse.Error(), Err: err,
 			Extra: map[string]any{"references": inUse.Refs}})
+	case errors.As(err, &rej):
+		// A plugin's media:beforeUpload refused the file: the uploader's
+		// problem to solve (or the plugin's to explain), never a 500.
+		s.writeError(w, r, &HTTPError{Status: http.StatusUnprocessableEntity, Detail: rej.Error(),
+			Errors: []cms.FieldError{{Path: "/file", Message: rej.Message}}, Extra: map[string]any{"plugin": rej.Plugin}, Err: err})
 	case errors.Is(err, storage.ErrBlobUnavailable):
 		s.log.WarnContext(r.Context(), "media store unavailable", slog.String("path", r.URL.Path), slog.Any("err", err))
 		w.Header().Set("Retry-After", "30")

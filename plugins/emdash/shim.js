@@ -480,8 +480,7 @@ function routeAdapter(r, fn, schema, meta) {
     if (schema && typeof schema.safeParse === "function") {
       const parsed = schema.safeParse(rc.input);
       if (!parsed.success) {
-        const issues = parsed.error && parsed.error.issues ? parsed.error.issues : [];
-        return { status: 400, headers: {}, body: { error: "Invalid input", issues } };
+        return invalidInput(parsed.error);
       }
       rc.input = parsed.data;
     }
@@ -493,6 +492,33 @@ function routeAdapter(r, fn, schema, meta) {
     // Always the full response shape, so an EmDash result that happens to
     // look like {status, body} is still sent as the JSON it is.
     return { status: 200, headers, body: result === undefined ? null : result };
+  };
+}
+
+// invalidInput answers a failed input schema as Pilcrow answers bad input: a
+// 400 problem document whose detail names each issue and whose errors point
+// at each field (JSON Pointer, as Pilcrow's own problems do). EmDash's
+// {error, issues} members are kept, so a client written for EmDash still
+// finds them.
+export function invalidInput(error) {
+  const raw = error && Array.isArray(error.issues) ? error.issues : [];
+  const issues = raw.filter((i) => i && typeof i === "object").map((i) => ({
+    code: typeof i.code === "string" ? i.code : "custom",
+    path: Array.isArray(i.path) ? i.path.map((p) => (typeof p === "number" ? p : String(p))) : [],
+    message: typeof i.message === "string" && i.message ? i.message : "invalid",
+  }));
+  const errors = issues.map((i) => ({
+    path: i.path.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join(""),
+    message: i.message,
+  }));
+  const named = issues.map((i) => (i.path.length ? i.path.join(".") + ": " : "") + i.message);
+  const detail = named.length
+    ? "the input does not match the route's schema: " + named.join("; ")
+    : "the input does not match the route's schema" + (error && error.message ? ": " + String(error.message) : "");
+  return {
+    status: 400,
+    headers: { "content-type": "application/problem+json" },
+    body: { type: "about:blank", title: "Invalid input", status: 400, detail, errors, error: "Invalid input", issues },
   };
 }
 

@@ -251,3 +251,37 @@ func TestShimStorage(t *testing.T) {
 		t.Fatalf("got %s", v)
 	}
 }
+
+// TestShimInvalidInput: a failed input schema becomes a problem document whatever
+// shape the schema library's error has: each issue named in the detail, its
+// path as a JSON Pointer (escaped), and EmDash's members kept.
+func TestShimInvalidInput(t *testing.T) {
+	rt := shimRuntime(t)
+	for _, tc := range []struct {
+		name, error, want string
+	}{
+		{"zod issues", `{issues: [{code: "too_small", path: ["a/b", "c~d", 0], message: "too short"}, {code: "custom", path: [], message: "bad"}]}`,
+			`{"body":{"detail":"the input does not match the route's schema: a/b.c~d.0: too short; bad","error":"Invalid input","errors":[{"message":"too short","path":"/a~1b/c~0d/0"},{"message":"bad","path":""}],"issues":[{"code":"too_small","message":"too short","path":["a/b","c~d",0]},{"code":"custom","message":"bad","path":[]}],"status":400,"title":"Invalid input","type":"about:blank"},"headers":{"content-type":"application/problem+json"},"status":400}`},
+		{"no issues, a message", `{message: "nope"}`,
+			`{"body":{"detail":"the input does not match the route's schema: nope","error":"Invalid input","errors":[],"issues":[],"status":400,"title":"Invalid input","type":"about:blank"},"headers":{"content-type":"application/problem+json"},"status":400}`},
+		{"malformed issues", `{issues: [null, 3, {path: "x", message: 7}]}`,
+			`{"body":{"detail":"the input does not match the route's schema: invalid","error":"Invalid input","errors":[{"message":"invalid","path":""}],"issues":[{"code":"custom","message":"invalid","path":[]}],"status":400,"title":"Invalid input","type":"about:blank"},"headers":{"content-type":"application/problem+json"},"status":400}`},
+		{"no error at all", `undefined`,
+			`{"body":{"detail":"the input does not match the route's schema","error":"Invalid input","errors":[],"issues":[],"status":400,"title":"Invalid input","type":"about:blank"},"headers":{"content-type":"application/problem+json"},"status":400}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := rt.RunString(`JSON.stringify(shim.invalidInput(` + tc.error + `))`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got any
+			if err := json.Unmarshal([]byte(v.String()), &got); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(got)
+			if string(b) != tc.want {
+				t.Errorf("got  %s\nwant %s", b, tc.want)
+			}
+		})
+	}
+}

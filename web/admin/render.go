@@ -63,7 +63,15 @@ var adminFuncs = template.FuncMap{
 		}
 		return string(b)
 	},
-	"join":     strings.Join,
+	"join": strings.Join,
+	// plural writes "1 run" but "2 runs": counts on the dashboard and the
+	// logs page are often exactly one.
+	"plural": func(n any, one, many string) string {
+		if fmt.Sprint(n) == "1" {
+			return "1 " + one
+		}
+		return fmt.Sprint(n) + " " + many
+	},
 	"mediaURL": web.MediaFileURL,
 	"add":      func(a, b int) int { return a + b },
 	"wait":     waitText,

@@ -63,6 +63,7 @@ func TestAdminWebhooksFlow(t *testing.T) {
 	if html := get(t, ctx, "page", chromedp.Evaluate[string](`document.body.innerHTML`)); strings.Contains(html, secret) {
 		t.Fatal("the secret is shown again")
 	}
+	screenshot(t, ctx, "webhooks")
 
 	if _, err := as.Site.Content.CreateEntry(context.Background(), admin, "posts", map[string]any{"title": "Hi"}); err != nil {
 		t.Fatal(err)
@@ -86,6 +87,7 @@ func TestAdminWebhooksFlow(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`table.list button[type=submit]`)),
 		noticeIs("Queued for redelivery."),
 	)
+	screenshot(t, ctx, "webhook-deliveries")
 	waitHits(2)
 	run(t, ctx, "delete",
 		chromedp.Navigate(as.URL+"/admin/webhooks"),
@@ -94,5 +96,4 @@ func TestAdminWebhooksFlow(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`table.list button.danger`)),
 		noticeIs("Deleted."),
 	)
-	screenshot(t, ctx, "webhooks")
 }

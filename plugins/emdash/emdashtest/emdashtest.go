@@ -56,7 +56,8 @@ func Tarball(t testing.TB, entries ...Entry) []byte {
 	return buf.Bytes()
 }
 
-// Dir is the folder of the named fixture plugin ("notes", "notes-src").
+// Dir is the folder of the named fixture plugin ("notes", "notes-src",
+// "gaps").
 func Dir(name string) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "testdata", name)
@@ -107,4 +108,19 @@ func Notes(t testing.TB, hosts ...string) []byte {
 		Entry{Name: "./backend.js", Body: backend},
 		Entry{Name: "./README.md", Body: readme},
 	)
+}
+
+// Bundle returns the named fixture folder (its manifest.json, backend.js and
+// README.md) as an EmDash sandboxed bundle, unchanged.
+func Bundle(t testing.TB, name string) []byte {
+	t.Helper()
+	entries := []Entry{{Name: "./", Type: tar.TypeDir}}
+	for _, f := range []string{"manifest.json", "backend.js", "README.md"} {
+		b, err := os.ReadFile(filepath.Join(Dir(name), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, Entry{Name: "./" + f, Body: b})
+	}
+	return Tarball(t, entries...)
 }

@@ -38,7 +38,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +48,7 @@ import (
 	"github.com/google/uuid"
 	_ "modernc.org/sqlite"
 
+	"github.com/pilcrow-cms/pilcrow/internal/cputree"
 	"github.com/pilcrow-cms/pilcrow/plugins/authoring"
 	"github.com/pilcrow-cms/pilcrow/plugins/bundle"
 )
@@ -86,7 +86,6 @@ func main() {
 const (
 	adminEmail = "bench@example.com"
 	adminPass  = "bench-password-123"
-	clkTck     = 100 // USER_HZ on Linux
 )
 
 var words = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"}
@@ -312,12 +311,12 @@ func load(ctx context.Context, sys system, gen func(int64) request, c config) (r
 		return n.Load(), bad.Load(), time.Since(start)
 	}
 	phase(c.warmup)
-	before, err := treeCPU(sys.pid())
+	before, err := cputree.Of(sys.pid())
 	if err != nil {
 		return runResult{}, err
 	}
 	n, bad, wall := phase(c.duration)
-	after, err := treeCPU(sys.pid())
+	after, err := cputree.Of(sys.pid())
 	if err != nil {
 		return runResult{}, err
 	}
@@ -355,57 +354,6 @@ func send(ctx context.Context, sys system, rq request) error {
 		return fmt.Errorf("%s %s: status %d: %.300s", rq.method, rq.path, resp.StatusCode, b)
 	}
 	return nil
-}
-
-// treeCPU is the user+system CPU time of pid and all its descendants (and of
-// descendants they already reaped).
-func treeCPU(pid int) (time.Duration, error) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	type st struct {
-		ppid  int
-		ticks int64
-	}
-	procs := map[int]st{}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// Fields after the parenthesised command name (which may hold spaces).
-		rest := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		if len(rest) < 15 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(rest[1])
-		var ticks int64
-		for _, f := range rest[11:15] { // utime, stime, cutime, cstime
-			v, _ := strconv.ParseInt(f, 10, 64)
-			ticks += v
-		}
-		procs[p] = st{ppid, ticks}
-	}
-	if _, ok := procs[pid]; !ok {
-		return 0, fmt.Errorf("process %d is gone", pid)
-	}
-	var total int64
-	var walk func(int)
-	walk = func(p int) {
-		total += procs[p].ticks
-		for q, s := range procs {
-			if s.ppid == p {
-				walk(q)
-			}
-		}
-	}
-	walk(pid)
-	return time.Duration(total) * time.Second / clkTck, nil
 }
 
 // ---- Pilcrow ----
