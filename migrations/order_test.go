@@ -18,7 +18,7 @@ func TestMissingLowerMigrationIsApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := Apply(ctx, db); err != nil {
+	if err := Apply(ctx, db, SQLite); err != nil {
 		t.Fatal(err)
 	}
 	// As if 00029 had landed after the site ran 00030: undone and forgotten.
@@ -27,7 +27,7 @@ func TestMissingLowerMigrationIsApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Apply(ctx, db); err != nil {
+	if err := Apply(ctx, db, SQLite); err != nil {
 		t.Fatalf("a missing lower migration was refused: %v", err)
 	}
 	if _, err := db.ExecContext(ctx, `SELECT plugin_id FROM plugin_leftovers LIMIT 1`); err != nil {

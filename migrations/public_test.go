@@ -19,7 +19,7 @@ func TestPublicCollectionsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, files)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sqliteFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestPublicCollectionsMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Apply(ctx, db); err != nil {
+	if err := Apply(ctx, db, SQLite); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := db.QueryContext(ctx, `SELECT name, json_extract(options, '$.public'), json_extract(options, '$.drafts') FROM collections`)

@@ -20,7 +20,7 @@ func TestRevisionActionsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, files)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sqliteFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestRevisionActionsMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Apply(ctx, db); err != nil {
+	if err := Apply(ctx, db, SQLite); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := db.QueryContext(ctx, `SELECT action, plugin_id IS NULL FROM revisions ORDER BY rev`)

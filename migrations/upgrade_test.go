@@ -23,7 +23,7 @@ func TestPluginJobsAreCarriedOverToJobs(t *testing.T) {
 	}
 	defer db.Close()
 	// The schema as a site that last ran before 00030 has it.
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, files, goose.WithAllowOutofOrder(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sqliteFiles, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestPluginJobsAreCarriedOverToJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Apply(ctx, db); err != nil {
+	if err := Apply(ctx, db, SQLite); err != nil {
 		t.Fatal(err)
 	}
 	var left int

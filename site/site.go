@@ -37,6 +37,9 @@ import (
 type Config struct {
 	// DataDir holds the SQLite database and, by default, local media.
 	DataDir string
+	// Database is the --database value: empty for <DataDir>/pilcrow.db,
+	// sqlite:PATH, or a postgres:// URL (see storage.ParseDatabase).
+	Database string
 	// Sync is the database's durability mode (--sync); empty is
 	// storage.SyncNormal.
 	Sync storage.SyncMode
@@ -170,7 +173,11 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := storage.OpenWith(ctx, filepath.Join(cfg.DataDir, "pilcrow.db"), storage.Options{Sync: cfg.Sync})
+	spec := cfg.Database
+	if spec == "" {
+		spec = "sqlite:" + filepath.Join(cfg.DataDir, "pilcrow.db")
+	}
+	db, err := storage.OpenSpec(ctx, spec, storage.Options{Sync: cfg.Sync})
 	if err != nil {
 		return nil, err
 	}

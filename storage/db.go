@@ -1,5 +1,6 @@
-// Package storage owns Pilcrow's persistence: the SQLite database (the only place
-// with SQLite-specific SQL and driver details), plugin data and blob stores.
+// Package storage owns Pilcrow's persistence: the site database (SQLite, or
+// PostgreSQL for many nodes; the only place with driver details), plugin data
+// and blob stores.
 package storage
 
 import (
@@ -26,10 +27,16 @@ var ErrNotFound = errors.New("not found")
 // through a pool of exactly one connection: writers queue in Go instead of
 // racing for the file lock, and users never see SQLITE_BUSY. Reads use a
 // separate pool and proceed concurrently thanks to WAL.
+//
+// On PostgreSQL (see OpenDatabase) both pools are one pool and transactions
+// run concurrently, at the serializable level, so the code written for
+// SQLite's one writer stays correct: a transaction that would have seen
+// another's write is rolled back and run again.
 type DB struct {
-	write *sql.DB
-	read  *sql.DB
-	path  string
+	write   *sql.DB
+	read    *sql.DB
+	path    string
+	dialect Dialect
 	// prepared holds the declared Statements, prepared by Open and only
 	// read after it.
 	prepared map[*Statement]*sql.Stmt
@@ -111,7 +118,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	err = migrations.Apply(ctx, write)
+	err = migrations.Apply(ctx, write, migrations.SQLite)
 	unlock()
 	if err != nil {
 		db.Close()
@@ -140,7 +147,7 @@ func dsn(path string, sync SyncMode, writer bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Path is the database file's location.
+// Path is the database file's location ("" on PostgreSQL).
 func (db *DB) Path() string { return db.path }
 
 // Read is the pool for queries that do not write.
@@ -155,6 +162,9 @@ func (db *DB) Write() *sql.DB { return db.write }
 // Transactions take turns for the write connection (see writeTurn): those
 // of ctx marked WithQueuePriority first.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.dialect == Postgres {
+		return db.pgTx(ctx, fn)
+	}
 	if err := db.turn.take(ctx); err != nil {
 		return fmt.Errorf("storage: begin: %w", err)
 	}
@@ -185,18 +195,24 @@ func (db *DB) Ping(ctx context.Context) error {
 // CheckSchema reports whether the database's schema version is the one this
 // binary's migrations bring it to (see migrations.Check).
 func (db *DB) CheckSchema(ctx context.Context) error {
-	return migrations.Check(ctx, db.read)
+	return migrations.Check(ctx, db.read, db.dialect.migrations())
 }
 
 // Close checkpoints the WAL and closes both pools.
 func (db *DB) Close() error {
 	db.closeStatements()
+	if db.dialect == Postgres {
+		return db.write.Close()
+	}
 	_, _ = db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
 func IsUniqueViolation(err error) bool {
+	if pgCode(err) == pgUniqueViolation {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		c := se.Code()
@@ -207,6 +223,9 @@ func IsUniqueViolation(err error) bool {
 
 // IsForeignKeyViolation reports whether err is a FOREIGN KEY constraint failure.
 func IsForeignKeyViolation(err error) bool {
+	if pgCode(err) == pgForeignKeyViolation {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY

@@ -25,6 +25,9 @@ func IsDiskFull(err error) bool {
 	if errors.Is(err, ErrDiskFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return true
 	}
+	if pgCode(err) == pgDiskFull {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		// Code is the extended result code; its low byte is the primary one.

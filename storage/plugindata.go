@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -49,6 +50,10 @@ func checkKey(key string) error {
 		return invalid("key is longer than %d bytes", MaxKVKeyBytes)
 	case !utf8.ValidString(key):
 		return invalid("key is not valid UTF-8")
+	case strings.IndexByte(key, 0) >= 0:
+		// PostgreSQL's text cannot hold NUL; refused on every database so
+		// a plugin behaves the same on both.
+		return invalid("key must not contain a NUL character")
 	}
 	return nil
 }
@@ -198,6 +203,8 @@ func checkDoc(collection, id string) error {
 		return invalid("document id is longer than %d bytes", MaxDocIDBytes)
 	case !utf8.ValidString(id):
 		return invalid("document id is not valid UTF-8")
+	case strings.IndexByte(id, 0) >= 0:
+		return invalid("document id must not contain a NUL character")
 	}
 	return nil
 }
@@ -255,7 +262,7 @@ func DeleteAllTx(ctx context.Context, tx *sql.Tx, pluginID string) error {
 var ErrQuota = errors.New("storage quota exceeded")
 
 // byteLength is the SQL expression of a text column's size in bytes.
-func byteLength(col string) string { return "length(CAST(" + col + " AS BLOB))" }
+func byteLength(col string) string { return "octet_length(" + col + ")" }
 
 // addUsage adds delta bytes to the plugin's usage and refuses a growth past
 // quota (quota <= 0: none). Shrinking is always allowed, so a plugin over a

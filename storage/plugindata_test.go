@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func openTestDB(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
+	db, err := OpenSpec(context.Background(), storagetest.Spec(t, ""), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestPluginKVIsScopedByPlugin(t *testing.T) {
 
 	// Keys a hostile plugin might craft to reach the victim's rows.
 	for _, key := range []string{"secret", "victim:secret", "../victim/secret", "victim\x00secret", "' OR 1=1 --", "%", "*"} {
-		if _, err := pd.KVGet(ctx, "attacker", key); !errors.Is(err, ErrNotFound) {
+		if _, err := pd.KVGet(ctx, "attacker", key); !errors.Is(err, ErrNotFound) && !(strings.Contains(key, "\x00") && errors.Is(err, ErrInvalid)) {
 			t.Errorf("attacker KVGet(%q) = %v, want ErrNotFound", key, err)
 		}
 	}

@@ -236,19 +236,35 @@ func prepareKeyUpsert(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
 
 // writeKeys stores a document's key row of ix. A unique index's constraint
 // failing names the index, the value and the document that holds it.
+//
+// The holder is looked up first: after a failed statement PostgreSQL
+// accepts nothing more in the transaction, so it could not be asked after.
+// The constraint, not the lookup, is what keeps values unique.
 func writeKeys(ctx context.Context, tx *sql.Tx, st *sql.Stmt, collection string, ix indexDef, docID string, k docKeys) error {
+	conflict := func(other string) error {
+		return &uniqueError{index: ix.name(), collection: collection,
+			detail: fmt.Sprintf("document %q has %s, which document %q already has", docID, describeValues(ix, k), other)}
+	}
+	if k.uniq {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT doc_id FROM plugin_doc_keys WHERE index_id = ? AND k1 = ? AND k2 = ? AND k3 = ? AND k4 = ? AND uniq = 1 AND doc_id <> ?`,
+			ix.id, k.k[0], k.k[1], k.k[2], k.k[3], docID).Scan(&other)
+		switch {
+		case err == nil:
+			return conflict(other)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("storage index: %w", err)
+		}
+	}
 	_, err := st.ExecContext(ctx, ix.id, docID, k.k[0], k.k[1], k.k[2], k.k[3], k.uniq)
 	if err == nil {
 		return nil
 	}
-	if !IsUniqueViolation(err) {
-		return fmt.Errorf("storage index: %w", err)
+	if IsUniqueViolation(err) {
+		// Another transaction's document took the value since the lookup.
+		return conflict("written at the same time")
 	}
-	var other string
-	_ = tx.QueryRowContext(ctx, `SELECT doc_id FROM plugin_doc_keys WHERE index_id = ? AND k1 = ? AND k2 = ? AND k3 = ? AND k4 = ? AND uniq = 1`,
-		ix.id, k.k[0], k.k[1], k.k[2], k.k[3]).Scan(&other)
-	return &uniqueError{index: ix.name(), collection: collection,
-		detail: fmt.Sprintf("document %q has %s, which document %q already has", docID, describeValues(ix, k), other)}
+	return fmt.Errorf("storage index: %w", err)
 }
 
 // uniqueError is an ErrUnique naming the index.

@@ -548,6 +548,7 @@ func TestDocHostileInput(t *testing.T) {
 		"empty id":        {"", `{}`},
 		"long id":         {strings.Repeat("i", MaxDocIDBytes+1), `{}`},
 		"bad utf-8 id":    {"a\xffb", `{}`},
+		"nul in id":       {"a\x00b", `{}`},
 		"array doc":       {"x", `[1]`},
 		"string doc":      {"x", `"s"`},
 		"not json":        {"x", `{`},
@@ -561,7 +562,7 @@ func TestDocHostileInput(t *testing.T) {
 		}
 	}
 	// Odd but valid ids round-trip and page correctly.
-	odd := []string{"\x00", "a\x00b", "' OR 1=1 --", "%", "_", "\U0010FFFF", "é", "😀", " ", "\n"}
+	odd := []string{"' OR 1=1 --", "%", "_", "\U0010FFFF", "é", "😀", " ", "\n"}
 	for _, id := range odd {
 		put(t, pd, id, `{"kind":"odd"}`)
 	}
@@ -709,8 +710,15 @@ func TestDocQueryPlans(t *testing.T) {
 		}
 		// With a cursor, as every page after the first.
 		cond, cargs := pl.keyset(make([][]byte, len(pl.order)))
-		sqlq := `EXPLAIN QUERY PLAN SELECT d.id FROM ` + pl.from + ` WHERE ` + strings.Join(append(slices.Clip(pl.where), cond), " AND ") + ` ORDER BY ` + strings.Join(ord, ", ") + ` LIMIT 51`
-		rows, err := pd.db.Read().Query(sqlq, append(slices.Clip(pl.args), cargs...)...)
+		sqlq := `SELECT d.id FROM ` + pl.from + ` WHERE ` + strings.Join(append(slices.Clip(pl.where), cond), " AND ") + ` ORDER BY ` + strings.Join(ord, ", ") + ` LIMIT 51`
+		args := append(slices.Clip(pl.args), cargs...)
+		if pd.db.Dialect() == Postgres {
+			if plan := postgresPlan(t, pd.db, sqlq, args); strings.Contains(plan, "Sort") || strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s: plan %s", raw, plan)
+			}
+			continue
+		}
+		rows, err := pd.db.Read().Query(`EXPLAIN QUERY PLAN `+sqlq, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -727,6 +735,40 @@ func TestDocQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan %s", raw, plan)
 		}
 	}
+}
+
+// postgresPlan is PostgreSQL's plan for query with sorting and table scans
+// priced out: a Sort or Seq Scan left in it means no index can serve the
+// query in order (on a small table the planner would otherwise choose them
+// even where an index could).
+func postgresPlan(t *testing.T, db *DB, query string, args []any) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Read().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, set := range []string{`SET enable_sort = off`, `SET enable_seqscan = off`} {
+		if _, err := conn.ExecContext(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.ExecContext(ctx, `RESET ALL`)
+	rows, err := conn.QueryContext(ctx, `EXPLAIN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.TrimSpace(line))
+	}
+	return strings.Join(lines, "; ")
 }
 
 // BenchmarkDocQuery is one indexed range query with orderBy and limit 50

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/storage/s3test"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // One versitygw serves the whole package; tests using it do not run in
@@ -28,7 +29,7 @@ var (
 
 func TestMain(m *testing.M) {
 	gw, gwErr = s3test.Start()
-	code := m.Run()
+	code := storagetest.Main(m)
 	gw.Close()
 	os.Exit(code)
 }

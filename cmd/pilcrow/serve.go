@@ -39,6 +39,7 @@ type serveConfig struct {
 	metricsAddr     string
 	corsOrigins     string
 	sync            storage.SyncMode
+	database        string
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -48,6 +49,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.data, "data", "./pilcrow-data", "folder for the SQLite database and local media")
 	c.sync = storage.SyncNormal
+	fs.StringVar(&c.database, "database", "", "the site database: sqlite:PATH or a postgres:// URL (default sqlite:<data>/pilcrow.db)")
 	fs.Func("sync", "database durability: normal (a power cut may lose the last saves, never corrupts) or full (fsync on every save) (default normal)", func(v string) (err error) {
 		c.sync, err = storage.ParseSyncMode(v)
 		return err
@@ -96,6 +98,12 @@ Flags:
 	if c.mail.URL != "" {
 		if _, err := mail.NewTransport(c.mail); err != nil {
 			fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+			return 2
+		}
+	}
+	if c.database != "" {
+		if _, err := storage.ParseDatabase(c.database); err != nil {
+			fmt.Fprintf(stderr, "pilcrow serve: --database: %v\n", err)
 			return 2
 		}
 	}
@@ -175,7 +183,7 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	}
 	c.info.URL = base
 	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Sync: c.sync, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Database: c.database, Sync: c.sync, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
 	if err != nil {
 		ln.Close()
 		return err

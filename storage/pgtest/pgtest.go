@@ -111,10 +111,11 @@ type Server struct {
 
 	admin *sql.DB // to the postgres database, for CREATE/DROP DATABASE
 
-	mu  sync.Mutex
-	n   int
-	cmd *exec.Cmd
-	end chan error // the postgres process's exit
+	mu        sync.Mutex
+	n         int
+	templates map[string]error // MakeTemplate's, by name
+	cmd       *exec.Cmd
+	end       chan error // the postgres process's exit
 }
 
 // New initialises a cluster in a fresh temporary folder, starts it and waits
@@ -251,11 +252,42 @@ func (s *Server) DSN(db string) string {
 // its DSN. It is dropped when tb ends (its open connections are ended).
 func (s *Server) NewDatabase(tb testing.TB) string {
 	tb.Helper()
+	return s.NewDatabaseFrom(tb, TemplateDB)
+}
+
+// MakeTemplate creates database name (once per server: later calls return
+// at once with the first call's error) and runs prepare on its DSN, for
+// NewDatabaseFrom to copy: a schema migrated once instead of per test.
+// prepare must close its connections, since a database with open sessions
+// cannot be copied.
+func (s *Server) MakeTemplate(name string, prepare func(dsn string) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.templates == nil {
+		s.templates = map[string]error{}
+	}
+	if err, done := s.templates[name]; done {
+		return err
+	}
+	_, err := s.admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + TemplateDB)
+	if err == nil {
+		err = prepare(s.DSN(name))
+	}
+	if err != nil {
+		err = fmt.Errorf("pgtest: template %s: %w", name, err)
+	}
+	s.templates[name] = err
+	return err
+}
+
+// NewDatabaseFrom is NewDatabase copying template (see MakeTemplate).
+func (s *Server) NewDatabaseFrom(tb testing.TB, template string) string {
+	tb.Helper()
 	s.mu.Lock()
 	s.n++
 	name := fmt.Sprintf("test_%d", s.n)
 	s.mu.Unlock()
-	if _, err := s.admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + TemplateDB); err != nil {
+	if _, err := s.admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + template); err != nil {
 		tb.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	tb.Cleanup(func() {
