@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // Test sites run plugins in sandbox worker processes started from this test
@@ -15,6 +16,7 @@ import (
 func TestMain(m *testing.M) {
 	sandbox.MaybeRunWorker()
 	code := m.Run()
+	storagetest.Stop()
 	if err := contractCoverage(); code == 0 && err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1

@@ -31,7 +31,7 @@ func TestProbes(t *testing.T) {
 		{"healthy", nil, ""},
 		{"database closed", func(t *testing.T, ts *testSite) { ts.Site.DB.Close() }, "database"},
 		{"schema behind the binary", schema(`DELETE FROM goose_db_version WHERE version_id = (SELECT MAX(version_id) FROM goose_db_version)`), "schema"},
-		{"schema ahead of the binary", schema(`INSERT INTO goose_db_version (version_id, is_applied) SELECT MAX(version_id) + 1, 1 FROM goose_db_version`), "schema"},
+		{"schema ahead of the binary", schema(`INSERT INTO goose_db_version (version_id, is_applied) SELECT MAX(version_id) + 1, TRUE FROM goose_db_version`), "schema"},
 		{"media folder removed", func(t *testing.T, ts *testSite) {
 			ls, ok := ts.Site.Media.Store().(*storage.LocalStore)
 			if !ok {

@@ -8,10 +8,11 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // The pool re-executes this test binary as its sandbox worker.
-func TestMain(m *testing.M) { sandboxtest.Main(m) }
+func TestMain(m *testing.M) { sandboxtest.Main(m, storagetest.Stop) }
 
 // testPool is the worker pool every test of the binary shares.
 func testPool(t testing.TB) *sandbox.Pool { return sandboxtest.Pool(t) }

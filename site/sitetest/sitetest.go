@@ -5,8 +5,9 @@
 // hand. (It imports site, which imports web; web's tests may use it because
 // they are the external package web_test.)
 //
-// A test binary using it must call sandboxtest.Main from its TestMain: the
-// site's plugins run in workers re-executed from the binary.
+// A test binary using it must call sandboxtest.Main(m, storagetest.Stop) from
+// its TestMain: the site's plugins run in workers re-executed from the
+// binary, and a PostgreSQL run's server must stop with it.
 package sitetest
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 	"github.com/pilcrow-cms/pilcrow/web"
 )
 
@@ -32,8 +34,12 @@ const Password = "correct horse battery staple"
 
 // defaultConfig is the test site's configuration before options: a fresh temp
 // folder, the default HTTP settings and cheap password hashing.
+//
+// The database is the run's (storagetest): SQLite in the data folder, or a
+// PostgreSQL database of the test's own with PILCROW_TEST_DATABASE=postgres.
 func defaultConfig(t testing.TB) site.Config {
-	return site.Config{DataDir: t.TempDir(), Web: web.DefaultConfig(), PasswordParams: PasswordParams}
+	dir := t.TempDir()
+	return site.Config{DataDir: dir, Database: storagetest.Spec(t, dir), Web: web.DefaultConfig(), PasswordParams: PasswordParams}
 }
 
 // GenerousPluginLimits is an option for tests about what plugins do, not

@@ -38,10 +38,16 @@ var server struct {
 // started. Use it in TestMain: os.Exit(storagetest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	Stop()
+	return code
+}
+
+// Stop stops the PostgreSQL server if one was started, for a TestMain that
+// ends its own way (sandboxtest.Main(m, storagetest.Stop)).
+func Stop() {
 	if server.s != nil {
 		server.s.Close()
 	}
-	return code
 }
 
 // Postgres reports whether this run tests against PostgreSQL.

@@ -6,8 +6,9 @@ import (
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // Plugins run in sandbox worker processes started from this test binary;
 // the shared browser closes after the last test.
-func TestMain(m *testing.M) { sandboxtest.Main(m, closeBrowser) }
+func TestMain(m *testing.M) { sandboxtest.Main(m, closeBrowser, storagetest.Stop) }
