@@ -3,6 +3,7 @@ package site
 import (
 	"context"
 	"crypto/tls"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -18,7 +19,7 @@ import (
 // (STARTTLS on loopback), and /metrics shows the job queue.
 func TestSiteSendsMailAndExposesQueueMetrics(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.Options{StartTLS: true})
-	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), Database: storagetest.Spec(t, ""), Logger: slog.New(slog.DiscardHandler),
 		Mail: mail.Config{URL: srv.URL(), From: "Site <noreply@site.test>", TLSConfig: &tls.Config{RootCAs: srv.Pool}}})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestSiteSendsMailAndExposesQueueMetrics(t *testing.T) {
 }
 
 func TestSiteRefusesBadMailConfig(t *testing.T) {
-	_, err := Open(context.Background(), Config{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+	_, err := Open(context.Background(), Config{DataDir: t.TempDir(), Database: storagetest.Spec(t, ""), Logger: slog.New(slog.DiscardHandler),
 		Mail: mail.Config{URL: "smtp://mail.example.com?insecure=true", From: "a@example.com"}})
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("got %v", err)

@@ -3,6 +3,7 @@ package site
 import (
 	"bytes"
 	"context"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 	"image"
 	"image/png"
 	"log/slog"
@@ -16,7 +17,7 @@ import (
 
 func openTestSite(t *testing.T) *Site {
 	t.Helper()
-	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), Database: storagetest.Spec(t, ""), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
