@@ -21,8 +21,9 @@ const overrunGrace = 50 * time.Millisecond
 // runtime when CPU time, wall time or heap growth passes its limit, and calls
 // overrun (the worker exits) if the runtime keeps running regardless.
 //
-// It runs on a self-rearming timer rather than its own goroutine, so an
-// invocation shorter than one tick (most of them) costs no extra wake-up.
+// Every running guard is checked by one process-wide ticker (watchdog)
+// rather than a timer of its own, so an invocation shorter than one tick
+// (most of them) costs no wake-up and no timer.
 type guard struct {
 	rt      *goja.Runtime
 	limits  Limits
@@ -39,8 +40,7 @@ type guard struct {
 	tripped chan struct{}
 	once    sync.Once
 
-	mu        sync.Mutex // guards timer, stopped, trippedAt
-	timer     *time.Timer
+	mu        sync.Mutex // guards stopped, trippedAt
 	stopped   bool
 	trippedAt time.Time
 }
@@ -55,13 +55,78 @@ func startGuard(rt *goja.Runtime, l Limits, overrun func(*LimitError), wake func
 		tripped: make(chan struct{}),
 	}
 	g.base = heapSample()
-	g.mu.Lock()
-	g.timer = time.AfterFunc(guardTick, g.check)
-	g.mu.Unlock()
+	watchdog.add(g)
 	return g
 }
 
-// check runs on the timer's goroutine every guardTick.
+// watchdog is the ticker that checks every running guard each guardTick.
+// It keeps ticking while invocations arrive and stops after a tick with
+// none running and none started since the last: a timer set per
+// invocation (or re-armed when the first of a busy stream starts) is
+// earlier than the timeout of the thread the Go runtime keeps blocked in
+// its netpoller, which must then be woken to wait for it — an eventfd
+// write and a context switch per invocation, measured at several
+// microseconds of a trivial hook's round trip. A tick costs the same
+// wake-up but comes at most 500 times a second, whatever the rate.
+var watchdog = &watchdogTicker{guards: map[*guard]struct{}{}}
+
+type watchdogTicker struct {
+	mu      sync.Mutex
+	guards  map[*guard]struct{}
+	started bool // a guard was added since the last tick
+	timer   *time.Timer
+	running bool
+	batch   []*guard
+}
+
+func (w *watchdogTicker) add(g *guard) {
+	w.mu.Lock()
+	w.guards[g] = struct{}{}
+	w.started = true
+	if !w.running {
+		w.running = true
+		if w.timer == nil {
+			w.timer = time.AfterFunc(guardTick, w.tick)
+		} else {
+			w.timer.Reset(guardTick)
+		}
+	}
+	w.mu.Unlock()
+}
+
+func (w *watchdogTicker) remove(g *guard) {
+	w.mu.Lock()
+	delete(w.guards, g)
+	w.mu.Unlock()
+}
+
+// tick runs on the timer's goroutine. The timer is re-armed after the
+// checks (one may collect garbage, or stop an invocation whose guard then
+// leaves the set), so ticks never overlap and batch is this goroutine's.
+func (w *watchdogTicker) tick() {
+	w.mu.Lock()
+	if len(w.guards) == 0 && !w.started {
+		w.running = false
+		w.mu.Unlock()
+		return
+	}
+	w.started = false
+	batch := w.batch[:0]
+	for g := range w.guards {
+		batch = append(batch, g)
+	}
+	w.mu.Unlock()
+	for i, g := range batch {
+		g.check()
+		batch[i] = nil
+	}
+	w.mu.Lock()
+	w.batch = batch
+	w.timer.Reset(guardTick)
+	w.mu.Unlock()
+}
+
+// check runs on the watchdog's goroutine every guardTick.
 func (g *guard) check() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -83,7 +148,6 @@ func (g *guard) check() {
 	} else if g.sampleHeap() > g.limits.MemoryBytes && g.liveGrowth() > g.limits.MemoryBytes {
 		g.trip(memoryLimit(g.limits.MemoryBytes))
 	}
-	g.timer.Reset(guardTick)
 }
 
 // sampleHeap records and returns the heap growth since the start.
@@ -142,8 +206,8 @@ func (g *guard) trip(le *LimitError) {
 func (g *guard) stop() Usage {
 	g.mu.Lock()
 	g.stopped = true
-	g.timer.Stop()
 	g.mu.Unlock()
+	watchdog.remove(g)
 	end := heapSample()
 	g.recordPeak(end)
 	if g.hit.Load() == nil && g.overAtEnd(end) {

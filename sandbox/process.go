@@ -55,6 +55,10 @@ type workerProc struct {
 	// (see cancelInvocation); seq numbers the invocations sent so far.
 	cancel *os.File
 	seq    uint64
+
+	// Per-invocation state reused across invocations (one runs at a time).
+	watch   limitWatch
+	taskBuf []byte
 }
 
 // startWorker execs a worker: empty environment but the worker marker and
@@ -80,6 +84,7 @@ func startWorker(ctx context.Context, exe string, args, env []string, timeout ti
 	}
 	cmd.ExtraFiles = []*os.File{cancelR}
 	w := &workerProc{cmd: cmd, stdin: stdin, stderr: &headBuffer{max: 4 << 10}, exited: make(chan struct{}), cancel: cancelW}
+	w.watch.w = w
 	cmd.Stderr = w.stderr
 	err = cmd.Start()
 	cancelR.Close()
@@ -89,7 +94,14 @@ func startWorker(ctx context.Context, exe string, args, env []string, timeout ti
 	}
 	w.pid = cmd.Process.Pid
 	w.fw = &frameWriter{w: stdin}
-	w.out = bufio.NewReaderSize(stdout, 64<<10)
+	if f, ok := stdin.(*os.File); ok {
+		w.fw.w = newRawPipe(f)
+	}
+	if f, ok := stdout.(*os.File); ok {
+		w.out = bufio.NewReaderSize(newRawPipe(f), 64<<10)
+	} else {
+		w.out = bufio.NewReaderSize(stdout, 64<<10)
+	}
 	w.cpu, _ = newCPUReader(w.pid)
 	go func() {
 		w.waitErr = cmd.Wait()
@@ -170,58 +182,60 @@ type attempt struct {
 // ctx ends, the worker is asked to stop the invocation (it interrupts the
 // isolate and reports), and killed only if it does not within w.cancelGrace.
 func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host, g *gate, at *attempt) (outcome, error) {
-	payload, err := json.Marshal(t)
-	if err != nil {
-		return outcome{}, fmt.Errorf("sandbox: encode task: %w", err)
-	}
 	l := t.Limits
 	maxFrame := l.ResultBytes + 8*l.LogBytes + l.RequestBytes + 1<<20
 
 	// Outside enforcement: the wall limit, and the worker's CPU time once the
 	// invocation has outlived its CPU limit (builtins ignore Interrupt).
-	wall := time.AfterFunc(l.Wall+parentGrace, func() { w.kill(wallLimit(l.Wall)) })
-	defer wall.Stop()
-	cpu := w.watchCPU(l.CPU)
-	defer cpu.stop()
+	w.watch.start(l)
+	defer w.watch.stop()
 	w.seq++
 	seq := w.seq
-	var killLater *time.Timer
-	cancelled := make(chan struct{})
-	stopCtx := context.AfterFunc(ctx, func() {
-		defer close(cancelled)
-		if err := w.cancelInvocation(seq); err != nil {
-			w.kill(ctx.Err())
-			return
-		}
-		killLater = time.AfterFunc(w.cancelGrace, func() { w.kill(ctx.Err()) })
-	})
-	defer func() {
-		if !stopCtx() {
-			// The cancellation ran: keep its kill timer from hitting the
-			// worker's next task.
-			<-cancelled
-			if killLater != nil {
-				killLater.Stop()
+	if ctx.Done() != nil {
+		var killLater *time.Timer
+		cancelled := make(chan struct{})
+		stopCtx := context.AfterFunc(ctx, func() {
+			defer close(cancelled)
+			if err := w.cancelInvocation(seq); err != nil {
+				w.kill(ctx.Err())
+				return
 			}
-		}
-	}()
+			killLater = time.AfterFunc(w.cancelGrace, func() { w.kill(ctx.Err()) })
+		})
+		defer func() {
+			if !stopCtx() {
+				// The cancellation ran: keep its kill timer from hitting the
+				// worker's next task.
+				<-cancelled
+				if killLater != nil {
+					killLater.Stop()
+				}
+			}
+		}()
+	}
 
 	// Host calls run concurrently and are cancelled when the task ends. A
 	// worker drains its calls before reporting, so calls are left over only
 	// when it failed; their late answers are dropped here (and a worker
 	// ignores answers to calls it no longer waits for). Not waiting for
 	// them keeps a Host that ignores cancellation from holding the worker.
-	callCtx, cancelCalls := context.WithCancel(ctx)
+	// Their context is made with the first call: most hooks make none.
+	callCtx := lazyContext{parent: ctx}
 	var finished atomic.Bool
 	defer func() {
 		finished.Store(true)
-		cancelCalls()
+		callCtx.cancel()
 	}()
 	// An honest worker has at most maxPendingCalls calls in flight; one
 	// that floods the parent is broken or compromised.
 	var inflight atomic.Int64
 	var calls callCancels
 
+	w.taskBuf = encodeTask(w.taskBuf[:0], t)
+	payload := w.taskBuf
+	if cap(payload) > 64<<10 {
+		w.taskBuf = nil
+	}
 	if err := w.fw.write(frameInvoke, payload); err != nil {
 		return outcome{}, w.died(err, l.MemoryBytes)
 	}
@@ -235,7 +249,7 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			if string(p) != t.Hash {
 				return outcome{}, w.misbehaved("asked for an unknown script")
 			}
-			cpu.allow(compileAllowance)
+			w.watch.allow(compileAllowance)
 			if err := w.fw.write(frameScript, []byte(t.Hash), []byte{'\n'}, script); err != nil {
 				return outcome{}, w.died(err, l.MemoryBytes)
 			}
@@ -250,7 +264,7 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			if inflight.Add(1) > maxPendingCalls {
 				return outcome{}, w.misbehaved("too many host calls in flight")
 			}
-			ctx := calls.add(callCtx, id)
+			ctx := calls.add(callCtx.get(), id)
 			go func() {
 				defer inflight.Add(-1)
 				defer calls.done(id)
@@ -284,6 +298,26 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 	}
 }
 
+// lazyContext is a cancellable child of parent made when first needed.
+type lazyContext struct {
+	parent context.Context
+	ctx    context.Context
+	stop   context.CancelFunc
+}
+
+func (c *lazyContext) get() context.Context {
+	if c.ctx == nil {
+		c.ctx, c.stop = context.WithCancel(c.parent)
+	}
+	return c.ctx
+}
+
+func (c *lazyContext) cancel() {
+	if c.stop != nil {
+		c.stop()
+	}
+}
+
 // cancelInvocation tells the worker to stop invocation seq.
 func (w *workerProc) cancelInvocation(seq uint64) error {
 	var b [8]byte
@@ -304,59 +338,90 @@ func readOnlyMethod(method string) bool {
 	return ok && m.ReadOnly
 }
 
-// cpuWatch is the parent's CPU backstop for one invocation. It reads the
-// worker's CPU time only once the invocation has outlived its CPU limit
-// plus the grace period (no /proc read on the fast path), and kills the
-// worker once the CPU it burned *since that first reading* exceeds the
-// limit plus grace: a lower bound of its usage, so a worker that mostly
-// waited on host calls is never killed by mistake.
-type cpuWatch struct {
-	mu      sync.Mutex
-	timer   *time.Timer
-	stopped bool
-	first   time.Duration
-	started bool
-	extra   time.Duration // allowance for compiling a script first
+// limitWatch is the parent's enforcement of one invocation's limits from
+// outside: it kills the worker past the wall limit plus parentGrace, and
+// past the CPU limit plus grace of CPU burned. It reads the worker's CPU
+// time only once the invocation has outlived its CPU limit plus the grace
+// period (no /proc read on the fast path), and kills the worker once the
+// CPU it burned *since that first reading* exceeds the limit plus grace: a
+// lower bound of its usage, so a worker that mostly waited on host calls is
+// never killed by mistake.
+//
+// It is one timer per worker, armed for each invocation and disarmed at its
+// end (no allocation, no callback per invocation), replacing a wall timer
+// and a CPU timer per invocation.
+type limitWatch struct {
+	w *workerProc
+
+	mu     sync.Mutex
+	timer  *time.Timer
+	active bool
+	limits Limits
+	wallAt time.Time // when the wall limit plus grace has passed
+	first  time.Duration
+	read   bool          // first holds a reading
+	extra  time.Duration // allowance for compiling a script first
 }
 
 // compileAllowance is extra CPU the parent tolerates when the worker must
 // compile the script first (a 4 MiB bundle takes a few hundred ms).
 const compileAllowance = 2 * time.Second
 
+func (c *limitWatch) start(l Limits) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	c.active, c.limits, c.wallAt, c.first, c.read, c.extra = true, l, now.Add(l.Wall+parentGrace), 0, false, 0
+	first := min(l.CPU, l.Wall) + parentGrace
+	if c.timer == nil {
+		c.timer = time.AfterFunc(first, c.fire)
+	} else {
+		c.timer.Reset(first)
+	}
+}
+
 // allow raises the CPU the worker may burn before the backstop kills it.
-func (c *cpuWatch) allow(d time.Duration) {
+func (c *limitWatch) allow(d time.Duration) {
 	c.mu.Lock()
 	c.extra += d
 	c.mu.Unlock()
 }
 
-func (w *workerProc) watchCPU(limit time.Duration) *cpuWatch {
-	c := &cpuWatch{}
+func (c *limitWatch) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timer = time.AfterFunc(limit+parentGrace, func() {
-		used, err := w.readCPU()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if err != nil || c.stopped {
-			return
-		}
-		if !c.started {
-			c.first, c.started = used, true
-		} else if used-c.first > limit+parentGrace+c.extra {
-			w.kill(cpuLimit(limit))
-			return
-		}
-		c.timer.Reset(cpuPoll)
-	})
-	return c
+	c.active = false
+	c.timer.Stop()
 }
 
-func (c *cpuWatch) stop() {
+// fire runs on the timer's goroutine. Everything happens under the lock,
+// so once stop returned no kill can reach the worker's next invocation.
+func (c *limitWatch) fire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stopped = true
-	c.timer.Stop()
+	if !c.active {
+		return
+	}
+	l := c.limits
+	now := time.Now()
+	if !now.Before(c.wallAt) {
+		c.w.kill(wallLimit(l.Wall))
+		return
+	}
+	next := cpuPoll
+	if used, err := c.w.readCPU(); err == nil {
+		if !c.read {
+			c.first, c.read = used, true
+		} else if used-c.first > l.CPU+parentGrace+c.extra {
+			c.w.kill(cpuLimit(l.CPU))
+			return
+		}
+	} else {
+		// No CPU reading (not Linux, or the worker is gone): only the
+		// wall limit is left to enforce.
+		next = c.wallAt.Sub(now)
+	}
+	c.timer.Reset(min(next, c.wallAt.Sub(now)))
 }
 
 // readCPU samples the worker's CPU time; the reader is shared by the

@@ -13,10 +13,10 @@ import (
 // The worker protocol: length-prefixed frames over the worker's stdin
 // (parent → worker) and stdout (worker → parent). A frame is a 4-byte
 // big-endian length n, then n bytes: one type byte and the payload.
-// Control payloads are JSON; the hot host-call frames are binary.
+// Payloads are binary (wire.go); the rare fatal LimitError is JSON.
 const (
 	frameHello  = 'h' // worker → parent: ready to serve
-	frameInvoke = 'i' // parent → worker: a task (JSON)
+	frameInvoke = 'i' // parent → worker: a task (binary, see encodeTask)
 	frameNeed   = 'q' // worker → parent: send the script for this hash
 	frameScript = 's' // parent → worker: hash, '\n', script
 	frameCall   = 'c' // worker → parent: id, method, args (binary)
@@ -179,57 +179,6 @@ func decodeAnswer(p []byte) (hostAnswer, error) {
 		return hostAnswer{}, fmt.Errorf("answer frame: unknown kind %d", p[8])
 	}
 	return a, nil
-}
-
-// doneMsg is the worker's report of one task, minus the value, which
-// travels raw ahead of it: 4-byte value length (0xFFFFFFFF = undefined),
-// value, then this JSON.
-type doneMsg struct {
-	Exports *Exports   `json:"exports,omitempty"`
-	Logs    []LogLine  `json:"logs,omitempty"`
-	Usage   Usage      `json:"usage"`
-	Err     *wireError `json:"err,omitempty"`
-}
-
-const noValue = 0xFFFFFFFF
-
-func encodeDone(out outcome) ([][]byte, error) {
-	msg := doneMsg{Exports: out.Exports, Logs: out.Logs, Usage: out.Usage, Err: toWire(out.Err)}
-	meta, err := json.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	head := make([]byte, 0, 4)
-	if out.Value == nil {
-		head = binary.BigEndian.AppendUint32(head, noValue)
-		return [][]byte{head, meta}, nil
-	}
-	head = binary.BigEndian.AppendUint32(head, uint32(len(out.Value)))
-	return [][]byte{head, out.Value, meta}, nil
-}
-
-func decodeDone(p []byte) (outcome, error) {
-	if len(p) < 4 {
-		return outcome{}, fmt.Errorf("short done frame")
-	}
-	n := binary.BigEndian.Uint32(p)
-	p = p[4:]
-	var out outcome
-	if n != noValue {
-		if int64(n) > int64(len(p)) {
-			return outcome{}, fmt.Errorf("done frame: value length %d exceeds frame", n)
-		}
-		out.Value, p = p[:n], p[n:]
-		if !json.Valid(out.Value) {
-			return outcome{}, fmt.Errorf("done frame: value is not valid JSON")
-		}
-	}
-	var msg doneMsg
-	if err := json.Unmarshal(p, &msg); err != nil {
-		return outcome{}, fmt.Errorf("done frame: %w", err)
-	}
-	out.Exports, out.Logs, out.Usage, out.Err = msg.Exports, msg.Logs, msg.Usage, msg.Err.toError()
-	return out, nil
 }
 
 // wireError carries an invocation error from the worker, keeping the

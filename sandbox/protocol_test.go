@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/manifest"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -108,6 +111,68 @@ func TestDoneRoundTrip(t *testing.T) {
 	}
 }
 
+func TestTaskRoundTrip(t *testing.T) {
+	t.Parallel()
+	full := &task{
+		PluginID: "p", Version: "1.0.0", Hash: "abc", Kind: KindHook, Name: "content:beforeSave",
+		Event:        json.RawMessage(`{"data":{"title":"Ünïcode"}}`),
+		Capabilities: []manifest.Capability{"content:write", "network:fetch"}, Collections: []string{"a", "b_2"},
+		Hooks: []manifest.HookName{"cron"}, Settings: json.RawMessage(`{"k":1}`),
+		Limits: DefaultLimits, Site: SiteInfo{Name: "S", URL: "https://x.test", Locale: "en", Timezone: "UTC"},
+	}
+	full.Limits.CPU, full.Limits.MemoryBytes = -1, 1<<40
+	for _, tc := range []*task{full, {Kind: kindInspect, Hash: "h"}} {
+		p := encodeTask(nil, tc)
+		got, err := decodeTask(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tc) {
+			t.Fatalf("decoded %+v, want %+v", got, tc)
+		}
+		// Every truncation fails, none panics.
+		for i := range p {
+			if _, err := decodeTask(p[:i]); err == nil {
+				t.Fatalf("task truncated at %d of %d accepted", i, len(p))
+			}
+		}
+		if _, err := decodeTask(append(p, 0)); err == nil {
+			t.Fatal("trailing byte accepted")
+		}
+	}
+}
+
+func TestDoneCarriesEverything(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	in := outcome{
+		Value:   json.RawMessage(`"v"`),
+		Exports: &Exports{Hooks: []string{"h"}, Routes: []string{}, HookOptions: map[string]HookOptions{"h": {Priority: json.RawMessage(`5`)}}},
+		Logs:    []LogLine{{Level: "warn", Message: "bad \xff byte", Time: now}, {Level: "info", Message: ""}},
+		Usage:   Usage{CPU: 3 * time.Millisecond, Wall: time.Second, PeakMemoryBytes: 1 << 20, AllocBytes: 5, Subrequests: 2},
+		Err:     &ScriptError{Name: "TypeError", Message: "m", Stack: "at plugin.js:1:2"},
+	}
+	parts, err := encodeDone(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := bytes.Join(parts, nil)
+	out, err := decodeDone(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := in
+	want.Logs = []LogLine{{Level: "warn", Message: "bad \uFFFD byte", Time: now}, {Level: "info"}}
+	if !reflect.DeepEqual(out, want) {
+		t.Fatalf("decoded %+v, want %+v", out, want)
+	}
+	for i := range p {
+		if _, err := decodeDone(p[:i]); err == nil {
+			t.Fatalf("done frame truncated at %d of %d accepted", i, len(p))
+		}
+	}
+}
+
 func TestLimitErrorMessages(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -136,7 +201,9 @@ func FuzzProtocolDecoders(f *testing.F) {
 	f.Add(bytes.Join(parts, nil))
 	f.Add(bytes.Join(encodeAnswer(hostAnswer{ID: 1, Fatal: countLimit(LimitSubrequests, 1)}), nil))
 	f.Add(bytes.Join(encodeCall(3, "kv.get", []byte(`["k"]`)), nil))
+	f.Add(encodeTask(nil, &task{PluginID: "p", Kind: KindHook, Name: "h", Event: []byte(`{}`), Collections: []string{"c"}, Limits: DefaultLimits}))
 	f.Fuzz(func(t *testing.T, p []byte) {
+		_, _ = decodeTask(p)
 		_, _, _, _ = decodeCall(p)
 		_, _ = decodeAnswer(p)
 		if out, err := decodeDone(p); err == nil && out.Value != nil && !json.Valid(out.Value) {

@@ -53,11 +53,13 @@ func MaybeRunWorker() {
 	}
 	c := confinedWorker()
 	// A pollable stdin lets the watchdog interrupt a read blocked on the
-	// parent with a deadline.
-	fd := int(os.Stdin.Fd())
-	_ = syscall.SetNonblock(fd, true)
+	// parent with a deadline; pollable pipes are also what lets frames
+	// travel by raw system calls (see rawPipe).
+	in, out := int(os.Stdin.Fd()), int(os.Stdout.Fd())
+	_ = syscall.SetNonblock(in, true)
+	_ = syscall.SetNonblock(out, true)
 	_ = syscall.SetNonblock(cancelFD, true)
-	os.Exit(serveWorker(os.NewFile(uintptr(fd), "parent"), os.NewFile(cancelFD, "cancel"), os.Stdout, c.memory))
+	os.Exit(serveWorker(os.NewFile(uintptr(in), "parent"), os.NewFile(cancelFD, "cancel"), newRawPipe(os.NewFile(uintptr(out), "parent-out")), c.memory))
 }
 
 // workerConfig is what the parent tells a worker through its environment.
@@ -100,7 +102,7 @@ func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 	warmUp()
 
 	fw := &frameWriter{w: out}
-	link := &pipeLink{fw: fw, in: in, fr: &frameReader{r: bufio.NewReaderSize(in, 64<<10), max: maxParentFrame}}
+	link := &pipeLink{fw: fw, in: in, fr: &frameReader{r: bufio.NewReaderSize(newRawPipe(in), 64<<10), max: maxParentFrame}}
 	if cancels != nil {
 		go link.readCancels(cancels)
 	}
@@ -128,13 +130,13 @@ func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 			return 1
 		}
 		link.seq.Add(1)
-		var t task
-		if err := json.Unmarshal(payload, &t); err != nil {
+		t, err := decodeTask(payload)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "sandbox worker: bad task: %v\n", err)
 			return 1
 		}
 		t.Limits = t.Limits.withDefaults()
-		res, ok := link.run(&t, overrun)
+		res, ok := link.run(t, overrun)
 		if !ok {
 			return 1
 		}
