@@ -35,12 +35,14 @@
 //
 // # Worker protocol
 //
-// Length-prefixed frames over the worker's stdin/stdout (protocol.go): the
-// parent sends a task (JSON); the worker asks for the script once per hash
-// and caches the compiled program; host calls and their answers travel as
-// binary frames while the hook awaits them; the worker ends with a done
-// frame (value, logs, usage, error) or, when it must die, a fatal frame
-// naming the limit. A second pipe (the worker's descriptor 3) carries the
-// numbers of invocations whose caller gave up: the worker interrupts them
-// and lives on.
+// Length-prefixed binary frames over the worker's stdin/stdout
+// (protocol.go, wire.go), each written with one system call: the parent
+// sends a task; the worker asks for the script once per hash and caches
+// the compiled program; host calls and their answers travel while the hook
+// awaits them; the worker ends with a done frame (value, logs, usage,
+// error) or, when it must die, a fatal frame naming the limit. A second
+// pipe (the worker's descriptor 3) carries the numbers of invocations whose
+// caller gave up: the worker interrupts them and lives on. What one round
+// trip costs, and why the pipes are read and written with raw system calls
+// and the watchdogs are one timer each: docs/performance.md (issue 20).
 package sandbox

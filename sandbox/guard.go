@@ -36,6 +36,8 @@ type guard struct {
 	base     heapStats
 	peak     atomic.Int64
 
+	end     heapStats // the reading stop took
+
 	hit     atomic.Pointer[LimitError]
 	tripped chan struct{}
 	once    sync.Once
@@ -209,6 +211,7 @@ func (g *guard) stop() Usage {
 	g.mu.Unlock()
 	watchdog.remove(g)
 	end := heapSample()
+	g.end = end
 	g.recordPeak(end)
 	if g.hit.Load() == nil && g.overAtEnd(end) {
 		g.trip(memoryLimit(g.limits.MemoryBytes))
@@ -221,12 +224,17 @@ func (g *guard) stop() Usage {
 	}
 }
 
-var heapMetrics = [...]string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles", "/gc/heap/live:bytes"}
+var heapMetrics = [...]string{"/memory/classes/heap/objects:bytes", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles", "/gc/heap/live:bytes",
+	"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
 
 // heapStats is one reading of the Go heap: the bytes in heap objects (live
 // plus not yet swept), the cumulative bytes allocated, the number of
-// completed garbage collections and the bytes the last one found live.
-type heapStats struct{ objects, allocs, cycles, live uint64 }
+// completed garbage collections and the bytes the last one found live; and
+// what the worker's memory arming needs (armMemory): the memory the Go
+// runtime has mapped and how much of it it returned to the system. One
+// read serves both: each metrics.Read aggregates the runtime's statistics
+// anew, about a microsecond.
+type heapStats struct{ objects, allocs, cycles, live, total, released uint64 }
 
 func heapSample() heapStats {
 	var s [len(heapMetrics)]metrics.Sample
@@ -234,5 +242,5 @@ func heapSample() heapStats {
 		s[i].Name = name
 	}
 	metrics.Read(s[:])
-	return heapStats{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64()}
+	return heapStats{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64(), s[4].Value.Uint64(), s[5].Value.Uint64()}
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,6 +32,9 @@ const (
 // quickly with "stack exceeds limit" (reported as the stack limit) instead of
 // growing a gigabyte first.
 const workerMaxStack = 256 << 20
+
+// workerGCPercent is the workers' GOGC (see serveWorker).
+const workerGCPercent = 400
 
 // compileLimit bounds compiling one script in a worker; a legitimate 4 MiB
 // bundle compiles in a fraction of it.
@@ -97,7 +99,7 @@ func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 	// text-processing hook); the memory limit, set per invocation
 	// (armMemory), still bounds the heap.
 	debug.SetMemoryLimit(memory + 64<<20)
-	debug.SetGCPercent(400)
+	debug.SetGCPercent(workerGCPercent)
 
 	warmUp()
 
@@ -150,7 +152,7 @@ func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 		// Leave the next invocation a small heap to measure against, and
 		// return the memory now rather than have the background scavenger
 		// charge the next invocation's CPU for it.
-		if heapSample().objects > 32<<20 {
+		if link.heapEnd.objects > 32<<20 {
 			debug.FreeOSMemory()
 		}
 	}
@@ -184,7 +186,6 @@ func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
 			return outcome{Err: err}, true
 		}
 	}
-	disarm := armMemory(t.Limits.MemoryBytes)
 	l.wakeMu.Lock()
 	l.running = true
 	l.wakeMu.Unlock()
@@ -198,7 +199,14 @@ func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
 		_ = l.in.SetReadDeadline(time.Time{})
 	}
 	l.wakeMu.Unlock()
-	disarm()
+	// The cap was set when the invocation's watchdog started (watch).
+	if l.disarm != nil {
+		l.heapEnd = l.last.end
+		l.disarm(l.heapEnd.total)
+		l.disarm, l.last = nil, nil
+	} else {
+		l.heapEnd = heapSample()
+	}
 	return out, true
 }
 
@@ -219,6 +227,13 @@ type pipeLink struct {
 	// watches the running one.
 	seq, cancelled atomic.Uint64
 	guard          atomic.Pointer[guard]
+
+	// last is the running invocation's guard (kept after it ended, for its
+	// final heap reading); disarm lifts its memory cap; heapEnd is the
+	// heap when the last invocation ended.
+	last    *guard
+	disarm  func(total uint64)
+	heapEnd heapStats
 }
 
 // cancelFD is the worker's end of the cancel pipe (the parent's ExtraFiles).
@@ -246,8 +261,14 @@ func (l *pipeLink) readCancels(f *os.File) {
 // reports the caller's context error instead.
 var cancelledLimit = &LimitError{Limit: "cancelled", Value: "by the caller"}
 
-// watch runs on the isolate's goroutine; see readCancels for the other side.
+// watch runs on the isolate's goroutine; see readCancels for the other
+// side. Starting an invocation also arms its memory limit, from the heap
+// reading its guard just took.
 func (l *pipeLink) watch(g *guard) {
+	if g != nil {
+		l.last = g
+		l.disarm = armMemory(g.limits.MemoryBytes, g.base)
+	}
 	l.guard.Store(g)
 	if g != nil && l.cancelled.Load() == l.seq.Load() {
 		g.trip(cancelledLimit)
@@ -305,35 +326,20 @@ func (l *pipeLink) wake() {
 	_ = l.in.SetReadDeadline(time.Now())
 }
 
-var goMemoryMetrics = [...]string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
-
-// armMemory prepares the worker for an invocation limited to limit bytes:
-// the garbage collector's soft memory limit becomes what the Go runtime
-// holds now plus limit, so garbage is collected before it could pass for
-// the invocation's memory (see guard.overAtEnd), and its address space is
-// capped (see memCap). The returned function lifts the cap.
-func armMemory(limit int64) (disarm func()) {
-	total, released := goMemory()
-	debug.SetMemoryLimit(int64(total-released) + limit)
+// armMemory prepares the worker for an invocation limited to limit bytes,
+// given a heap reading taken as it starts: the garbage collector's soft
+// memory limit becomes what the Go runtime holds now plus limit, so
+// garbage is collected before it could pass for the invocation's memory
+// (see guard.overAtEnd), and its address space is capped (see memCap). The
+// returned function lifts the cap, given the Go runtime's mapped memory
+// when the invocation ended.
+func armMemory(limit int64, now heapStats) (disarm func(total uint64)) {
+	debug.SetMemoryLimit(int64(now.total-now.released) + limit)
 	if workerMemCap == nil {
-		return func() {}
+		return func(uint64) {}
 	}
-	if err := workerMemCap.limit(uint64(limit)+memCapSlack, total); err != nil {
+	if err := workerMemCap.limit(uint64(limit)+memCapSlack, now.total); err != nil {
 		fmt.Fprintf(os.Stderr, "sandbox worker: %v\n", err)
 	}
-	return func() {
-		total, _ := goMemory()
-		_ = workerMemCap.release(total)
-	}
-}
-
-// goMemory reads the memory the Go runtime has mapped, and how much of it
-// it has returned to the system.
-func goMemory() (total, released uint64) {
-	var s [len(goMemoryMetrics)]metrics.Sample
-	for i, name := range goMemoryMetrics {
-		s[i].Name = name
-	}
-	metrics.Read(s[:])
-	return s[0].Value.Uint64(), s[1].Value.Uint64()
+	return func(total uint64) { _ = workerMemCap.release(total) }
 }
