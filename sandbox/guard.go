@@ -36,7 +36,7 @@ type guard struct {
 	base     heapStats
 	peak     atomic.Int64
 
-	end     heapStats // the reading stop took
+	end heapStats // the reading stop took
 
 	hit     atomic.Pointer[LimitError]
 	tripped chan struct{}

@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) >= 3 && os.Args[1] == badWorkerArg {
 		runBadWorker(os.Args[2])
 	}
+	if len(os.Args) == 2 && os.Args[1] == echoWorkerArg {
+		runEchoWorker()
+	}
 	if len(os.Args) == 3 && os.Args[1] == probeWorkerArg {
 		runProbeWorker(os.Args[2])
 	}
