@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilcrow-cms/pilcrow/manifest"
 )
@@ -190,6 +192,45 @@ func TestWorkerProtocolViolations(t *testing.T) {
 
 const badWorkerArg = "__bad-worker"
 
+var spinSink int
+
+// TestParentEnforcesLimits: a worker that neither reports nor polices
+// itself (its watchdog is gone) is killed by the parent alone: past the
+// wall limit when it sleeps, past the CPU limit when it spins, and the
+// worker is counted as killed, not crashed (no retry).
+func TestParentEnforcesLimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mode, limit string
+		limits      Limits
+	}{
+		{"hang", LimitWall, Limits{Wall: 200 * time.Millisecond, CPU: time.Second}},
+		{"spin", LimitCPU, Limits{Wall: time.Minute, CPU: 100 * time.Millisecond}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			if tc.mode == "spin" && runtime.GOOS != "linux" {
+				t.Skip("the parent reads a worker's CPU time from /proc")
+			}
+			p, err := NewPool(context.Background(), PoolOptions{Logger: quietLog, Size: 1, Executable: os.Args[0], Args: []string{badWorkerArg, tc.mode}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			inv := hookInvocation(`return 1`)
+			inv.Limits = tc.limits
+			_, err = p.Invoke(context.Background(), inv, newMemHost())
+			var le *LimitError
+			if !errors.As(err, &le) || le.Limit != tc.limit {
+				t.Fatalf("err = %v, want the %s limit", err, tc.limit)
+			}
+			if st := p.Stats(); st.Killed != 1 || st.Crashed != 0 || st.Retried != 0 {
+				t.Fatalf("stats = %+v", st)
+			}
+		})
+	}
+}
+
 // runBadWorker answers an invocation with garbage of the given kind.
 func runBadWorker(mode string) {
 	fw := &frameWriter{w: os.Stdout}
@@ -213,6 +254,12 @@ func runBadWorker(mode string) {
 		}
 	case "bad-call":
 		_ = fw.write(frameCall, []byte{1, 2, 3})
+	case "hang":
+		select {}
+	case "spin":
+		for n := 0; ; n++ {
+			spinSink = n
+		}
 	}
 	_, _, _ = readFrame(in, 1<<20)
 	os.Exit(0)
