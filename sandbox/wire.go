@@ -17,7 +17,7 @@ import (
 // (events, settings, values), which travel as they are — with JSON frames
 // the event was validated and copied by the encoder, scanned and copied
 // again by the decoder, and the task's and result's reflection-driven
-// coding was a tenth of a trivial hook's round trip on each side.
+// coding was about a tenth of each side's CPU for a trivial hook.
 
 // wireBuf appends the binary encoding.
 type wireBuf []byte
