@@ -395,7 +395,12 @@ func (c *limitWatch) stop() {
 }
 
 // fire runs on the timer's goroutine. Everything happens under the lock,
-// so once stop returned no kill can reach the worker's next invocation.
+// so once stop returned no kill can reach the worker's next invocation. A
+// firing that was already under way when stop ran may reach the lock only
+// after the next invocation started: it then checks that invocation's own
+// deadline and CPU (a reading taken early only makes the backstop's lower
+// bound of its usage start sooner), so it cannot kill it for its
+// predecessor.
 func (c *limitWatch) fire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
