@@ -40,6 +40,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -379,7 +380,7 @@ func (p *pipeline) round(ctx context.Context, n int) ([]*Job, string, error) {
 	var jobs []*Job
 	var token string
 	var deleted int64
-	err := p.q.db.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+	err := p.q.roundTx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
 		var err error
 		if deleted, err = deleteFinished(ctx, tx, done); err != nil {
 			return err
@@ -397,6 +398,31 @@ func (p *pipeline) round(ctx context.Context, n int) ([]*Job, string, error) {
 	}
 	p.q.countFinished(done, deleted)
 	return p.q.afterClaim(ctx, jobs, token), token, nil
+}
+
+// roundTx runs a round's deletions and claim in one transaction. On SQLite
+// that is db.Tx (one wait for the write connection). On PostgreSQL it is a
+// READ COMMITTED transaction instead of db.Tx's serializable one: both
+// statements are single conditional statements whose rows are locked as
+// they are written (the claim skipping rows other claimers hold), which is
+// all they need; under SERIALIZABLE two claimers that merely read the same
+// due rows while taking different ones would abort each other's rounds.
+func (q *Queue) roundTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if q.db.Dialect() != storage.Postgres {
+		return q.db.Tx(ctx, fn)
+	}
+	tx, err := q.db.Write().BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("jobs: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("jobs: commit: %w", err)
+	}
+	return nil
 }
 
 // deleteFinished deletes finished jobs still held by their claims, in
@@ -523,10 +549,14 @@ func (q *Queue) claimN(ctx context.Context, n int) ([]*Job, string, error) {
 // claimIn claims up to n due jobs in tx with one conditional UPDATE: the
 // subquery picks the candidates and the outer WHERE checks each is still
 // due, so on a database with concurrent writers a row another claimer took
-// meanwhile is re-checked (and skipped), never taken twice. The statement
-// runs without ctx's cancellation: a claim committed while its caller was
-// cancelled would otherwise be lost with the rows it returned, leaving its
-// jobs leased to nobody until the lease ran out.
+// meanwhile is re-checked (and skipped), never taken twice. On PostgreSQL
+// the candidates are locked as they are picked (FOR UPDATE SKIP LOCKED): a
+// row another claimer's open statement holds is passed over rather than
+// waited for, so concurrent claimers take different jobs instead of queueing
+// behind each other for the same first rows. The statement runs without
+// ctx's cancellation: a claim committed while its caller was cancelled would
+// otherwise be lost with the rows it returned, leaving its jobs leased to
+// nobody until the lease ran out.
 func (q *Queue) claimIn(ctx context.Context, tx querier, n int) ([]*Job, string, error) {
 	kinds, in := q.kindList()
 	if len(kinds) == 0 {
@@ -536,9 +566,13 @@ func (q *Queue) claimIn(ctx context.Context, tx querier, n int) ([]*Job, string,
 	lease, leaseArgs := q.leaseSQL()
 	args := append(append([]any{token}, leaseArgs...), kinds...)
 	args = append(args, n)
+	lock := ""
+	if q.db.Dialect() == storage.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
 	rows, err := tx.QueryContext(context.WithoutCancel(ctx), `UPDATE jobs SET status = 'running', attempts = attempts + 1, claim = ?,
 		locked_until = `+storage.NowMillisSQL+` + `+lease+`, updated_at = `+storage.NowMillisSQL+`
-		WHERE id IN (SELECT id FROM jobs WHERE kind IN (`+in+`) AND `+due+` ORDER BY run_at, id LIMIT ?) AND `+due+`
+		WHERE id IN (SELECT id FROM jobs WHERE kind IN (`+in+`) AND `+due+` ORDER BY run_at, id LIMIT ?`+lock+`) AND `+due+`
 		RETURNING id, kind, payload, attempts, max_attempts, run_at, created_at, last_error`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("jobs: claim: %w", err)
@@ -581,10 +615,11 @@ func (q *Queue) leaseSQL() (string, []any) {
 	var args []any
 	b.WriteString("CASE kind")
 	for kind, e := range q.kinds {
-		b.WriteString(" WHEN ? THEN ?")
+		// Typed: PostgreSQL takes an untyped CASE result for text.
+		b.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
 		args = append(args, kind, e.k.Lease.Milliseconds())
 	}
-	b.WriteString(" ELSE ? END")
+	b.WriteString(" ELSE CAST(? AS BIGINT) END")
 	return b.String(), append(args, q.cfg.Lease.Milliseconds())
 }
 
@@ -651,10 +686,7 @@ func safeCall(ctx context.Context, h Handler, j *Job) (err error) {
 // failure), marks the job dead.
 func (q *Queue) fail(ctx context.Context, j *Job, token string, err error, forceDead bool) {
 	k := q.kindConfig(j.Kind)
-	msg := err.Error()
-	if len(msg) > 4000 {
-		msg = msg[:4000]
-	}
+	msg := storableError(err.Error())
 	j.LastError = msg
 	f := Failure{Job: j, Err: err}
 	if forceDead || IsPermanent(err) || j.Attempts >= j.MaxAttempts {
@@ -681,6 +713,27 @@ func (q *Queue) fail(ctx context.Context, j *Job, token string, err error, force
 	if k.OnFailure != nil {
 		k.OnFailure(context.WithoutCancel(ctx), f)
 	}
+}
+
+// maxErrorBytes bounds a job's kept last_error.
+const maxErrorBytes = 4000
+
+// storableError is a failure's message as the jobs table keeps it: at most
+// maxErrorBytes, cut on a character boundary, valid UTF-8 and without NUL.
+// The message comes from anywhere (a mail server's reply, a plugin's
+// thrown error, a webhook receiver's body), and PostgreSQL's text refuses
+// NUL and invalid UTF-8: the failure must still be recorded, or the job
+// would keep its lease until it ran out and run again, failing the same way.
+func storableError(msg string) string {
+	msg = strings.ReplaceAll(strings.ToValidUTF8(msg, "\uFFFD"), "\x00", `\x00`)
+	if len(msg) <= maxErrorBytes {
+		return msg
+	}
+	cut := maxErrorBytes
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut]
 }
 
 // finish records an outcome if this worker's claim still holds the job. It

@@ -2,20 +2,22 @@ package jobs
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // BenchmarkDrain measures enqueue-then-run per job: one queue, and two
-// queues on two connection pools to the same SQLite file (two processes
-// sharing a database), whose claims contend for the file's write lock.
+// queues on two connection pools to the same database (two processes
+// sharing it), whose claims contend for SQLite's write lock or, on
+// PostgreSQL (PILCROW_TEST_DATABASE=postgres), for the same due rows.
 func BenchmarkDrain(b *testing.B) {
 	for _, queues := range []int{1, 2} {
-		name := map[int]string{1: "one-queue", 2: "two-queues-one-file"}[queues]
+		name := map[int]string{1: "one-queue", 2: "two-queues-one-database"}[queues]
 		b.Run(name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "pilcrow.db")
+			path := storagetest.Spec(b, "")
 			var qs []*Queue
 			var handled atomic.Int64
 			for range queues {

@@ -7,17 +7,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
-func openDB(t testing.TB, path string) *storage.DB {
+func TestMain(m *testing.M) { os.Exit(storagetest.Main(m)) }
+
+// openDB opens spec (a --database value: storagetest.Spec, or a plain SQLite
+// path). Opening one spec twice gives two handles on one database, as two
+// processes sharing it have.
+func openDB(t testing.TB, spec string) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), path)
+	db, err := storage.OpenSpec(context.Background(), spec, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +53,14 @@ func drain(t *testing.T, q *Queue) {
 	t.Fatal("the queue never ran dry")
 }
 
-// Two queues on two connections pools to one SQLite file, as two processes
-// would be, run the same jobs concurrently: each job is handled exactly once.
+// Two queues on two handles to one database (two connection pools to one
+// SQLite file, or two pools to one PostgreSQL database), as two processes
+// would have, run the same jobs concurrently: each job is handled exactly
+// once, on its first attempt (a second claim would have counted one more).
 func TestConcurrentClaimersHandleEachJobOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pilcrow.db")
-	dbA, dbB := openDB(t, path), openDB(t, path)
-	const n = 200
+	spec := storagetest.Spec(t, "")
+	dbA, dbB := openDB(t, spec), openDB(t, spec)
+	const n = 300
 	var mu sync.Mutex
 	seen := map[string]int{}
 	byQueue := map[string]int{}
@@ -66,6 +75,9 @@ func TestConcurrentClaimersHandleEachJobOnce(t *testing.T) {
 			defer mu.Unlock()
 			seen[j.ID]++
 			byQueue[name]++
+			if j.Attempts != 1 {
+				t.Errorf("job %d handled on attempt %d: it was claimed before", p.N, j.Attempts)
+			}
 			if len(seen) == n {
 				select {
 				case <-done:
@@ -76,8 +88,8 @@ func TestConcurrentClaimersHandleEachJobOnce(t *testing.T) {
 			return nil
 		}
 	}
-	qa := newQueue(t, dbA, Config{Workers: 3, Poll: 10 * time.Millisecond})
-	qb := newQueue(t, dbB, Config{Workers: 3, Poll: 10 * time.Millisecond})
+	qa := newQueue(t, dbA, Config{Workers: 4, Poll: 10 * time.Millisecond})
+	qb := newQueue(t, dbB, Config{Workers: 4, Poll: 10 * time.Millisecond})
 	qa.Handle("count", handler("a"), Kind{})
 	qb.Handle("count", handler("b"), Kind{})
 
@@ -100,7 +112,9 @@ func TestConcurrentClaimersHandleEachJobOnce(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatal("the jobs were not all handled")
+		mu.Lock()
+		t.Errorf("%d of %d jobs handled", len(seen), n)
+		mu.Unlock()
 	}
 	cancel()
 	wg.Wait()
@@ -121,11 +135,66 @@ func TestConcurrentClaimersHandleEachJobOnce(t *testing.T) {
 	t.Logf("handled by a: %d, by b: %d", byQueue["a"], byQueue["b"])
 }
 
+// Claimers racing on two handles to one database, several per handle and
+// each taking a few jobs per statement, never take one job twice: every job
+// is claimed once, and all are claimed.
+func TestConcurrentClaimsNeverOverlap(t *testing.T) {
+	spec := storagetest.Spec(t, "")
+	dbs := []*storage.DB{openDB(t, spec), openDB(t, spec)}
+	var qs []*Queue
+	for _, db := range dbs {
+		q := newQueue(t, db, Config{})
+		q.Handle("k", func(ctx context.Context, j *Job) error { return nil }, Kind{})
+		qs = append(qs, q)
+	}
+	const n = 300
+	ctx := context.Background()
+	for i := range n {
+		if _, err := qs[i%2].Enqueue(ctx, nil, "k", i, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	claimedBy := map[string]string{} // job id → claim token
+	var wg sync.WaitGroup
+	for c := range 6 {
+		q := qs[c%2]
+		wg.Go(func() {
+			for {
+				jobs, token, err := q.claimN(ctx, 1+c%3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(jobs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range jobs {
+					if prev, ok := claimedBy[j.ID]; ok {
+						t.Errorf("job %s claimed twice (tokens %s and %s)", j.ID, prev, token)
+					}
+					claimedBy[j.ID] = token
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimedBy) != n {
+		t.Errorf("%d of %d jobs claimed", len(claimedBy), n)
+	}
+	var running int
+	if err := dbs[0].Read().QueryRow(`SELECT COUNT(*) FROM jobs WHERE status = 'running' AND attempts = 1`).Scan(&running); err != nil || running != n {
+		t.Errorf("%d jobs running on their first attempt, want %d (%v)", running, n, err)
+	}
+}
+
 // A worker that stopped mid-job leaves its lease to expire; another claims
 // the job again (the attempt counted) and the first can no longer record
 // an outcome.
 func TestLeaseExpiryReclaims(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pilcrow.db")
+	path := storagetest.Spec(t, "")
 	dbA, dbB := openDB(t, path), openDB(t, path)
 	qa, qb := newQueue(t, dbA, Config{}), newQueue(t, dbB, Config{})
 	var ran []string
@@ -182,7 +251,7 @@ func TestLeaseExpiryReclaims(t *testing.T) {
 // A lease that expires on the job's last attempt makes it dead: a job that
 // keeps crashing its worker does not run forever.
 func TestCrashOnLastAttemptIsDead(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "pilcrow.db"))
+	db := openDB(t, storagetest.Spec(t, ""))
 	q := newQueue(t, db, Config{})
 	q.Handle("k", func(ctx context.Context, j *Job) error { return nil }, Kind{})
 	ctx := context.Background()
@@ -224,7 +293,7 @@ func TestRetriesAndDead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := openDB(t, filepath.Join(t.TempDir(), "pilcrow.db"))
+			db := openDB(t, storagetest.Spec(t, ""))
 			q := newQueue(t, db, Config{})
 			runs := 0
 			var failures []Failure
@@ -280,7 +349,7 @@ func TestRetriesAndDead(t *testing.T) {
 
 // A retry waits its delay by the database's clock.
 func TestRetryBackoffIsScheduled(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "pilcrow.db"))
+	db := openDB(t, storagetest.Spec(t, ""))
 	q := newQueue(t, db, Config{})
 	q.Handle("k", func(ctx context.Context, j *Job) error { return errors.New("no") }, Kind{Delays: []time.Duration{time.Hour, 2 * time.Hour}})
 	ctx := context.Background()
@@ -329,7 +398,7 @@ func TestRetryBackoffIsScheduled(t *testing.T) {
 
 // A job enqueued in a transaction exists only if it commits.
 func TestEnqueueInTransaction(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "pilcrow.db"))
+	db := openDB(t, storagetest.Spec(t, ""))
 	q := newQueue(t, db, Config{})
 	ctx := context.Background()
 	var committed, rolledBack string
@@ -372,7 +441,7 @@ func TestEnqueueInTransaction(t *testing.T) {
 
 // A panicking handler fails its attempt; the worker survives.
 func TestHandlerPanic(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "pilcrow.db"))
+	db := openDB(t, storagetest.Spec(t, ""))
 	q := newQueue(t, db, Config{})
 	q.Handle("k", func(ctx context.Context, j *Job) error { panic("boom") }, Kind{Delays: []time.Duration{}})
 	ctx := context.Background()
@@ -380,5 +449,36 @@ func TestHandlerPanic(t *testing.T) {
 	drain(t, q)
 	if j, err := q.Get(ctx, id); err != nil || j.Status != StatusDead || j.LastError != "the handler panicked: boom" {
 		t.Fatalf("%+v %v", j, err)
+	}
+}
+
+// A failure's message holding NUL, invalid UTF-8 or more than the kept
+// length (cut inside a multi-byte character) is still recorded, on either
+// database: PostgreSQL's text would refuse it as it is, and an unrecorded
+// failure would run the job again until its lease ran out.
+func TestFailureMessageIsStorable(t *testing.T) {
+	db := openDB(t, storagetest.Spec(t, ""))
+	q := newQueue(t, db, Config{})
+	long := "x" + strings.Repeat("é", maxErrorBytes)
+	tests := []struct{ name, msg, want string }{
+		{"nul", "bad\x00reply", `bad\x00reply`},
+		{"invalid utf-8", "bad \xff\xfe reply", "bad \uFFFD reply"},
+		{"long, cut on a character", long, long[:maxErrorBytes-1]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kind := "fail-" + tt.name
+			q.Handle(kind, func(ctx context.Context, j *Job) error { return errors.New(tt.msg) }, Kind{Delays: []time.Duration{}})
+			ctx := context.Background()
+			id, err := q.Enqueue(ctx, nil, kind, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, q)
+			j, err := q.Get(ctx, id)
+			if err != nil || j.Status != StatusDead || j.LastError != tt.want {
+				t.Fatalf("job %+v %v, want dead with last error %q", j, err, tt.want)
+			}
+		})
 	}
 }
