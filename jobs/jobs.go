@@ -549,14 +549,19 @@ func (q *Queue) claimN(ctx context.Context, n int) ([]*Job, string, error) {
 // claimIn claims up to n due jobs in tx with one conditional UPDATE: the
 // subquery picks the candidates and the outer WHERE checks each is still
 // due, so on a database with concurrent writers a row another claimer took
-// meanwhile is re-checked (and skipped), never taken twice. On PostgreSQL
-// the candidates are locked as they are picked (FOR UPDATE SKIP LOCKED): a
-// row another claimer's open statement holds is passed over rather than
-// waited for, so concurrent claimers take different jobs instead of queueing
-// behind each other for the same first rows. The statement runs without
-// ctx's cancellation: a claim committed while its caller was cancelled would
-// otherwise be lost with the rows it returned, leaving its jobs leased to
-// nobody until the lease ran out.
+// meanwhile is re-checked (and skipped), never taken twice. The statement
+// runs without ctx's cancellation: a claim committed while its caller was
+// cancelled would otherwise be lost with the rows it returned, leaving its
+// jobs leased to nobody until the lease ran out.
+//
+// On PostgreSQL the candidates are locked as they are picked (FOR UPDATE
+// SKIP LOCKED): a row another claimer's open statement holds is passed
+// over rather than waited for, so concurrent claimers take different jobs
+// instead of queueing behind each other for the same first rows. They are
+// picked in a CTE, which PostgreSQL runs once: as an IN subquery calling the
+// volatile clock it would be run again for every row, and each run, skipping
+// the rows this statement had just locked, would pick one more (a claim of
+// one job took all that were due).
 func (q *Queue) claimIn(ctx context.Context, tx querier, n int) ([]*Job, string, error) {
 	kinds, in := q.kindList()
 	if len(kinds) == 0 {
@@ -564,16 +569,23 @@ func (q *Queue) claimIn(ctx context.Context, tx querier, n int) ([]*Job, string,
 	}
 	token := uuid.NewString()
 	lease, leaseArgs := q.leaseSQL()
-	args := append(append([]any{token}, leaseArgs...), kinds...)
-	args = append(args, n)
-	lock := ""
+	set := `UPDATE jobs SET status = 'running', attempts = attempts + 1, claim = ?,
+		locked_until = ` + storage.NowMillisSQL + ` + ` + lease + `, updated_at = ` + storage.NowMillisSQL
+	pick := `SELECT id FROM jobs WHERE kind IN (` + in + `) AND ` + due + ` ORDER BY run_at, id LIMIT ?`
+	const returning = ` RETURNING id, kind, payload, attempts, max_attempts, run_at, created_at, last_error`
+	setArgs := append([]any{token}, leaseArgs...)
+	pickArgs := append(kinds, n)
+	var query string
+	var args []any
 	if q.db.Dialect() == storage.Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
+		query = `WITH picked AS (` + pick + ` FOR UPDATE SKIP LOCKED) ` + set +
+			` WHERE id IN (SELECT id FROM picked) AND ` + due + returning
+		args = append(pickArgs, setArgs...)
+	} else {
+		query = set + ` WHERE id IN (` + pick + `) AND ` + due + returning
+		args = append(setArgs, pickArgs...)
 	}
-	rows, err := tx.QueryContext(context.WithoutCancel(ctx), `UPDATE jobs SET status = 'running', attempts = attempts + 1, claim = ?,
-		locked_until = `+storage.NowMillisSQL+` + `+lease+`, updated_at = `+storage.NowMillisSQL+`
-		WHERE id IN (SELECT id FROM jobs WHERE kind IN (`+in+`) AND `+due+` ORDER BY run_at, id LIMIT ?`+lock+`) AND `+due+`
-		RETURNING id, kind, payload, attempts, max_attempts, run_at, created_at, last_error`, args...)
+	rows, err := tx.QueryContext(context.WithoutCancel(ctx), query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("jobs: claim: %w", err)
 	}

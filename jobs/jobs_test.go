@@ -169,6 +169,9 @@ func TestConcurrentClaimsNeverOverlap(t *testing.T) {
 				if len(jobs) == 0 {
 					return
 				}
+				if len(jobs) > 1+c%3 {
+					t.Errorf("asked for %d jobs, claimed %d", 1+c%3, len(jobs))
+				}
 				mu.Lock()
 				for _, j := range jobs {
 					if prev, ok := claimedBy[j.ID]; ok {
