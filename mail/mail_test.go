@@ -5,8 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/mail/mailtest"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
+
+func TestMain(m *testing.M) { os.Exit(storagetest.Main(m)) }
 
 func TestConfigRefusesWhatCannotWork(t *testing.T) {
 	tests := []struct {
@@ -77,6 +81,11 @@ func TestMessageValidation(t *testing.T) {
 		{"bad replyTo", func(m *mail.Message) { m.ReplyTo = "x" }, "replyTo"},
 		{"empty subject", func(m *mail.Message) { m.Subject = " " }, "subject is empty"},
 		{"subject injection", func(m *mail.Message) { m.Subject = "Hi\r\nBcc: b@example.com" }, "line break"},
+		{"nul in subject", func(m *mail.Message) { m.Subject = "Hi\x00there" }, "subject contains a NUL"},
+		{"invalid utf-8 subject", func(m *mail.Message) { m.Subject = "Hi \xff" }, "not valid UTF-8"},
+		{"nul in body", func(m *mail.Message) { m.HTML = "<p>\x00</p>" }, "body contains a NUL"},
+		{"nul in to", func(m *mail.Message) { m.To = []string{"a\x00@example.com"} }, "not an email address"},
+		{"invalid utf-8 replyTo", func(m *mail.Message) { m.ReplyTo = "\xff@example.com" }, "replyTo"},
 		{"no body", func(m *mail.Message) { m.Text = "" }, "text or html"},
 		{"huge body", func(m *mail.Message) { m.Text = strings.Repeat("x", mail.MaxBody+1) }, "larger than"},
 	}
@@ -102,7 +111,7 @@ type rig struct {
 
 func newRig(t *testing.T, srv *mailtest.Server, url string, attempts int) *rig {
 	t.Helper()
-	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
+	db, err := storage.OpenSpec(context.Background(), storagetest.Spec(t, ""), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +318,52 @@ func TestRateLimit(t *testing.T) {
 	r.drain(t)
 	if n := len(srv.Messages()); n != 4 {
 		t.Errorf("server got %d messages, want 4", n)
+	}
+}
+
+// Senders racing for an origin's last slots on two handles to one database
+// (two processes) take exactly the limit between them: counting and queueing
+// are one transaction, serialized on SQLite and serializable on PostgreSQL.
+func TestRateLimitConcurrentSenders(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	spec := storagetest.Spec(t, "")
+	log := slog.New(slog.DiscardHandler)
+	var outs []*mail.Outbox
+	for range 2 {
+		db, err := storage.OpenSpec(context.Background(), spec, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		tr, err := mail.NewTransport(mail.Config{URL: srv.URL(), From: "noreply@site.test", Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, mail.NewOutbox(db, jobs.New(db, jobs.Config{Log: log}), tr, mail.OutboxOptions{Log: log}))
+	}
+	const limit, senders = 5, 12
+	lim := mail.Limit{PerHour: limit}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sent, refused := 0, 0
+	for i := range senders {
+		wg.Go(func() {
+			_, err := outs[i%2].EnqueueLimited(context.Background(), nil, hello, lim)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				sent++
+			case errors.Is(err, mail.ErrRateLimited):
+				refused++
+			default:
+				t.Errorf("sender %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if sent != limit || refused != senders-limit {
+		t.Errorf("%d queued and %d refused, want %d and %d", sent, refused, limit, senders-limit)
 	}
 }
 

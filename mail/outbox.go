@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/storage"
@@ -66,6 +67,14 @@ func (m Message) Validate() error {
 		return fmt.Errorf("%w: the subject is longer than %d bytes", ErrInvalid, MaxSubject)
 	case strings.ContainsAny(m.Subject, "\r\n"):
 		return fmt.Errorf("%w: the subject contains a line break", ErrInvalid)
+	// Mail text may not hold NUL (RFC 5322), nor may the outbox's columns
+	// on PostgreSQL; invalid UTF-8 would be stored (and sent) as neither.
+	case strings.ContainsRune(m.Subject, 0):
+		return fmt.Errorf("%w: the subject contains a NUL character", ErrInvalid)
+	case !utf8.ValidString(m.Subject):
+		return fmt.Errorf("%w: the subject is not valid UTF-8", ErrInvalid)
+	case strings.ContainsRune(m.Text, 0) || strings.ContainsRune(m.HTML, 0):
+		return fmt.Errorf("%w: the body contains a NUL character", ErrInvalid)
 	case m.Text == "" && m.HTML == "":
 		return fmt.Errorf("%w: a message needs text or html", ErrInvalid)
 	case len(m.Text)+len(m.HTML) > MaxBody:
@@ -80,8 +89,11 @@ func checkAddress(a string) (string, error) {
 	if a == "" {
 		return "", nil
 	}
-	if strings.ContainsAny(a, "\r\n") {
-		return "", errors.New("contains a line break")
+	if strings.ContainsAny(a, "\r\n\x00") {
+		return "", errors.New("contains a line break or NUL")
+	}
+	if !utf8.ValidString(a) {
+		return "", errors.New("is not valid UTF-8")
 	}
 	p, err := netmail.ParseAddress(a)
 	if err != nil {
