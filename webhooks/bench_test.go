@@ -6,19 +6,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
-// benchService is a service on a fresh SQLite file with one webhook to a
+// benchService is a service on a fresh database (storagetest.Spec) with one webhook to a
 // loopback receiver answering 204.
 func benchService(b *testing.B) (*Service, *jobs.Queue, *storage.DB) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(b.TempDir(), "site.db"))
+	db, err := storage.OpenSpec(ctx, storagetest.Spec(b, ""), storage.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
@@ -108,8 +110,9 @@ func (s *Service) deliver(ctx context.Context, j *jobs.Job) error {
 		status, errText = StatusRetrying, truncate(outcome.Error())
 	}
 	if rerr := s.opt.DB.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO webhook_attempts (delivery_id, attempt, at, response_code, duration_ms, error)
-			VALUES (?, ?, ?, ?, ?, ?)`, j.ID, j.Attempts, now.UnixMilli(), code, dur, nullString(errText)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, response_code, duration_ms, error)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO UPDATE SET at = excluded.at,
+			response_code = excluded.response_code, duration_ms = excluded.duration_ms, error = excluded.error`, j.ID, j.Attempts, now.UnixMilli(), code, dur, nullString(errText)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, response_code = ?, duration_ms = ?, error = ?, updated_at = ?
@@ -132,11 +135,20 @@ func (s *Service) onFailure(ctx context.Context, f jobs.Failure) {
 	}
 }
 
+// truncate is an attempt's error as kept: at most maxErrorText bytes, cut on
+// a character boundary, valid UTF-8 and without NUL, since the text can come
+// from the receiver's side of the connection and PostgreSQL's text refuses
+// both (the attempt would go unrecorded).
 func truncate(s string) string {
-	if len(s) > maxErrorText {
-		return s[:maxErrorText] + "…"
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\x00`)
+	if len(s) <= maxErrorText {
+		return s
 	}
-	return s
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 const deliveryCols = `id, webhook_id, message_id, event_type, status, attempts, response_code, duration_ms, COALESCE(error, ''), created_at, updated_at, body`
@@ -190,6 +202,9 @@ func (s *Service) Deliveries(ctx context.Context, webhookID string, limit int) (
 
 // Delivery returns one delivery of a webhook with its body and attempt log.
 func (s *Service) Delivery(ctx context.Context, webhookID, id string) (*Delivery, error) {
+	if !isID(webhookID) || !isID(id) {
+		return nil, fmt.Errorf("delivery %q of webhook %q: %w", id, webhookID, ErrNotFound)
+	}
 	d, err := scanDelivery(s.opt.DB.Read().QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries
 		WHERE webhook_id = ? AND id = ?`, webhookID, id))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -215,6 +216,9 @@ func (s *Service) check(ctx context.Context, in Input) (Input, error) {
 		if c == "" || len(c) > 64 {
 			return in, &FieldError{"collections/" + strconv.Itoa(i), "must be a collection name of 1 to 64 characters"}
 		}
+		if strings.ContainsRune(c, 0) || !utf8.ValidString(c) {
+			return in, &FieldError{"collections/" + strconv.Itoa(i), "must not contain a NUL character or invalid UTF-8"}
+		}
 		if !slices.Contains(cols, c) {
 			cols = append(cols, c)
 		}
@@ -339,8 +343,20 @@ func (s *Service) all(ctx context.Context, q querier) ([]*row, error) {
 	return out, rs.Err()
 }
 
+// isID reports whether id can name a webhook or delivery (both are UUIDs).
+// Anything else is not found without asking the database: an id from a
+// request path may hold NUL or invalid UTF-8, which PostgreSQL's text
+// refuses with an error rather than matching nothing.
+func isID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil
+}
+
 // Get returns one webhook.
 func (s *Service) Get(ctx context.Context, id string) (*Webhook, error) {
+	if !isID(id) {
+		return nil, fmt.Errorf("webhook %q: %w", id, ErrNotFound)
+	}
 	r, err := scanWebhook(s.opt.DB.Read().QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("webhook %s: %w", id, ErrNotFound)
@@ -353,6 +369,9 @@ func (s *Service) Get(ctx context.Context, id string) (*Webhook, error) {
 
 // Update replaces a webhook's URL, events and collections; the secret stays.
 func (s *Service) Update(ctx context.Context, id string, in Input) (*Webhook, error) {
+	if !isID(id) {
+		return nil, fmt.Errorf("webhook %q: %w", id, ErrNotFound)
+	}
 	in, err := s.check(ctx, in)
 	if err != nil {
 		return nil, err
@@ -377,6 +396,9 @@ func (s *Service) Update(ctx context.Context, id string, in Input) (*Webhook, er
 // Delete removes a webhook and its delivery log; its pending deliveries find
 // no row and end.
 func (s *Service) Delete(ctx context.Context, id string) error {
+	if !isID(id) {
+		return fmt.Errorf("webhook %q: %w", id, ErrNotFound)
+	}
 	res, err := s.opt.DB.Write().ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("webhooks: delete: %w", err)

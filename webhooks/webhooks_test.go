@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"log/slog"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/jobs"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // fixedResolver answers every name with addrs.
@@ -34,7 +34,7 @@ func (plainSealer) Open(_, s string) (string, error) { return strings.TrimPrefix
 // with the reason in its log.
 func TestDeliveryRefusesRebindToPrivateAddress(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "site.db"))
+	db, err := storage.OpenSpec(ctx, storagetest.Spec(t, ""), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
