@@ -272,7 +272,7 @@ func (c *CronRunner) run(ctx context.Context, w cronWant, due time.Time) {
 	_, err := c.m.Invoke(ctx, w.ap, sandbox.KindHook, string(manifest.HookCron), ev)
 	var lastErr sql.NullString
 	if err != nil {
-		lastErr = sql.NullString{String: c.m.redactFor(ctx, w.ap, failureMessage(err)), Valid: true}
+		lastErr = sql.NullString{String: storableText(c.m.redactFor(ctx, w.ap, failureMessage(err))), Valid: true}
 		if !errors.Is(err, context.Canceled) {
 			c.log.Warn("plugin cron run failed", "plugin", w.ap.ID, "schedule", w.sched.Name, "err", lastErr.String)
 		}

@@ -3,7 +3,6 @@ package plugins
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,12 +26,8 @@ func TestCronRunsOncePerTickAcrossProcesses(t *testing.T) {
 	r.inline(tickerManifest, tickerScript)
 	r.clock.now = time.Date(2026, 1, 1, 10, 0, 30, 0, time.UTC)
 
-	// A second server process: its own connections to the same database file.
-	db2, err := storage.Open(ctx, filepath.Join(r.dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db2.Close() })
+	// A second server process: its own connections to the same database.
+	db2 := r.openAgain()
 	runners := []*CronRunner{
 		NewCronRunner(r.db, r.m, CronConfig{Now: r.clock.Now}),
 		NewCronRunner(db2, r.newManager(db2), CronConfig{Now: r.clock.Now}),
@@ -165,11 +160,7 @@ func TestCronRuntimeSchedules(t *testing.T) {
 	set("10:01:20")
 	r.route(ap, "setup")
 
-	db2, err := storage.Open(ctx, filepath.Join(r.dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db2.Close() })
+	db2 := r.openAgain()
 	runners := []*CronRunner{
 		NewCronRunner(r.db, r.m, CronConfig{Now: r.clock.Now}),
 		NewCronRunner(db2, r.newManager(db2), CronConfig{Now: r.clock.Now}),
@@ -222,11 +213,7 @@ func TestCronRuntimeSchedules(t *testing.T) {
 	}
 
 	// A restart: every process stops; one starts again on the same data.
-	db3, err := storage.Open(ctx, filepath.Join(r.dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db3.Close() })
+	db3 := r.openAgain()
 	m3 := r.newManager(db3)
 	runners = []*CronRunner{NewCronRunner(db3, m3, CronConfig{Now: r.clock.Now})}
 	set("11:00:40")

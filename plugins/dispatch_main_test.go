@@ -21,10 +21,17 @@ import (
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/sandbox/sandboxtest"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
-// The pool re-executes this test binary as its sandbox worker.
-func TestMain(m *testing.M) { sandboxtest.Main(m) }
+// The pool re-executes this test binary as its sandbox worker (what
+// sandboxtest.Main does first); the tests' databases are storagetest's, so
+// the run's PostgreSQL server (PILCROW_TEST_DATABASE=postgres) is stopped
+// after them.
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunWorker()
+	os.Exit(storagetest.Main(m))
+}
 
 // testPool is the worker pool every test of the binary shares.
 func testPool(t testing.TB) *sandbox.Pool { return sandboxtest.Pool(t) }
@@ -34,6 +41,7 @@ func testPool(t testing.TB) *sandbox.Pool { return sandboxtest.Pool(t) }
 type rig struct {
 	t     testing.TB
 	dir   string
+	spec  string // the database, as --database names it
 	db    *storage.DB
 	blobs storage.BlobStore
 	m     *Manager
@@ -66,16 +74,13 @@ var testSealKey = bytes.Repeat([]byte{7}, 32)
 func newRig(t testing.TB, qcfg QueueConfig) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := storage.Open(context.Background(), filepath.Join(dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	spec := storagetest.Spec(t, dir)
+	db := openSpec(t, spec)
 	blobs, err := storage.NewLocalStore(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, dir: dir, db: db, blobs: blobs, clock: &fakeClock{now: time.Now().UTC()}}
+	r := &rig{t: t, dir: dir, spec: spec, db: db, blobs: blobs, clock: &fakeClock{now: time.Now().UTC()}}
 	r.m = r.managerWith(db, qcfg)
 	r.logs = r.m.Logs()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,6 +90,24 @@ func newRig(t testing.TB, qcfg QueueConfig) *rig {
 	r.q = r.m.queue
 	r.d = r.m.Hooks()
 	return r
+}
+
+// openSpec opens a --database value for t, closed when t ends.
+func openSpec(t testing.TB, spec string) *storage.DB {
+	t.Helper()
+	db, err := storage.OpenSpec(context.Background(), spec, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// openAgain is another handle on the rig's database: its own connection
+// pool, as another server process sharing the database has.
+func (r *rig) openAgain() *storage.DB {
+	r.t.Helper()
+	return openSpec(r.t, r.spec)
 }
 
 // newManager is a manager over db sharing the rig's blobs: another server

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/manifest"
 	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func mustManifest(t *testing.T, src string) *manifest.Manifest {
@@ -38,11 +38,7 @@ type testHost struct {
 
 func newTestHost(t *testing.T, plugins mapDirectory) *testHost {
 	t.Helper()
-	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSpec(t, storagetest.Spec(t, ""))
 	data := storage.NewPluginData(db)
 	for _, p := range plugins {
 		if err := data.SyncIndexes(context.Background(), p.Manifest.ID, StorageCollections(p.Manifest), true); err != nil {

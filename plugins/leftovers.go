@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/pilcrow-cms/pilcrow/manifest"
 )
@@ -91,9 +92,15 @@ func inheritSecretsTx(ctx context.Context, tx *sql.Tx, id string, next *manifest
 	}
 	// Plain settings that became secrets were stored in the clear and
 	// shown to the plugin: not a secret anyone entered as one.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_settings WHERE plugin_id = ? AND secret = 0 AND key IN (SELECT value FROM json_each(?))`,
-		id, secretKeys(next)); err != nil {
-		return err
+	if keys := secretKeys(next); len(keys) > 0 {
+		args := []any{id}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_settings WHERE plugin_id = ? AND secret = 0 AND key IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")+`)`, args...); err != nil {
+			return err
+		}
 	}
 	raw, _ := json.Marshal(decided)
 	_, err = tx.ExecContext(ctx, `UPDATE plugin_leftovers SET secrets = ? WHERE plugin_id = ?`, string(raw), id)
@@ -112,15 +119,16 @@ func upsertDecision(ds []InheritedSecret, d InheritedSecret) []InheritedSecret {
 	return append(ds, d)
 }
 
-func secretKeys(m *manifest.Manifest) string {
-	keys := []string{}
+// secretKeys are the keys m declares secret (a manifest has at most a few
+// dozen settings, so they fit one IN list on either database).
+func secretKeys(m *manifest.Manifest) []string {
+	var keys []string
 	for _, s := range m.Settings {
 		if s.Type == manifest.SettingSecret {
 			keys = append(keys, s.Key)
 		}
 	}
-	b, _ := json.Marshal(keys)
-	return string(b)
+	return keys
 }
 
 func settingOf(m *manifest.Manifest, key string) *manifest.Setting {

@@ -313,9 +313,12 @@ func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
 		}
 		defer stmt.Close()
 		for _, r := range batch {
+			// json.Marshal escapes NUL and mends invalid UTF-8 in the
+			// lines; the other texts are mended here (see storableText).
 			lines, _ := json.Marshal(r.Lines) // strings and times always marshal
-			if _, err := stmt.ExecContext(ctx, r.PluginID, r.Version, r.Kind, r.Name, r.StartedAt.UnixMilli(), r.Duration.Microseconds(),
-				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), r.Limit, r.Error, r.Stack, maxLevel(r.Lines), string(lines), r.Attempt, r.Attempts); err != nil {
+			if _, err := stmt.ExecContext(ctx, r.PluginID, storableText(r.Version), r.Kind, storableText(r.Name), r.StartedAt.UnixMilli(), r.Duration.Microseconds(),
+				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), storableText(r.Limit), storableText(r.Error), storableText(r.Stack),
+				maxLevel(r.Lines), string(lines), r.Attempt, r.Attempts); err != nil {
 				return err
 			}
 			plugins[r.PluginID] = true
@@ -378,6 +381,9 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 		return nil, fmt.Errorf("%w: kind %q is not hook, route or mail", ErrBadLogQuery, q.Kind)
 	}
 	if q.Name != "" {
+		if strings.IndexByte(q.Name, 0) >= 0 || !utf8.ValidString(q.Name) {
+			return nil, fmt.Errorf("%w: name must not contain a NUL character or invalid UTF-8", ErrBadLogQuery)
+		}
 		where, args = append(where, "name = ?"), append(args, q.Name)
 	}
 	if q.Cursor != "" {
@@ -433,7 +439,7 @@ func (l *Logs) Query(ctx context.Context, pluginID string, q LogQuery) (*LogPage
 // nearest-rank over their durations.
 func (l *Logs) Stats(ctx context.Context, pluginID string) (*LogStats, error) {
 	var s LogStats
-	err := l.db.Read().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(outcome = 'limit'), 0)
+	err := l.db.Read().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN outcome <> 'ok' THEN 1 END), COUNT(CASE WHEN outcome = 'limit' THEN 1 END)
 		FROM plugin_logs WHERE plugin_id = ?`, pluginID).Scan(&s.Count, &s.Errors, &s.LimitHits)
 	if err != nil {
 		return nil, fmt.Errorf("plugin stats of %s: %w", pluginID, err)
@@ -502,6 +508,18 @@ func (m *Manager) recordInvocation(ap *ActivePlugin, kind, name string, start ti
 		rec.Stack = truncate(redact(stackFrames(err), secrets), maxLogErrorChars)
 	}
 	m.logs.Record(rec)
+}
+
+// storableText is a text a plugin produced (a thrown error's message and
+// stack, which JavaScript lets hold any character) as the database can keep
+// it: NUL written as the escape \x00 and invalid UTF-8 as U+FFFD, since
+// PostgreSQL's text refuses both and one such record would fail its whole
+// batch. SQLite keeps the same, so the logs read alike on either.
+func storableText(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\x00`)
 }
 
 func truncate(s string, n int) string {

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
-	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func TestLogsRecordOutcomesLimitsLinesAndStats(t *testing.T) {
@@ -161,11 +160,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 }
 
 func TestLogsRetentionPerPluginAndAge(t *testing.T) {
-	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSpec(t, storagetest.Spec(t, ""))
 	l := NewLogs(db, LogsConfig{KeepPerPlugin: 3, MaxAge: 24 * time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

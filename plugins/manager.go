@@ -11,9 +11,11 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -423,6 +425,11 @@ type queryer interface {
 }
 
 func loadRow(ctx context.Context, q queryer, id string) (*pluginRow, error) {
+	// An id from a request path may hold what no plugin id does and
+	// PostgreSQL's text refuses (NUL, invalid UTF-8): not found, as on SQLite.
+	if strings.IndexByte(id, 0) >= 0 || !utf8.ValidString(id) {
+		return nil, ErrNotFound
+	}
 	var r pluginRow
 	err := q.QueryRowContext(ctx, `SELECT id, install_seq, enabled, version, sha256, grant_json, consented_by, consented_at,
 		pending_version, pending_sha256, install_hook_ran, created_at, updated_at FROM plugins WHERE id = ?`, id).Scan(

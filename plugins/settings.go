@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -275,6 +276,11 @@ func checkSetting(s manifest.Setting, raw json.RawMessage) (any, string) {
 	var str string
 	if json.Unmarshal(raw, &str) != nil {
 		return nil, "must be a string"
+	}
+	// Stored escaped as JSON it would fit, but a setting is text for a
+	// header, a URL or an address, none of which may hold NUL.
+	if strings.IndexByte(str, 0) >= 0 {
+		return nil, "must not contain a NUL character"
 	}
 	if utf8.RuneCountInString(str) > maxSettingLength {
 		return nil, fmt.Sprintf("must be at most %d characters", maxSettingLength)
