@@ -24,14 +24,9 @@ import (
 	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
-// The pool re-executes this test binary as its sandbox worker (what
-// sandboxtest.Main does first); the tests' databases are storagetest's, so
-// the run's PostgreSQL server (PILCROW_TEST_DATABASE=postgres) is stopped
-// after them.
-func TestMain(m *testing.M) {
-	sandbox.MaybeRunWorker()
-	os.Exit(storagetest.Main(m))
-}
+// The pool re-executes this test binary as its sandbox worker; the run's
+// PostgreSQL server (PILCROW_TEST_DATABASE=postgres) stops after the tests.
+func TestMain(m *testing.M) { sandboxtest.Main(m, storagetest.Stop) }
 
 // testPool is the worker pool every test of the binary shares.
 func testPool(t testing.TB) *sandbox.Pool { return sandboxtest.Pool(t) }
