@@ -500,9 +500,13 @@ func (q *Queue) untilNextDue(ctx context.Context) time.Duration {
 	var wait sql.NullInt64
 	err := q.db.Read().QueryRowContext(ctx, `SELECT MIN(t) - `+storage.NowMillisSQL+` FROM (
 		SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending' AND kind IN (`+in+`)
-		UNION ALL SELECT MIN(locked_until) FROM jobs WHERE status = 'running' AND kind IN (`+in+`))`,
+		UNION ALL SELECT MIN(locked_until) FROM jobs WHERE status = 'running' AND kind IN (`+in+`)) AS due`,
 		append(kinds, kinds...)...).Scan(&wait)
-	if err != nil || !wait.Valid {
+	if err != nil {
+		q.log.Warn("jobs: could not read when the next job is due; polling", "err", err)
+		return q.cfg.Poll
+	}
+	if !wait.Valid {
 		return q.cfg.Poll
 	}
 	return min(max(time.Duration(wait.Int64)*time.Millisecond, time.Millisecond), q.cfg.Poll)

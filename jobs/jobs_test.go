@@ -485,3 +485,38 @@ func TestFailureMessageIsStorable(t *testing.T) {
 		})
 	}
 }
+
+// A worker sleeps until the next due job or expiring lease of its kinds, by
+// the database's clock, and at most Poll.
+func TestUntilNextDue(t *testing.T) {
+	db := openDB(t, storagetest.Spec(t, ""))
+	q := newQueue(t, db, Config{Poll: time.Hour})
+	q.Handle("k", func(ctx context.Context, j *Job) error { return nil }, Kind{Lease: 10 * time.Minute})
+	ctx := context.Background()
+	if d := q.untilNextDue(ctx); d != time.Hour {
+		t.Errorf("empty queue: sleep %v, want the poll", d)
+	}
+	if _, err := q.Enqueue(ctx, nil, "other", 1, &EnqueueOptions{Delay: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if d := q.untilNextDue(ctx); d != time.Hour {
+		t.Errorf("only another kind's job: sleep %v, want the poll", d)
+	}
+	if _, err := q.Enqueue(ctx, nil, "k", 1, &EnqueueOptions{Delay: 30 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if d := q.untilNextDue(ctx); d <= 29*time.Minute || d > 30*time.Minute {
+		t.Errorf("a job due in 30 min: sleep %v", d)
+	}
+	id, err := q.Enqueue(ctx, nil, "k", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, _, err := q.claim(ctx); err != nil || j == nil || j.ID != id {
+		t.Fatalf("claim: %+v %v", j, err)
+	}
+	// The claimed job's lease (10 min) expires before the other is due.
+	if d := q.untilNextDue(ctx); d <= 9*time.Minute || d > 10*time.Minute {
+		t.Errorf("a lease expiring in 10 min: sleep %v", d)
+	}
+}
