@@ -114,7 +114,7 @@ func (r *rig) newManager(db *storage.DB) *Manager {
 
 func (r *rig) managerWith(db *storage.DB, qcfg QueueConfig) *Manager {
 	r.t.Helper()
-	sealer, err := NewSealer(testSealKey)
+	sealer, err := NewSealer(SecretKey{ID: "test", Key: testSealKey})
 	if err != nil {
 		r.t.Fatal(err)
 	}

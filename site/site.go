@@ -160,6 +160,8 @@ type Site struct {
 	Webhooks *webhooks.Service
 
 	pool *lazyPool
+	// sealer seals plugins' secret settings and webhooks' secrets.
+	sealer *plugins.Sealer
 	// mailMetrics counts the outbox's outcomes from Open on (nil without mail).
 	mailMetrics *mailCollector
 	// url is the site's public URL (Info.URL, checked), for mailed links.
@@ -220,14 +222,11 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 // the services behind plugins' ctx.* calls, and the lifecycle manager whose
 // bundles live in the media blob store under plugins/.
 func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
-	key, err := plugins.LoadSecretKey(cfg.DataDir)
+	sealer, err := openSealer(cfg.DataDir, cfg.Logger)
 	if err != nil {
-		return fmt.Errorf("plugin secrets: %w", err)
+		return fmt.Errorf("secrets: %w", err)
 	}
-	sealer, err := plugins.NewSealer(key)
-	if err != nil {
-		return fmt.Errorf("plugin secrets: %w", err)
-	}
+	s.sealer = sealer
 	size := cfg.Plugins.PoolSize
 	if size <= 0 {
 		size = DefaultPoolSize

@@ -75,6 +75,9 @@ const (
 type Sealer interface {
 	Seal(context, plaintext string) string
 	Open(context, sealed string) (string, error)
+	// Reseal moves a value to the current key (moved false when it is
+	// under it already), for key rotation.
+	Reseal(context, sealed string) (out string, moved bool, err error)
 }
 
 // Resolver resolves host names for the create-time address check.

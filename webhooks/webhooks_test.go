@@ -25,8 +25,9 @@ func (r fixedResolver) LookupNetIP(context.Context, string, string) ([]netip.Add
 // plainSealer is enough here: sealing is tested with the plugin secrets.
 type plainSealer struct{}
 
-func (plainSealer) Seal(_, p string) string          { return "sealed:" + p }
-func (plainSealer) Open(_, s string) (string, error) { return strings.TrimPrefix(s, "sealed:"), nil }
+func (plainSealer) Seal(_, p string) string                  { return "sealed:" + p }
+func (plainSealer) Open(_, s string) (string, error)         { return strings.TrimPrefix(s, "sealed:"), nil }
+func (plainSealer) Reseal(_, s string) (string, bool, error) { return s, false, nil }
 
 // A name that resolved to a public address when the webhook was created but
 // resolves to a private one when it is delivered (DNS rebinding) is refused
