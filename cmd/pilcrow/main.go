@@ -18,6 +18,7 @@ const usage = `pilcrow — a CMS whose plugins are untrusted by design
 Usage:
   pilcrow serve [flags]                 run the CMS
   pilcrow user create --email E --role R add a user (password from stdin or prompt)
+  pilcrow secrets rotate                re-seal stored secrets with the current PILCROW_SECRET_KEY
   pilcrow plugin <command> [args]       plugin author tools (init, build, validate, run, pack, types)
 
 Run "pilcrow <command> --help" for a command's flags.
@@ -28,9 +29,10 @@ type command func(ctx context.Context, args []string, stdin io.Reader, stdout, s
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":  runServe,
-		"user":   runUser,
-		"plugin": runPlugin,
+		"serve":   runServe,
+		"user":    runUser,
+		"secrets": runSecrets,
+		"plugin":  runPlugin,
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 type serveConfig struct {
 	addr            string
 	data            string
+	database        string
 	baseURL         string
 	logLevel        string
 	logFormat       string
@@ -48,6 +49,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	c.web = web.DefaultConfig()
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.data, "data", "./pilcrow-data", "folder for the SQLite database and local media")
+	fs.StringVar(&c.database, "database", "", "the database: sqlite:PATH (default <data>/pilcrow.db) or postgres://USER@HOST/DB, which runs the site in cluster mode (needs an s3:// --media and PILCROW_SECRET_KEY=ID:BASE64)")
 	c.sync = storage.SyncNormal
 	fs.StringVar(&c.database, "database", "", "the site database: sqlite:PATH or a postgres:// URL (default sqlite:<data>/pilcrow.db)")
 	fs.Func("sync", "database durability: normal (a power cut may lose the last saves, never corrupts) or full (fsync on every save) (default normal)", func(v string) (err error) {
@@ -93,6 +95,18 @@ Flags:
 	log, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+		return 2
+	}
+	if err := site.CheckDatabase(c.database); err != nil {
+		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
+		return 2
+	}
+	// Before anything opens: a node missing what cluster mode needs says
+	// everything it lacks at once.
+	if err := site.CheckCluster(site.Config{DataDir: c.data, Database: c.database, Media: c.media}); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "pilcrow serve: %s\n", line)
+		}
 		return 2
 	}
 	if c.mail.URL != "" {

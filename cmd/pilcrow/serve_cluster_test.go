@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestServeClusterRefusals: with a PostgreSQL --database the server runs in
+// cluster mode and refuses, before it opens anything (no PostgreSQL server is
+// needed here), to start without a shared media store and without a
+// PILCROW_SECRET_KEY carrying a key id, naming each thing to set.
+func TestServeClusterRefusals(t *testing.T) {
+	const pg = "postgres://pilcrow@127.0.0.1:1/pilcrow"
+	const s3 = "s3://media?endpoint=http://127.0.0.1:1&region=us-east-1&path-style=true"
+	const key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	cases := []struct {
+		name, secret string
+		args         []string
+		want, not    []string
+	}{
+		{"nothing set", "", []string{"--database", pg},
+			[]string{"--media (PILCROW_MEDIA) to s3://", "PILCROW_SECRET_KEY=ID:BASE64"}, nil},
+		{"a local media folder", "k1:" + key, []string{"--database", pg, "--media", t.TempDir()},
+			[]string{"--media (PILCROW_MEDIA) to s3://"}, []string{"PILCROW_SECRET_KEY"}},
+		{"no secret key", "", []string{"--database", "postgresql://pilcrow@127.0.0.1:1/pilcrow", "--media", s3},
+			[]string{"PILCROW_SECRET_KEY=ID:BASE64", "the same on every node"}, []string{"--media"}},
+		{"a secret key without id", key, []string{"--database", pg, "--media", s3},
+			[]string{"needs a key id in PILCROW_SECRET_KEY", "PILCROW_PREVIOUS_SECRET_KEYS"}, []string{"--media"}},
+		{"a malformed secret key", "k1:short", []string{"--database", pg, "--media", s3},
+			[]string{"PILCROW_SECRET_KEY: a key must be ID:BASE64"}, nil},
+		{"an unknown database", "", []string{"--database", "mysql://x/y"},
+			[]string{`--database "mysql://x/y": want sqlite:PATH or postgres://`}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PILCROW_SECRET_KEY", tc.secret)
+			t.Setenv("PILCROW_PREVIOUS_SECRET_KEYS", "")
+			var out, errOut syncBuffer
+			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...), strings.NewReader(""), &out, &errOut)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, errOut.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr does not say %q: %s", w, errOut.String())
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(errOut.String(), n) {
+					t.Errorf("stderr names %q, which is set: %s", n, errOut.String())
+				}
+			}
+			if strings.Contains(out.String(), "listening") {
+				t.Fatal("the server started")
+			}
+		})
+	}
+	// With both set, the checks pass: what stops the node now is the
+	// PostgreSQL server (there is none on port 1), not the configuration.
+	t.Run("both set", func(t *testing.T) {
+		t.Setenv("PILCROW_SECRET_KEY", "k1:"+key)
+		var out, errOut syncBuffer
+		code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--database", pg, "--media", s3}, strings.NewReader(""), &out, &errOut)
+		if code == 0 || code == 2 || strings.Contains(errOut.String(), "cluster mode") {
+			t.Fatalf("exit %d; stderr: %s", code, errOut.String())
+		}
+	})
+}
