@@ -217,7 +217,10 @@ func (s *Server) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	// Reset requests spend sign-in attempts: they cost an argon2id-free
 	// lookup but send mail, and must not become a mail cannon.
-	if ok, wait := s.allowLogin(r, email); !ok {
+	if ok, wait, err := s.allowLogin(r, email); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		problem(w, r, http.StatusTooManyRequests, "too many attempts; try again later")
 		return

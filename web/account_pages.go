@@ -195,7 +195,10 @@ func (s *Server) handleResetForm(w http.ResponseWriter, r *http.Request) {
 			s.renderAccount(w, r, http.StatusUnprocessableEntity, v)
 			return
 		}
-		if ok, _ := s.allowLogin(r, email); !ok {
+		if ok, _, err := s.allowLogin(r, email); err != nil {
+			s.writeError(w, r, err)
+			return
+		} else if !ok {
 			v.Error = "Too many attempts. Wait a minute and try again."
 			s.renderAccount(w, r, http.StatusTooManyRequests, v)
 			return

@@ -41,7 +41,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if ok, wait := s.allowLogin(r, in.Email); !ok {
+	if ok, wait, err := s.allowLogin(r, in.Email); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		problem(w, r, http.StatusTooManyRequests, "too many login attempts; try again later")
 		return

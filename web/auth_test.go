@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -165,6 +166,40 @@ func TestLoginRateLimit(t *testing.T) {
 		// A made-up X-Forwarded-For buys no fresh budget.
 		login(ts.anon(), "ed@example.com", testPassword, "203.0.113.99").problem(http.StatusTooManyRequests)
 	})
+}
+
+// TestLoginBudgetsSharedAcrossServers: two servers on one database (as two
+// nodes of a cluster are) spend from the same login budgets, so an attacker
+// gains nothing by spreading guesses over nodes behind a load balancer.
+func TestLoginBudgetsSharedAcrossServers(t *testing.T) {
+	cfg := func(c *site.Config) { c.Web.LoginBurst = 3; c.Web.LoginRate = time.Hour; c.Web.TrustProxy = true }
+	a := newTestSite(t, cfg)
+	b := newTestSite(t, cfg, func(c *site.Config) { c.DataDir = a.Dir })
+	a.createUser("ed@example.com", cms.RoleEditor)
+	login := func(ts *testSite, email, password, from string) *response {
+		return ts.anon().do("POST", "/api/auth/login", map[string]string{"email": email, "password": password}, header("X-Forwarded-For: "+from))
+	}
+	const attacker, owner, sprayer = "203.0.113.66", "198.51.100.7", "203.0.113.77"
+	login(a, "ed@example.com", "wrong password!", attacker).problem(http.StatusUnauthorized)
+	login(b, "ed@example.com", "wrong password!", attacker).problem(http.StatusUnauthorized)
+	login(a, "ed@example.com", "wrong password!", attacker).problem(http.StatusUnauthorized)
+	// Three failures over two servers spend the pair's budget on both.
+	for _, ts := range []*testSite{a, b} {
+		res := login(ts, "ed@example.com", testPassword, attacker)
+		res.problem(http.StatusTooManyRequests)
+		if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra <= 0 || ra > 3600 {
+			t.Fatalf("Retry-After %q", res.Header.Get("Retry-After"))
+		}
+	}
+	// The owner, from elsewhere, is not locked out on either.
+	login(b, "ed@example.com", testPassword, owner).want(http.StatusOK)
+	login(a, "ed@example.com", testPassword, owner).want(http.StatusOK)
+	// A client's own budget (three pairs' worth) is shared too.
+	for i := range 3 * 3 {
+		login([]*testSite{a, b}[i%2], fmt.Sprintf("guess%d@example.com", i), "wrong password!", sprayer).problem(http.StatusUnauthorized)
+	}
+	login(a, "ed@example.com", testPassword, sprayer).problem(http.StatusTooManyRequests)
+	login(b, "ed@example.com", testPassword, sprayer).problem(http.StatusTooManyRequests)
 }
 
 func TestCSRFRequiredForCookieAuthenticatedWrites(t *testing.T) {

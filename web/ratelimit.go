@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -72,13 +73,18 @@ const loginClientFactor = 3
 // spraying guesses across accounts. Neither is the account's alone: six
 // wrong passwords from an attacker's address leave the owner, at another
 // address, free to sign in. Guessing from many addresses is slowed by each
-// address's budget and by argon2id, not by locking the account.
-func (s *Server) allowLogin(r *http.Request, email string) (bool, time.Duration) {
+// address's budget and by argon2id, not by locking the account. The budgets
+// are the database's (cms.AttemptBudgets), shared by every node.
+func (s *Server) allowLogin(r *http.Request, email string) (bool, time.Duration, error) {
+	if s.budgets == nil {
+		return false, 0, errors.New("login budgets need the database")
+	}
 	client := s.clientIP(r)
 	account := strings.ToLower(strings.TrimSpace(email))
-	ok1, wait1 := s.loginClient.allow(client)
-	if !ok1 {
-		return false, wait1
+	every, burst := s.cfg.LoginRate, s.cfg.LoginBurst
+	ok, wait, err := s.budgets.Spend(r.Context(), "login-client\x00"+client, every/loginClientFactor, burst*loginClientFactor)
+	if !ok || err != nil {
+		return false, wait, err
 	}
-	return s.loginPair.allow(account + "\x00" + client)
+	return s.budgets.Spend(r.Context(), "login\x00"+account+"\x00"+client, every, burst)
 }

@@ -109,9 +109,9 @@ type Server struct {
 	svc     Services
 	log     *slog.Logger
 	metrics *metrics
-	// loginPair and loginClient are the two login budgets (see allowLogin).
-	loginPair, loginClient *loginLimiter
-	registry               *prometheus.Registry
+	// budgets hold the login attempt budgets (see allowLogin).
+	budgets  *cms.AttemptBudgets
+	registry *prometheus.Registry
 	// accountWork bounds reset requests worked on in the background.
 	accountWork chan struct{}
 	router      chi.Router
@@ -141,13 +141,12 @@ func New(cfg Config, svc Services, log *slog.Logger) *Server {
 	if cfg.LoginBurst <= 0 {
 		cfg.LoginBurst = DefaultConfig().LoginBurst
 	}
-	s := &Server{cfg: cfg, svc: svc, log: log,
-		loginPair:   newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
-		loginClient: newLoginLimiter(cfg.LoginRate/loginClientFactor, cfg.LoginBurst*loginClientFactor)}
+	s := &Server{cfg: cfg, svc: svc, log: log}
 	s.accountWork = make(chan struct{}, 8)
 	s.registry, s.metrics = newMetrics()
 	if svc.DB != nil {
 		s.idem = cms.NewIdempotency(svc.DB, nil)
+		s.budgets = cms.NewAttemptBudgets(svc.DB)
 	}
 	s.router = s.routes()
 	return s

@@ -40,7 +40,7 @@ func (s *Server) IsHTTPS(r *http.Request) bool { return s.isHTTPS(r) }
 // AllowLogin spends one login attempt for email from r's client in the
 // budgets the API login uses (see allowLogin), so the two forms share them:
 // an attacker cannot double their guesses by alternating.
-func (s *Server) AllowLogin(r *http.Request, email string) (bool, time.Duration) {
+func (s *Server) AllowLogin(r *http.Request, email string) (bool, time.Duration, error) {
 	return s.allowLogin(r, email)
 }
 

@@ -51,7 +51,10 @@ func (s *UI) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		s.adminRender(w, r, http.StatusUnprocessableEntity, "login", page)
 		return
 	}
-	if ok, _ := s.web.AllowLogin(r, v.Email); !ok {
+	if ok, _, err := s.web.AllowLogin(r, v.Email); err != nil {
+		s.adminFail(w, r, err)
+		return
+	} else if !ok {
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
 		s.adminRender(w, r, http.StatusTooManyRequests, "login", page)
 		return
