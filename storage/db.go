@@ -109,14 +109,19 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(n)
 
 	db := &DB{write: write, read: read, path: path}
-	if err := write.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
-	}
+	// The first connection is made under the migration lock too: it turns a
+	// new database to WAL, which another process opening the same new file
+	// at that moment would see as SQLITE_BUSY at once, busy_timeout or not
+	// (nodes started together).
 	unlock, err := lockMigrations(path)
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := write.PingContext(ctx); err != nil {
+		unlock()
+		db.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	err = migrations.Apply(ctx, write, migrations.SQLite)
 	unlock()
