@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 const secretsUsage = `Usage: pilcrow secrets rotate [--data DIR] [--database URL]
@@ -36,7 +37,14 @@ func runSecrets(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if code := parseFlags(fs, args[1:], stderr, true); code >= 0 {
 		return code
 	}
-	if err := site.CheckDatabase(*database); err != nil {
+	if *database != "" {
+		if _, err := storage.ParseDatabase(*database); err != nil {
+			fmt.Fprintf(stderr, "pilcrow secrets rotate: --database: %v\n", err)
+			return 2
+		}
+	}
+	// On a cluster's database, seal with the nodes' key, never a key file.
+	if err := site.CheckClusterKey(*database); err != nil {
 		fmt.Fprintf(stderr, "pilcrow secrets rotate: %v\n", err)
 		return 2
 	}

@@ -24,7 +24,6 @@ import (
 type serveConfig struct {
 	addr            string
 	data            string
-	database        string
 	baseURL         string
 	logLevel        string
 	logFormat       string
@@ -49,9 +48,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	c.web = web.DefaultConfig()
 	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.data, "data", "./pilcrow-data", "folder for the SQLite database and local media")
-	fs.StringVar(&c.database, "database", "", "the database: sqlite:PATH (default <data>/pilcrow.db) or postgres://USER@HOST/DB, which runs the site in cluster mode (needs an s3:// --media and PILCROW_SECRET_KEY=ID:BASE64)")
 	c.sync = storage.SyncNormal
-	fs.StringVar(&c.database, "database", "", "the site database: sqlite:PATH or a postgres:// URL (default sqlite:<data>/pilcrow.db)")
+	fs.StringVar(&c.database, "database", "", "the site database: sqlite:PATH or a postgres:// URL, which runs the site in cluster mode (needs an s3:// --media and PILCROW_SECRET_KEY=ID:BASE64) (default sqlite:<data>/pilcrow.db)")
 	fs.Func("sync", "database durability: normal (a power cut may lose the last saves, never corrupts) or full (fsync on every save) (default normal)", func(v string) (err error) {
 		c.sync, err = storage.ParseSyncMode(v)
 		return err
@@ -83,9 +81,13 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.StringVar(&c.mail.From, "mail-from", "", "sender address of the site's mail, such as 'Site <noreply@example.com>' (required with --smtp)")
 	fs.Usage = usageWithEnv(fs, `Usage: pilcrow serve [flags]
 
-Runs the CMS on an embedded SQLite database under --data. On an empty site it
-creates the first admin from PILCROW_ADMIN_EMAIL and PILCROW_ADMIN_PASSWORD, or
-prints a one-time setup link.
+Runs the CMS on an embedded SQLite database under --data (or the --database
+given). On an empty site it creates the first admin from PILCROW_ADMIN_EMAIL and
+PILCROW_ADMIN_PASSWORD, or prints a one-time setup link.
+
+Secrets are sealed with PILCROW_SECRET_KEY=ID:BASE64 (default: a key created in
+<data>/secret.key); PILCROW_PREVIOUS_SECRET_KEYS lists older keys that still
+open what they sealed (see pilcrow secrets rotate).
 
 Flags:
 `)
@@ -95,18 +97,6 @@ Flags:
 	log, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
-		return 2
-	}
-	if err := site.CheckDatabase(c.database); err != nil {
-		fmt.Fprintf(stderr, "pilcrow serve: %v\n", err)
-		return 2
-	}
-	// Before anything opens: a node missing what cluster mode needs says
-	// everything it lacks at once.
-	if err := site.CheckCluster(site.Config{DataDir: c.data, Database: c.database, Media: c.media}); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "pilcrow serve: %s\n", line)
-		}
 		return 2
 	}
 	if c.mail.URL != "" {
@@ -120,6 +110,14 @@ Flags:
 			fmt.Fprintf(stderr, "pilcrow serve: --database: %v\n", err)
 			return 2
 		}
+	}
+	// Before anything opens: a node missing what cluster mode needs says
+	// everything it lacks at once.
+	if err := site.CheckCluster(site.Config{DataDir: c.data, Database: c.database, Media: c.media}); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "pilcrow serve: %s\n", line)
+		}
+		return 2
 	}
 	if c.plugins.PoolSize < 1 || c.plugins.PoolSize > 64 {
 		fmt.Fprintf(stderr, "pilcrow serve: --plugin-workers must be from 1 to 64, got %d\n", c.plugins.PoolSize)

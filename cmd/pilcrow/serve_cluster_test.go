@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestServeClusterRefusals(t *testing.T) {
 		{"a malformed secret key", "k1:short", []string{"--database", pg, "--media", s3},
 			[]string{"PILCROW_SECRET_KEY: a key must be ID:BASE64"}, nil},
 		{"an unknown database", "", []string{"--database", "mysql://x/y"},
-			[]string{`--database "mysql://x/y": want sqlite:PATH or postgres://`}, nil},
+			[]string{"--database: database must be sqlite:PATH or a postgres:// URL"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,5 +142,24 @@ func TestServeConcurrentStartsCreateOneAdmin(t *testing.T) {
 	var users int
 	if err := db.Read().QueryRow(`SELECT COUNT(*) FROM users`).Scan(&users); err != nil || users != 1 {
 		t.Fatalf("%d users after %d concurrent starts (%v), want 1", users, nodes, err)
+	}
+}
+
+// TestServeSQLiteDatabaseFlag: --database sqlite:PATH puts the database at
+// PATH instead of <data>/pilcrow.db.
+func TestServeSQLiteDatabaseFlag(t *testing.T) {
+	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
+	data, elsewhere := t.TempDir(), filepath.Join(t.TempDir(), "site.sqlite")
+	base, _, stop := startServe(t, "--data", data, "--database", "sqlite:"+elsewhere)
+	if code := login(t, base, "boss@example.com", "a long enough password"); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	stop()
+	if _, err := os.Stat(elsewhere); err != nil {
+		t.Fatalf("no database at the --database path: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "pilcrow.db")); err == nil {
+		t.Fatal("a database was made in --data as well")
 	}
 }
