@@ -3,6 +3,7 @@ package cms
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"sync/atomic"
@@ -39,23 +40,39 @@ func budgetKey(name string) string {
 // nothing and says how long until one is.
 func (b *AttemptBudgets) Spend(ctx context.Context, name string, every time.Duration, burst int) (ok bool, wait time.Duration, err error) {
 	now := b.now().UnixMilli()
-	t := max(every.Milliseconds(), 1)
-	tau := t * int64(max(burst-1, 0))
 	b.prune(ctx, now)
-	// The SET expressions read the row as it was, in SQLite as in
-	// PostgreSQL: a spend is allowed when the old tat is within tau of now.
-	var tat int64
-	var allowed int
-	err = b.db.Write().QueryRowContext(ctx, `INSERT INTO login_budgets (key, tat, ok) VALUES (?, ?, 1)
-		ON CONFLICT (key) DO UPDATE SET
-			tat = CASE WHEN login_budgets.tat <= ? THEN excluded.tat
-				WHEN login_budgets.tat <= ? THEN login_budgets.tat + ?
-				ELSE login_budgets.tat END,
-			ok = CASE WHEN login_budgets.tat <= ? THEN 1 ELSE 0 END
-		RETURNING tat, ok`,
-		budgetKey(name), now+t, now, now+tau, t, now+tau).Scan(&tat, &allowed)
+	ok, wait, err = spendBudget(ctx, b.db.Write(), budgetKey(name), now, every, burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("spend attempt budget: %w", err)
+	}
+	return ok, wait, nil
+}
+
+// spendBudgetSQL checks and spends in one statement. The SET expressions
+// read the row as it was, in SQLite as in PostgreSQL: a spend is allowed
+// when the old tat is within tau of now. Arguments: key, now+t, now,
+// now+tau, t, now+tau.
+const spendBudgetSQL = `INSERT INTO login_budgets (key, tat, ok) VALUES (?, ?, 1)
+	ON CONFLICT (key) DO UPDATE SET
+		tat = CASE WHEN login_budgets.tat <= ? THEN excluded.tat
+			WHEN login_budgets.tat <= ? THEN login_budgets.tat + ?
+			ELSE login_budgets.tat END,
+		ok = CASE WHEN login_budgets.tat <= ? THEN 1 ELSE 0 END
+	RETURNING tat, ok`
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// spendBudget is GCRA: t is the interval, tau = t*(burst-1) how far ahead
+// of now tat may run; a spend moves tat on by t.
+func spendBudget(ctx context.Context, q rowQuerier, key string, now int64, every time.Duration, burst int) (bool, time.Duration, error) {
+	t := max(every.Milliseconds(), 1)
+	tau := t * int64(max(burst-1, 0))
+	var tat int64
+	var allowed int
+	if err := q.QueryRowContext(ctx, spendBudgetSQL, key, now+t, now, now+tau, t, now+tau).Scan(&tat, &allowed); err != nil {
+		return false, 0, err
 	}
 	if allowed == 1 {
 		return true, 0, nil

@@ -134,6 +134,13 @@ func (s *Users) create(ctx context.Context, tx *sql.Tx, in NewUser) (*User, erro
 	return u, nil
 }
 
+// The statements of CreateFirstAdmin (its PostgreSQL test runs them too).
+const (
+	firstAdminLockSQL   = `INSERT INTO site_locks (name) VALUES ('first-admin') ON CONFLICT (name) DO UPDATE SET name = excluded.name`
+	firstAdminInsertSQL = `INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+		SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)`
+)
+
 // CreateFirstAdmin creates in as the site's first user, with the admin role,
 // only if the site has no user yet; created is false when one exists. Of
 // several processes starting on one database at once, one creates the admin
@@ -157,11 +164,10 @@ func (s *Users) CreateFirstAdmin(ctx context.Context, in NewUser) (u *User, crea
 	now := s.now().UTC().Truncate(time.Millisecond)
 	u = &User{ID: uuid.Must(uuid.NewV7()).String(), Email: in.Email, Name: in.Name, Role: RoleAdmin, CreatedAt: now, UpdatedAt: now}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO site_locks (name) VALUES ('first-admin') ON CONFLICT (name) DO UPDATE SET name = excluded.name`); err != nil {
+		if _, err := tx.ExecContext(ctx, firstAdminLockSQL); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
-			SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)`,
+		res, err := tx.ExecContext(ctx, firstAdminInsertSQL,
 			u.ID, u.Email, u.Name, string(u.Role), hash, now.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return err
