@@ -2,77 +2,55 @@ package cms
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pilcrow-cms/pilcrow/storage/pgtest"
+	"github.com/alexedwards/argon2id"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
-// pgRewrite turns the ? placeholders of these statements (none sits in a
-// string literal) into PostgreSQL's $n, as the storage seam will.
-func pgRewrite(q string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-type pgQuerier struct{ db *sql.DB }
-
-func (p pgQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return p.db.QueryRowContext(ctx, pgRewrite(q), args...)
-}
-
-// TestClusterStatementsOnPostgres runs the statements that keep login
-// budgets and the first admin right across nodes on a real PostgreSQL
-// server, where (unlike SQLite's one writer) concurrent transactions really
-// interleave: racing spends take exactly a budget's burst, and of racing
-// first-admin transactions exactly one creates a user, whatever the emails.
-func TestClusterStatementsOnPostgres(t *testing.T) {
-	srv := pgtest.Start(t)
-	db, err := sql.Open("pgx", srv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(20)
+// TestClusterStateOnPostgres runs the login budgets and the first admin on a
+// real PostgreSQL server (whatever the run's database), where, unlike under
+// SQLite's one writer, nodes' transactions really interleave: racing spends
+// take exactly a budget's burst, and of racing first-admin creations
+// exactly one creates a user, whatever the emails (the same email racing
+// too). Each "node" is a DB of its own on the one database.
+func TestClusterStateOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	// The tables as migrations/postgres will have them (INTEGER times are
-	// BIGINT there); users with the columns CreateFirstAdmin writes.
-	for _, q := range []string{
-		`CREATE TABLE login_budgets (key TEXT PRIMARY KEY, tat BIGINT NOT NULL, ok INTEGER NOT NULL)`,
-		`CREATE TABLE site_locks (name TEXT PRIMARY KEY)`,
-		`CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL,
-			password_hash TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
+	url := storagetest.PostgresURL(t)
+	const nodes = 4
+	var dbs []*storage.DB
+	for range nodes {
+		db, err := storage.OpenSpec(ctx, url, storage.Options{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
 	}
 
 	t.Run("budget semantics", func(t *testing.T) {
-		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var budgets []*AttemptBudgets
+		for _, db := range dbs[:2] {
+			b := NewAttemptBudgets(db)
+			b.now = func() time.Time { return now }
+			budgets = append(budgets, b)
+		}
 		steps := []struct {
 			advance time.Duration
 			ok      bool
 			wait    time.Duration
 		}{{0, true, 0}, {0, true, 0}, {time.Second, true, 0}, {0, false, 5 * time.Second}, {5 * time.Second, true, 0}, {time.Hour, true, 0}}
 		for i, s := range steps {
-			now += s.advance.Milliseconds()
-			ok, wait, err := spendBudget(ctx, pgQuerier{db}, "k", now, 6*time.Second, 3)
+			now = now.Add(s.advance)
+			// Alternate nodes: they spend from one budget.
+			ok, wait, err := budgets[i%2].Spend(ctx, "k", 6*time.Second, 3)
 			if err != nil || ok != s.ok || wait != s.wait {
 				t.Fatalf("step %d: %v %v %v, want %v %v", i, ok, wait, err, s.ok, s.wait)
 			}
@@ -80,12 +58,12 @@ func TestClusterStatementsOnPostgres(t *testing.T) {
 	})
 	t.Run("racing spends", func(t *testing.T) {
 		const burst = 5
-		now := time.Now().UnixMilli()
 		var allowed atomic.Int32
 		var wg sync.WaitGroup
-		for range 40 {
+		for i := range 40 {
+			b := NewAttemptBudgets(dbs[i%nodes])
 			wg.Go(func() {
-				ok, _, err := spendBudget(ctx, pgQuerier{db}, "race", now, time.Hour, burst)
+				ok, _, err := b.Spend(ctx, "race", time.Hour, burst)
 				if err != nil {
 					t.Error(err)
 				}
@@ -100,43 +78,28 @@ func TestClusterStatementsOnPostgres(t *testing.T) {
 		}
 	})
 	t.Run("racing first admins", func(t *testing.T) {
-		for round := range 5 {
-			if _, err := db.ExecContext(ctx, `DELETE FROM users`); err != nil {
+		for round := range 4 {
+			if _, err := dbs[0].Write().ExecContext(ctx, `DELETE FROM users`); err != nil {
 				t.Fatal(err)
 			}
 			var created atomic.Int32
 			var wg sync.WaitGroup
-			for i := range 8 {
+			for i := range 2 * nodes {
+				users := NewUsers(dbs[i%nodes], &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 				wg.Go(func() {
-					tx, err := db.BeginTx(ctx, nil)
+					_, ok, err := users.CreateFirstAdmin(ctx, NewUser{Email: fmt.Sprintf("admin%d@example.com", i%2), Password: "a long enough password", Name: "Admin"})
 					if err != nil {
-						t.Error(err)
-						return
+						t.Errorf("node %d: %v", i, err)
 					}
-					defer tx.Rollback()
-					if _, err := tx.ExecContext(ctx, firstAdminLockSQL); err != nil {
-						t.Error(err)
-						return
-					}
-					now := time.Now().UnixMilli()
-					res, err := tx.ExecContext(ctx, pgRewrite(firstAdminInsertSQL), fmt.Sprintf("u%d-%d", round, i),
-						fmt.Sprintf("admin%d@example.com", i), "Admin", string(RoleAdmin), "hash", now, now)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if n, _ := res.RowsAffected(); n == 1 {
+					if ok {
 						created.Add(1)
-					}
-					if err := tx.Commit(); err != nil {
-						t.Error(err)
 					}
 				})
 			}
 			wg.Wait()
-			var users int
-			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&users); err != nil || users != 1 || created.Load() != 1 {
-				t.Fatalf("round %d: %d users, %d created (%v), want 1", round, users, created.Load(), err)
+			var n int
+			if err := dbs[0].Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil || n != 1 || created.Load() != 1 {
+				t.Fatalf("round %d: %d users, %d created (%v), want 1", round, n, created.Load(), err)
 			}
 		}
 	})

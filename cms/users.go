@@ -134,21 +134,13 @@ func (s *Users) create(ctx context.Context, tx *sql.Tx, in NewUser) (*User, erro
 	return u, nil
 }
 
-// The statements of CreateFirstAdmin (its PostgreSQL test runs them too).
-const (
-	firstAdminLockSQL   = `INSERT INTO site_locks (name) VALUES ('first-admin') ON CONFLICT (name) DO UPDATE SET name = excluded.name`
-	firstAdminInsertSQL = `INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
-		SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)`
-)
-
 // CreateFirstAdmin creates in as the site's first user, with the admin role,
-// only if the site has no user yet; created is false when one exists. Of
+// only if the site has no user yet; created is false when one exists. The
+// check and the insert are one statement in one write transaction, so of
 // several processes starting on one database at once, one creates the admin
-// and the others find it: the transaction first takes the "first-admin" row
-// of site_locks (inserting or updating it locks it), so a concurrent one
-// waits until this one commits (SQLite's single writer does that anyway;
-// PostgreSQL's READ COMMITTED would otherwise let both see no user), and the
-// insert's NOT EXISTS then sees the committed admin.
+// and the others find it: SQLite's one writer runs them in turn, and
+// PostgreSQL's serializable transactions (storage) roll back and run again
+// the one that would have missed the other's admin.
 func (s *Users) CreateFirstAdmin(ctx context.Context, in NewUser) (u *User, created bool, err error) {
 	in.Role = RoleAdmin
 	var v ValidationError
@@ -164,10 +156,8 @@ func (s *Users) CreateFirstAdmin(ctx context.Context, in NewUser) (u *User, crea
 	now := s.now().UTC().Truncate(time.Millisecond)
 	u = &User{ID: uuid.Must(uuid.NewV7()).String(), Email: in.Email, Name: in.Name, Role: RoleAdmin, CreatedAt: now, UpdatedAt: now}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, firstAdminLockSQL); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, firstAdminInsertSQL,
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+			SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)`,
 			u.ID, u.Email, u.Name, string(u.Role), hash, now.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return err

@@ -13,13 +13,5 @@ CREATE TABLE login_budgets (
     ok  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- One row per one-time action that nodes starting together must not both
--- take (the first admin from the environment): inserting it makes a second
--- transaction wait for the first to commit, on PostgreSQL as on SQLite.
-CREATE TABLE site_locks (
-    name TEXT PRIMARY KEY
-) WITHOUT ROWID;
-
 -- +goose Down
-DROP TABLE site_locks;
 DROP TABLE login_budgets;
