@@ -169,12 +169,13 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 // TestLoginBudgetsSharedAcrossServers: two servers on one database (as two
-// nodes of a cluster are) spend from the same login budgets, so an attacker
+// nodes of a cluster are; one SQLite file, or one PostgreSQL database with
+// PILCROW_TEST_DATABASE=postgres) spend from the same login budgets, so an attacker
 // gains nothing by spreading guesses over nodes behind a load balancer.
 func TestLoginBudgetsSharedAcrossServers(t *testing.T) {
 	cfg := func(c *site.Config) { c.Web.LoginBurst = 3; c.Web.LoginRate = time.Hour; c.Web.TrustProxy = true }
 	a := newTestSite(t, cfg)
-	b := newTestSite(t, cfg, func(c *site.Config) { c.DataDir = a.Dir })
+	b := newTestSite(t, cfg, func(c *site.Config) { c.DataDir, c.Database = a.Dir, a.Site.Database })
 	a.createUser("ed@example.com", cms.RoleEditor)
 	login := func(ts *testSite, email, password, from string) *response {
 		return ts.anon().do("POST", "/api/auth/login", map[string]string{"email": email, "password": password}, header("X-Forwarded-For: "+from))

@@ -57,6 +57,9 @@ type Site struct {
 	*site.Site
 	// Dir is the data folder; it outlives Restart.
 	Dir string
+	// Database is the site's --database value: a second site given it (as
+	// another node of a cluster) shares the database.
+	Database string
 	// Srv serves the site; URL is its address (it changes on Restart).
 	Srv *httptest.Server
 	URL string
@@ -77,7 +80,7 @@ func New(t testing.TB, options ...func(*site.Config)) *Site {
 	for _, f := range options {
 		f(&cfg)
 	}
-	s := &Site{t: t, Dir: cfg.DataDir, cfg: cfg}
+	s := &Site{t: t, Dir: cfg.DataDir, Database: cfg.Database, cfg: cfg}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
