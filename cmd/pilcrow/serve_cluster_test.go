@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // TestServeClusterRefusals: with a PostgreSQL --database the server runs in
@@ -73,76 +69,6 @@ func TestServeClusterRefusals(t *testing.T) {
 			t.Fatalf("exit %d; stderr: %s", code, errOut.String())
 		}
 	})
-}
-
-// TestServeConcurrentStartsCreateOneAdmin: nodes started at the same moment
-// on one database, all with the environment's admin, all start, and exactly
-// one admin exists, who signs in through every node.
-func TestServeConcurrentStartsCreateOneAdmin(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
-	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
-	const nodes = 3
-	type node struct {
-		base string
-		stop func() int
-		err  string
-	}
-	started := make(chan node, nodes)
-	for range nodes {
-		go func() {
-			ctx, cancel := context.WithCancel(context.Background())
-			out, errOut := &syncBuffer{}, &syncBuffer{}
-			done := make(chan int, 1)
-			go func() {
-				done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, strings.NewReader(""), out, errOut)
-			}()
-			for {
-				if m := listenRE.FindStringSubmatch(out.String()); m != nil {
-					started <- node{base: m[1], stop: func() int { cancel(); return <-done }}
-					return
-				}
-				select {
-				case code := <-done:
-					cancel()
-					started <- node{err: fmt.Sprintf("exit %d: %s", code, errOut.String())}
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		}()
-	}
-	var up []node
-	for range nodes {
-		n := <-started
-		if n.err != "" {
-			t.Errorf("a node did not start: %s", n.err)
-			continue
-		}
-		up = append(up, n)
-	}
-	defer func() {
-		for _, n := range up {
-			n.stop()
-		}
-	}()
-	if t.Failed() {
-		t.FailNow()
-	}
-	for _, n := range up {
-		if code := login(t, n.base, "boss@example.com", "a long enough password"); code != http.StatusOK {
-			t.Fatalf("login through %s: %d", n.base, code)
-		}
-	}
-	db, err := storage.Open(context.Background(), filepath.Join(dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var users int
-	if err := db.Read().QueryRow(`SELECT COUNT(*) FROM users`).Scan(&users); err != nil || users != 1 {
-		t.Fatalf("%d users after %d concurrent starts (%v), want 1", users, nodes, err)
-	}
 }
 
 // TestServeSQLiteDatabaseFlag: --database sqlite:PATH puts the database at
