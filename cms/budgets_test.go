@@ -3,6 +3,7 @@ package cms
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func openBudgets(t testing.TB) (*AttemptBudgets, *storage.DB, *time.Time) {
@@ -107,22 +109,36 @@ func TestAttemptBudgetsConcurrent(t *testing.T) {
 }
 
 // BenchmarkAttemptBudgetSpend is what a login attempt pays for its two
-// budgets, next to the argon2id check of the password it guards
-// (default parameters), run side by side:
+// budgets, on SQLite and on PostgreSQL, next to the argon2id check of the
+// password it guards (default parameters), run side by side:
 //
 //	go test ./cms -run '^$' -bench 'AttemptBudget|PasswordCheck' -benchtime 2s
 func BenchmarkAttemptBudgetSpend(b *testing.B) {
-	budgets, _, _ := openBudgets(b)
-	budgets.now = time.Now
-	ctx := context.Background()
-	for i := 0; b.Loop(); i++ {
-		// A fresh pair each time (an attacker spraying), as one client.
-		if _, _, err := budgets.Spend(ctx, "client", time.Millisecond, 1<<30); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := budgets.Spend(ctx, "pair"+string(rune(i)), time.Hour, 10); err != nil {
-			b.Fatal(err)
-		}
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			var budgets *AttemptBudgets
+			if dialect == "sqlite" {
+				budgets, _, _ = openBudgets(b)
+				budgets.now = time.Now
+			} else {
+				db, err := storage.OpenSpec(context.Background(), storagetest.PostgresURL(b), storage.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { db.Close() })
+				budgets = NewAttemptBudgets(db)
+			}
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				// One client trying a fresh account each time (spraying).
+				if _, _, err := budgets.Spend(ctx, "client", time.Millisecond, 1<<30); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := budgets.Spend(ctx, "pair"+strconv.Itoa(i), time.Hour, 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
