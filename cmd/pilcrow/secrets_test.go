@@ -10,6 +10,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 	"github.com/pilcrow-cms/pilcrow/webhooks"
 )
 
@@ -18,7 +19,13 @@ import (
 // re-seals the webhook secret and the plugin secret setting, a second run
 // has nothing to move, the values open under k2 alone, and a value under a
 // key the site does not hold makes it exit 1 naming the value and the key.
+// On SQLite and on PostgreSQL (--database).
 func TestSecretsRotate(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testSecretsRotate(t, "") })
+	t.Run("postgres", func(t *testing.T) { testSecretsRotate(t, storagetest.PostgresURL(t)) })
+}
+
+func testSecretsRotate(t *testing.T, database string) {
 	dir := t.TempDir()
 	legacy := plugins.SecretKey{Key: bytes.Repeat([]byte{1}, 32)}
 	k2 := plugins.SecretKey{ID: "k2", Key: bytes.Repeat([]byte{2}, 32)}
@@ -28,7 +35,7 @@ func TestSecretsRotate(t *testing.T) {
 	t.Setenv("PILCROW_SECRET_KEY", "")
 	t.Setenv("PILCROW_PREVIOUS_SECRET_KEYS", "")
 	ctx := context.Background()
-	st, err := site.Open(ctx, site.Config{DataDir: dir, Plugins: site.PluginConfig{UnsafeAllowLoopbackEgress: true}})
+	st, err := site.Open(ctx, site.Config{DataDir: dir, Database: database, Plugins: site.PluginConfig{UnsafeAllowLoopbackEgress: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +54,11 @@ func TestSecretsRotate(t *testing.T) {
 
 	rotate := func() (int, string, string) {
 		var out, errOut syncBuffer
-		code := run(ctx, []string{"secrets", "rotate", "--data", dir}, strings.NewReader(""), &out, &errOut)
+		args := []string{"secrets", "rotate", "--data", dir}
+		if database != "" {
+			args = append(args, "--database", database)
+		}
+		code := run(ctx, args, strings.NewReader(""), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
 	t.Setenv("PILCROW_SECRET_KEY", k2.String())
@@ -60,7 +71,7 @@ func TestSecretsRotate(t *testing.T) {
 	}
 	// The legacy key is retired: everything opens under k2 alone.
 	t.Setenv("PILCROW_PREVIOUS_SECRET_KEYS", "")
-	st, err = site.Open(ctx, site.Config{DataDir: dir})
+	st, err = site.Open(ctx, site.Config{DataDir: dir, Database: database})
 	if err != nil {
 		t.Fatal(err)
 	}

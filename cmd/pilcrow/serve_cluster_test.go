@@ -72,19 +72,25 @@ func TestServeClusterRefusals(t *testing.T) {
 }
 
 // TestServeSQLiteDatabaseFlag: --database sqlite:PATH puts the database at
-// PATH instead of <data>/pilcrow.db.
+// PATH instead of <data>/pilcrow.db, for `serve` and `user create` alike.
 func TestServeSQLiteDatabaseFlag(t *testing.T) {
-	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
-	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
+	t.Setenv("PILCROW_ADMIN_EMAIL", "")
+	t.Setenv("PILCROW_ADMIN_PASSWORD", "")
 	data, elsewhere := t.TempDir(), filepath.Join(t.TempDir(), "site.sqlite")
+	var out, errOut syncBuffer
+	if code := run(context.Background(), []string{"user", "create", "--email", "ed@example.com", "--role", "admin", "--data", data, "--database", "sqlite:" + elsewhere},
+		strings.NewReader("a long enough password\n"), &out, &errOut); code != 0 {
+		t.Fatalf("user create: exit %d: %s", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"user", "create", "--email", "x@example.com", "--role", "admin", "--database", "mysql://x/y"},
+		strings.NewReader("a long enough password\n"), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--database") {
+		t.Fatalf("user create with a bad --database: exit %d: %s", code, errOut.String())
+	}
 	base, _, stop := startServe(t, "--data", data, "--database", "sqlite:"+elsewhere)
-	if code := login(t, base, "boss@example.com", "a long enough password"); code != http.StatusOK {
+	if code := login(t, base, "ed@example.com", "a long enough password"); code != http.StatusOK {
 		t.Fatalf("login: %d", code)
 	}
 	stop()
-	if _, err := os.Stat(elsewhere); err != nil {
-		t.Fatalf("no database at the --database path: %v", err)
-	}
 	if _, err := os.Stat(filepath.Join(data, "pilcrow.db")); err == nil {
 		t.Fatal("a database was made in --data as well")
 	}

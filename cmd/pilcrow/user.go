@@ -14,9 +14,10 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
-const userUsage = `Usage: pilcrow user create --email E --role R [--name N] [--data DIR]
+const userUsage = `Usage: pilcrow user create --email E --role R [--name N] [--data DIR] [--database URL]
 
 Adds a user to the site in --data. The password is read from standard input
 (first line), or prompted for without echo when standard input is a terminal.
@@ -40,6 +41,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	role := fs.String("role", "", "admin, editor or author (required)")
 	name := fs.String("name", "", "display name")
 	data := fs.String("data", "./pilcrow-data", "the site's data folder")
+	database := fs.String("database", "", "the site's database, as pilcrow serve --database (default: sqlite under --data)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), userUsage); fs.PrintDefaults() }
 	if code := parseFlags(fs, args[1:], stderr, false); code >= 0 {
 		return code
@@ -53,7 +55,13 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "pilcrow user create: %v\n", err)
 		return 2
 	}
-	st, err := site.Open(ctx, site.Config{DataDir: *data})
+	if *database != "" {
+		if _, err := storage.ParseDatabase(*database); err != nil {
+			fmt.Fprintf(stderr, "pilcrow user create: --database: %v\n", err)
+			return 2
+		}
+	}
+	st, err := site.Open(ctx, site.Config{DataDir: *data, Database: *database})
 	if err != nil {
 		fmt.Fprintf(stderr, "pilcrow user create: %v\n", err)
 		return 1
