@@ -136,3 +136,17 @@ func TestCMSDepthFitsTheSandbox(t *testing.T) {
 		t.Errorf("an event nests %d levels, the isolate takes at most %d", in, sandbox.MaxJSONDepth)
 	}
 }
+
+// The default pool is two workers per CPU, within its bounds.
+func TestDefaultPoolSize(t *testing.T) {
+	for _, tt := range []struct{ procs, want int }{
+		{1, 2}, {2, 4}, {3, 6}, {4, 8}, {16, 8},
+	} {
+		if got := poolSizeFor(tt.procs); got != tt.want {
+			t.Errorf("poolSizeFor(%d) = %d, want %d", tt.procs, got, tt.want)
+		}
+	}
+	if got := DefaultPoolSize(); got < MinDefaultPoolSize || got > MaxDefaultPoolSize {
+		t.Errorf("DefaultPoolSize() = %d, outside [%d, %d]", got, MinDefaultPoolSize, MaxDefaultPoolSize)
+	}
+}

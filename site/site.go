@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -115,8 +116,8 @@ func CheckInfo(in Info) (Info, error) {
 
 // PluginConfig tunes the sandbox and the plugin runtime.
 type PluginConfig struct {
-	// PoolSize is the number of sandbox worker processes (default 2). Each
-	// runs one invocation at a time.
+	// PoolSize is the number of sandbox worker processes (default
+	// DefaultPoolSize()). Each runs one invocation at a time.
 	PoolSize int
 	// WorkerExecutable is the binary started as a worker (default: this
 	// one). Its main must call sandbox.MaybeRunWorker first.
@@ -132,8 +133,30 @@ type PluginConfig struct {
 	EgressRootCAs *x509.CertPool
 }
 
-// DefaultPoolSize is the number of sandbox workers when none is configured.
-const DefaultPoolSize = 2
+// Bounds of DefaultPoolSize.
+const (
+	MinDefaultPoolSize = 2
+	MaxDefaultPoolSize = 8
+)
+
+// DefaultPoolSize is the number of sandbox workers when none is configured:
+// two per CPU the Go runtime may use (GOMAXPROCS), at least 2, at most 8.
+//
+// Two per CPU because a worker is idle while the server answers its
+// invocation's host calls (a ctx.storage write waits for SQLite's writer, a
+// ctx.http.fetch for the network): with one per CPU the CPUs idle too, and
+// after-hook deliveries fell behind saves (docs/performance.md, "After hooks
+// against saves": 2 workers on 2 CPUs delivered 0.87–1.04 of the save rate,
+// 4 kept up). At least 2 so one long invocation never stalls every other
+// plugin; at most 8 because each worker is a process with its own memory
+// (about 20 MiB resident when idle, up to its invocation's memory limit
+// while it runs) and, past that, hooks that write wait for the database's
+// single writer rather than for a worker.
+func DefaultPoolSize() int { return poolSizeFor(runtime.GOMAXPROCS(0)) }
+
+func poolSizeFor(procs int) int {
+	return min(max(2*procs, MinDefaultPoolSize), MaxDefaultPoolSize)
+}
 
 // Site is an open Pilcrow site.
 type Site struct {
@@ -229,7 +252,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 	s.sealer = sealer
 	size := cfg.Plugins.PoolSize
 	if size <= 0 {
-		size = DefaultPoolSize
+		size = DefaultPoolSize()
 	}
 	s.pool = &lazyPool{opts: sandbox.PoolOptions{Size: size, Executable: cfg.Plugins.WorkerExecutable, Logger: cfg.Logger}}
 	if cfg.Plugins.UnsafeAllowLoopbackEgress {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/site"
+	"github.com/pilcrow-cms/pilcrow/site/sitetest"
 )
 
 // Bodies bound for a worker are checked in the server against the rules the
@@ -26,7 +27,7 @@ func TestPluginRouteHostileBodies(t *testing.T) {
 	// The pool starts its workers in the background; compare once all are
 	// up, so a late start is not mistaken for a replacement.
 	before := ts.Site.SandboxStats()
-	for deadline := time.Now().Add(10 * time.Second); before.Started < site.DefaultPoolSize && time.Now().Before(deadline); before = ts.Site.SandboxStats() {
+	for deadline := time.Now().Add(10 * time.Second); before.Started < sitetest.PoolSize && time.Now().Before(deadline); before = ts.Site.SandboxStats() {
 		time.Sleep(10 * time.Millisecond)
 	}
 

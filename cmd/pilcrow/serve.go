@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.Int64Var(&c.media.MaxBytes, "media-max-bytes", cms.DefaultMediaMaxBytes, "largest accepted media upload, in bytes")
 	fs.StringVar(&c.mediaServe, "media-serve", "redirect", "how S3 media files reach clients: redirect (to a presigned URL) or proxy (streamed through Pilcrow)")
 	fs.DurationVar(&c.media.PresignTTL, "media-presign-ttl", cms.DefaultPresignTTL, "how long presigned S3 media URLs stay valid")
-	fs.IntVar(&c.plugins.PoolSize, "plugin-workers", site.DefaultPoolSize, "number of sandbox worker processes that run plugin code (each runs one invocation at a time)")
+	fs.IntVar(&c.plugins.PoolSize, "plugin-workers", site.DefaultPoolSize(), "number of sandbox worker processes that run plugin code (each runs one invocation at a time; default two per CPU, 2 to 8)")
 	fs.BoolVar(&c.plugins.UnsafeAllowLoopbackEgress, "unsafe-allow-loopback-egress", false, "let plugins fetch servers on this machine's loopback (development and tests only; never on a server)")
 	fs.BoolVar(&c.web.Dev, "dev", false, "development server: `pilcrow plugin dev --server` may install and activate plugins without the consent screen (your own machine only; never a site with real users)")
 	fs.StringVar(&c.mail.URL, "smtp", "", "mail server: smtp://[user:pass@]host[:port] (STARTTLS required; ?insecure=true allows plaintext to a loopback host) or smtps://… (implicit TLS); empty: the site sends no mail")

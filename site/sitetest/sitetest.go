@@ -32,14 +32,22 @@ var PasswordParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 
 // Password is the password of every user CreateUser makes.
 const Password = "correct horse battery staple"
 
+// PoolSize is the test site's number of sandbox workers, whatever the
+// machine: the server's default grows with the CPUs, and a test binary runs
+// many sites one after another (or at once).
+const PoolSize = 2
+
 // defaultConfig is the test site's configuration before options: a fresh temp
-// folder, the default HTTP settings and cheap password hashing.
+// folder, the default HTTP settings, cheap password hashing and PoolSize
+// sandbox workers.
 //
 // The database is the run's (storagetest): SQLite in the data folder, or a
 // PostgreSQL database of the test's own with PILCROW_TEST_DATABASE=postgres.
 func defaultConfig(t testing.TB) site.Config {
 	dir := t.TempDir()
-	return site.Config{DataDir: dir, Database: storagetest.Spec(t, dir), Web: web.DefaultConfig(), PasswordParams: PasswordParams}
+	cfg := site.Config{DataDir: dir, Database: storagetest.Spec(t, dir), Web: web.DefaultConfig(), PasswordParams: PasswordParams}
+	cfg.Plugins.PoolSize = PoolSize
+	return cfg
 }
 
 // GenerousPluginLimits is an option for tests about what plugins do, not

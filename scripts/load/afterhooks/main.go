@@ -11,6 +11,9 @@
 //
 //	go run ./scripts/load/afterhooks -writers 16 -warmup 10s -measure 30s
 //
+// It reports the resident memory of the server and of each sandbox worker
+// at the end of the window, while they are busy.
+//
 // Steady state means the backlog does not grow: deliveries/s ≥ 0.9 × saves/s
 // is the bar.
 package main
@@ -43,7 +46,7 @@ func main() {
 	writers := flag.Int("writers", 16, "concurrent writers")
 	warmup := flag.Duration("warmup", 10*time.Second, "load before the measured window")
 	measure := flag.Duration("measure", 30*time.Second, "the measured window")
-	workers := flag.Int("plugin-workers", 2, "the server's --plugin-workers")
+	workers := flag.Int("plugin-workers", 0, "the server's --plugin-workers (0: not passed, the server's default: two per CPU, 2 to 8)")
 	keep := flag.Bool("keep", false, "keep the data folder (printed) for inspection")
 	flag.DurationVar(&drainMax, "drain", 2*time.Minute, "how long to wait for the backlog to drain after the writers stop")
 	flag.Parse()
@@ -81,8 +84,11 @@ func run(writers, workers int, warmup, measure time.Duration, keep bool) error {
 	if err != nil {
 		return err
 	}
-	srv := exec.Command(bin, "serve", "--addr", addr, "--data", filepath.Join(work, "data"), "--log-level", "warn",
-		"--plugin-workers", strconv.Itoa(workers))
+	args := []string{"serve", "--addr", addr, "--data", filepath.Join(work, "data"), "--log-level", "warn"}
+	if workers > 0 {
+		args = append(args, "--plugin-workers", strconv.Itoa(workers))
+	}
+	srv := exec.Command(bin, args...)
 	srv.Env = append(os.Environ(), "PILCROW_ADMIN_EMAIL=admin@example.com", "PILCROW_ADMIN_PASSWORD=load-test-password")
 	logf, err := os.Create(filepath.Join(work, "serve.log"))
 	if err != nil {
@@ -140,6 +146,7 @@ func run(writers, workers int, warmup, measure time.Duration, keep bool) error {
 	time.Sleep(measure)
 	m1, err := c.metrics()
 	s1, t1 := saves.Load(), time.Now()
+	mem := memoryOf(srv.Process.Pid) // while the workers are busy
 	stop()
 	wg.Wait()
 	if err != nil {
@@ -153,12 +160,20 @@ func run(writers, workers int, warmup, measure time.Duration, keep bool) error {
 	// needs only the queue-depth gauge, so it also measures servers without
 	// the delivery counter (a build from before it, to compare).
 	backlogRate := (float64(s1-s0) - (m1.pending - m0.pending)) / secs
-	fmt.Printf("writers %d, plugin workers %d, warm-up %v, window %.1f s\n", writers, workers, warmup, secs)
+	shown := strconv.Itoa(workers)
+	if workers == 0 {
+		shown = fmt.Sprintf("the server's default (%d running)", len(mem.workers))
+	}
+	fmt.Printf("writers %d, plugin workers %s, warm-up %v, window %.1f s\n", writers, shown, warmup, secs)
 	fmt.Printf("saves/s       %8.1f  (%d saves in the window, %d failed requests in all)\n", saveRate, s1-s0, failures.Load())
 	fmt.Printf("deliveries/s  %8.1f  (audit-log afterSave, outcome ok; %.1f from saves − backlog growth)\n", delivRate, backlogRate)
 	fmt.Printf("ratio         %8.3f  (deliveries/s ÷ saves/s; the bar is ≥ 0.9; %.3f from the backlog)\n", delivRate/saveRate, backlogRate/saveRate)
 	fmt.Printf("backlog       %8.0f → %.0f pending after-hook deliveries (window start → end); dead %.0f; retries %.0f\n",
 		m0.pending, m1.pending, m1.dead, m1.retried)
+	fmt.Printf("memory        server %.1f MiB resident; sandbox workers %s\n", mib(mem.server), mem.workersLine())
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average  %s\n", strings.Join(strings.Fields(string(la))[:3], " "))
+	}
 	// Drain: how long the backlog left by the writers takes to deliver.
 	start := time.Now()
 	for {
@@ -359,4 +374,62 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// memory is the resident memory of the server and of each of its sandbox
+// workers (its child processes), in bytes, from /proc (Linux).
+type memory struct {
+	server  int64
+	workers []int64
+}
+
+func memoryOf(pid int) memory {
+	m := memory{server: rss(pid)}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
+		if i < 0 || i+2 > len(b) {
+			continue
+		}
+		if f := strings.Fields(string(b[i+2:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			m.workers = append(m.workers, rss(child))
+		}
+	}
+	return m
+}
+
+// rss is VmRSS of pid in bytes (0 when unknown).
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+func (m memory) workersLine() string {
+	if len(m.workers) == 0 {
+		return "none running"
+	}
+	lo, hi, sum := m.workers[0], m.workers[0], int64(0)
+	for _, w := range m.workers {
+		lo, hi, sum = min(lo, w), max(hi, w), sum+w
+	}
+	return fmt.Sprintf("%d, %.1f–%.1f MiB resident each (%.1f MiB in all)", len(m.workers), mib(lo), mib(hi), mib(sum))
 }
