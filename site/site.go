@@ -149,9 +149,10 @@ const (
 // against saves": 2 workers on 2 CPUs delivered 0.87–1.04 of the save rate,
 // 4 kept up). At least 2 so one long invocation never stalls every other
 // plugin; at most 8 because each worker is a process with its own memory
-// (about 20 MiB resident when idle, up to its invocation's memory limit
-// while it runs) and, past that, hooks that write wait for the database's
-// single writer rather than for a worker.
+// (about 50 MiB resident while busy, and up to its invocation's memory
+// limit, 64 MiB by default, more while a plugin allocates) and, past that,
+// hooks that write wait for the database's single writer rather than for a
+// worker.
 func DefaultPoolSize() int { return poolSizeFor(runtime.GOMAXPROCS(0)) }
 
 func poolSizeFor(procs int) int {
