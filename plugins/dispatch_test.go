@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/storage"
@@ -231,5 +232,49 @@ func TestMediaUploadHooks(t *testing.T) {
 	var ev MediaEvent
 	if err := json.Unmarshal(raw, &ev); err != nil || ev.ID != m.ID || ev.URL != "/media/"+m.ID+"/public.png" || ev.Width == nil || *ev.Width != 3 {
 		t.Fatalf("afterUpload event %s (%v)", raw, err)
+	}
+}
+
+// What an invocation derives from a plugin's settings (values, grants) is
+// kept with the cached settings: a change saved in this process reaches
+// the next invocation at once, and one saved by another process sharing the
+// database once the settings cache entry expires.
+func TestInvocationSetupFollowsSettings(t *testing.T) {
+	r := newRig(t, QueueConfig{})
+	r.inline(`{"id": "greeter", "version": "1.0.0", "name": "Greeter", "capabilities": ["content:write"],
+		"hooks": ["content:beforeSave"], "settings": [{"key": "greeting", "label": "Greeting", "type": "string", "default": "hello"}]}`,
+		`export default { hooks: { "content:beforeSave": (ev, ctx) => ({ ...ev.data, title: String(ctx.settings.greeting) }) } };`)
+	ctx := context.Background()
+	title := func(d *Dispatcher) string {
+		t.Helper()
+		out, err := d.BeforeSave(ctx, cms.SaveEvent{Collection: "posts", ID: "e1", Data: map[string]any{"title": "x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(out["title"])
+	}
+	if got := title(r.d); got != "hello" {
+		t.Fatalf("title = %q, want the default hello", got)
+	}
+	r.settings("greeter", map[string]any{"greeting": "bonjour"})
+	if got := title(r.d); got != "bonjour" {
+		t.Fatalf("after a settings change in this process: title = %q, want bonjour", got)
+	}
+
+	// Another process: its own manager over the same database, with a clock
+	// the test moves past the settings cache's lifetime.
+	other := r.newManager(r.db)
+	now := time.Now()
+	other.now = func() time.Time { return now }
+	if got := title(other.Hooks()); got != "bonjour" {
+		t.Fatalf("other process: title = %q, want bonjour", got)
+	}
+	r.settings("greeter", map[string]any{"greeting": "hallo"})
+	if got := title(other.Hooks()); got != "bonjour" {
+		t.Fatalf("other process within the cache's lifetime: title = %q, want the cached bonjour", got)
+	}
+	now = now.Add(settingsTTL + time.Millisecond)
+	if got := title(other.Hooks()); got != "hallo" {
+		t.Fatalf("other process after the cache's lifetime: title = %q, want hallo", got)
 	}
 }

@@ -1,12 +1,14 @@
 package plugins
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,13 +21,20 @@ import (
 )
 
 // Invocation logs work like a tail worker: Manager.Invoke hands a record to
-// Logs.Record, which only pushes it onto a buffered channel; a single writer
-// goroutine (Logs.Run) batches records into one transaction. Nothing on the
-// request path waits for the database.
+// Logs.Record, which only appends it to a bounded buffer; a single writer
+// goroutine (Logs.Run) writes the buffer in batches, one transaction each,
+// every FlushEvery or as soon as a batch is full. Nothing on the request path
+// waits for the database, and no invocation wakes the writer unless it fills
+// a batch.
 //
 // Retention: each plugin keeps its newest KeepPerPlugin invocations (default
-// 5,000), and nothing older than MaxAge (default 30 days). Both are enforced
-// by the writer after each batch (the age sweep at most once an hour).
+// 5,000), and nothing older than MaxAge (default 30 days). The writer
+// enforces both in its batches' transactions: the per-plugin bound once
+// this writer has written a tenth of it (500 rows) for that plugin since it
+// last did (and on its first batch for the plugin), so a plugin holds at
+// most KeepPerPlugin plus that much per process writing logs; the age sweep
+// at most once an hour. Finding a plugin's 5,000th newest row walks 5,000
+// index entries: doing it for every batch cost more than the inserts.
 
 // ErrBadLogQuery reports a LogQuery with an unknown filter or a bad cursor.
 var ErrBadLogQuery = errors.New("bad log query")
@@ -121,16 +130,20 @@ type LogsConfig struct {
 
 // Logs records and serves invocation logs.
 type Logs struct {
-	db      *storage.DB
-	cfg     LogsConfig
-	log     *slog.Logger
-	ch      chan InvocationLog
-	flush   chan chan error
-	dropped atomic.Int64
-	lastAge time.Time
+	db    *storage.DB
+	cfg   LogsConfig
+	log   *slog.Logger
+	wake  chan struct{} // capacity 1: a batch is full
+	flush chan chan error
 
-	countsMu sync.Mutex
-	counts   map[InvocationCount]uint64
+	mu      sync.Mutex
+	pending []InvocationLog // at most cfg.Buffer
+	counts  map[InvocationCount]uint64
+	dropped atomic.Int64
+
+	// The writer goroutine's own state.
+	lastAge    time.Time
+	sinceSweep map[string]int // plugin → rows written since its retention sweep
 }
 
 // InvocationCount is one series of the invocation counters: the kind of
@@ -145,8 +158,8 @@ type InvocationCount struct {
 // Counts returns how many invocations this process recorded per kind,
 // outcome and limit since it started (those the buffer dropped included).
 func (l *Logs) Counts() map[InvocationCount]uint64 {
-	l.countsMu.Lock()
-	defer l.countsMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	out := make(map[InvocationCount]uint64, len(l.counts))
 	for k, v := range l.counts {
 		out[k] = v
@@ -177,7 +190,8 @@ func NewLogs(db *storage.DB, cfg LogsConfig) *Logs {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Logs{db: db, cfg: cfg, log: cfg.Log, ch: make(chan InvocationLog, cfg.Buffer), flush: make(chan chan error)}
+	return &Logs{db: db, cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), flush: make(chan chan error),
+		counts: map[InvocationCount]uint64{}, sinceSweep: map[string]int{}}
 }
 
 // PluginLogs is Logs.Query for an installed plugin: ErrNotFound for an
@@ -215,16 +229,22 @@ func (m *Manager) redactFor(ctx context.Context, ap *ActivePlugin, msg string) s
 // database fell far behind) the record is dropped and counted; the drop is
 // reported in the server log by the writer.
 func (l *Logs) Record(rec InvocationLog) {
-	l.countsMu.Lock()
-	if l.counts == nil {
-		l.counts = map[InvocationCount]uint64{}
-	}
+	l.mu.Lock()
 	l.counts[InvocationCount{Kind: rec.Kind, Outcome: rec.Outcome, Limit: rec.Limit}]++
-	l.countsMu.Unlock()
-	select {
-	case l.ch <- rec:
-	default:
+	kept := len(l.pending) < l.cfg.Buffer
+	if kept {
+		l.pending = append(l.pending, rec)
+	}
+	full := len(l.pending) >= l.cfg.BatchSize
+	l.mu.Unlock()
+	if !kept {
 		l.dropped.Add(1)
+	}
+	if full {
+		select {
+		case l.wake <- struct{}{}:
+		default: // already woken
+		}
 	}
 }
 
@@ -235,51 +255,42 @@ func (l *Logs) Dropped() int64 { return l.dropped.Load() }
 func (l *Logs) Run(ctx context.Context) {
 	tick := time.NewTicker(l.cfg.FlushEvery)
 	defer tick.Stop()
-	batch := make([]InvocationLog, 0, l.cfg.BatchSize)
+	var spare []InvocationLog // the previous buffer, reused by Record
 	var reported int64
+	// write writes everything recorded so far, BatchSize records per
+	// transaction, so a backlog never holds the write connection long.
 	write := func() error {
 		if d := l.dropped.Load(); d != reported {
 			l.log.Warn("plugin logs: records dropped because the log buffer was full", "dropped", d-reported)
 			reported = d
 		}
-		if len(batch) == 0 {
-			return nil
+		l.mu.Lock()
+		recs := l.pending
+		l.pending = spare[:0]
+		l.mu.Unlock()
+		var first error
+		for batch := range slices.Chunk(recs, l.cfg.BatchSize) {
+			// The request's context may be gone; the batch must still be written.
+			if err := l.write(context.WithoutCancel(ctx), batch); err != nil {
+				l.log.Error("plugin logs: could not write a batch", "records", len(batch), "err", err)
+				first = cmp.Or(first, err)
+			}
 		}
-		// The request's context may be gone; the batch must still be written.
-		err := l.write(context.WithoutCancel(ctx), batch)
-		if err != nil {
-			l.log.Error("plugin logs: could not write a batch", "records", len(batch), "err", err)
-		}
-		batch = batch[:0]
-		return err
+		clear(recs) // drop the records' strings before the buffer is reused
+		spare = recs
+		return first
 	}
 	for {
 		select {
-		case rec := <-l.ch:
-			batch = append(batch, rec)
-			if len(batch) >= l.cfg.BatchSize {
-				_ = write()
-			}
+		case <-l.wake:
+			_ = write()
 		case <-tick.C:
 			_ = write()
 		case done := <-l.flush:
-			batch = l.drain(batch)
 			done <- write()
 		case <-ctx.Done():
-			batch = l.drain(batch)
 			_ = write()
 			return
-		}
-	}
-}
-
-func (l *Logs) drain(batch []InvocationLog) []InvocationLog {
-	for {
-		select {
-		case rec := <-l.ch:
-			batch = append(batch, rec)
-		default:
-			return batch
 		}
 	}
 }
@@ -301,36 +312,70 @@ func (l *Logs) Flush(ctx context.Context) error {
 	}
 }
 
+// The invocation log's statements, prepared once (storage.NewStatement): a
+// row at a time, and logInsertRows rows at a time for full batches, which
+// saves a statement execution and its arguments' round through
+// database/sql per row.
+const (
+	logColumns = `INSERT INTO plugin_logs (plugin_id, version, kind, name, started_at, duration_us, cpu_us,
+	peak_memory, subrequests, outcome, limit_name, error, stack, max_level, lines, attempt, attempts) VALUES `
+	logRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	logRowArgs    = 17
+	logInsertRows = 16
+)
+
+var (
+	stmtInsertLog  = storage.NewStatement(logColumns + logRow)
+	stmtInsertLogs = storage.NewStatement(logColumns + strings.Repeat(logRow+", ", logInsertRows-1) + logRow)
+	// stmtTrimLogs keeps a plugin's newest rows (its second argument: how
+	// many) and deletes the rest.
+	stmtTrimLogs = storage.NewStatement(`DELETE FROM plugin_logs WHERE plugin_id = ? AND id <= (
+		SELECT id FROM plugin_logs WHERE plugin_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`)
+	stmtExpireLogs = storage.NewStatement(`DELETE FROM plugin_logs WHERE started_at < ?`)
+)
+
 func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
-	plugins := map[string]bool{}
 	now := l.cfg.Now()
 	sweepAge := now.Sub(l.lastAge) > time.Hour
+	// Plugins whose retention bound this batch enforces: those this writer
+	// has not swept yet, and those it wrote a tenth of the bound for since.
+	written := map[string]int{}
+	for _, r := range batch {
+		written[r.PluginID]++
+	}
+	sweepEvery := max(l.cfg.KeepPerPlugin/10, 1)
+	var trim []string
+	for id, n := range written {
+		if since, seen := l.sinceSweep[id]; !seen || since+n >= sweepEvery {
+			trim = append(trim, id)
+		}
+	}
+	args := make([]any, 0, logRowArgs*logInsertRows)
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO plugin_logs (plugin_id, version, kind, name, started_at, duration_us, cpu_us,
-			peak_memory, subrequests, outcome, limit_name, error, stack, max_level, lines, attempt, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range batch {
-			// json.Marshal escapes NUL and mends invalid UTF-8 in the
-			// lines; the other texts are mended here (see storableText).
-			lines, _ := json.Marshal(r.Lines) // strings and times always marshal
-			if _, err := stmt.ExecContext(ctx, r.PluginID, storableText(r.Version), r.Kind, storableText(r.Name), r.StartedAt.UnixMilli(), r.Duration.Microseconds(),
-				r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), storableText(r.Limit), storableText(r.Error), storableText(r.Stack),
-				maxLevel(r.Lines), string(lines), r.Attempt, r.Attempts); err != nil {
-				return err
+		args = args[:0] // Tx may run this again (PostgreSQL)
+		for rows := range slices.Chunk(batch, logInsertRows) {
+			stmt := stmtInsertLogs
+			if len(rows) < logInsertRows {
+				stmt = stmtInsertLog
 			}
-			plugins[r.PluginID] = true
+			for i, r := range rows {
+				args = appendLogArgs(args, r)
+				if stmt == stmtInsertLogs && i < len(rows)-1 {
+					continue
+				}
+				if _, err := l.db.Exec(ctx, tx, stmt, args...); err != nil {
+					return err
+				}
+				args = args[:0]
+			}
 		}
-		for id := range plugins {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_logs WHERE plugin_id = ? AND id <= (
-				SELECT id FROM plugin_logs WHERE plugin_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`, id, id, l.cfg.KeepPerPlugin); err != nil {
+		for _, id := range trim {
+			if _, err := l.db.Exec(ctx, tx, stmtTrimLogs, id, id, l.cfg.KeepPerPlugin); err != nil {
 				return err
 			}
 		}
 		if sweepAge {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_logs WHERE started_at < ?`, now.Add(-l.cfg.MaxAge).UnixMilli()); err != nil {
+			if _, err := l.db.Exec(ctx, tx, stmtExpireLogs, now.Add(-l.cfg.MaxAge).UnixMilli()); err != nil {
 				return err
 			}
 		}
@@ -339,10 +384,30 @@ func (l *Logs) write(ctx context.Context, batch []InvocationLog) error {
 	if err != nil {
 		return fmt.Errorf("write plugin logs: %w", err)
 	}
+	for id, n := range written {
+		l.sinceSweep[id] += n
+	}
+	for _, id := range trim {
+		l.sinceSweep[id] = 0
+	}
 	if sweepAge {
 		l.lastAge = now
 	}
 	return nil
+}
+
+// appendLogArgs appends the values of r's row, in logColumns' order.
+func appendLogArgs(args []any, r InvocationLog) []any {
+	lines := "[]"
+	if len(r.Lines) > 0 {
+		b, _ := json.Marshal(r.Lines) // strings and times always marshal
+		lines = string(b)
+	}
+	// json.Marshal escapes NUL and mends invalid UTF-8 in the lines; the
+	// other texts are mended here (see storableText).
+	return append(args, r.PluginID, storableText(r.Version), r.Kind, storableText(r.Name), r.StartedAt.UnixMilli(), r.Duration.Microseconds(),
+		r.cpu.Microseconds(), r.PeakMemoryBytes, r.Subrequests, string(r.Outcome), storableText(r.Limit), storableText(r.Error), storableText(r.Stack),
+		maxLevel(r.Lines), lines, r.Attempt, r.Attempts)
 }
 
 var levels = map[string]int{"debug": 1, "info": 2, "warn": 3, "error": 4}

@@ -203,3 +203,54 @@ func TestLogsRetentionPerPluginAndAge(t *testing.T) {
 		t.Errorf("DeleteAll: %v, %v", err, names("p1"))
 	}
 }
+
+// The per-plugin bound is enforced once the writer has written a tenth of
+// it for the plugin since its last sweep: in between a plugin holds at most
+// that much more, never less than the bound.
+func TestLogsRetentionSweepsEveryTenth(t *testing.T) {
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	l := NewLogs(db, LogsConfig{KeepPerPlugin: 100, FlushEvery: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	n := 0
+	write := func(count int) int64 {
+		t.Helper()
+		for range count {
+			l.Record(InvocationLog{PluginID: "p", Kind: sandbox.KindHook, Name: fmt.Sprint("n", n), StartedAt: time.Now(), Outcome: OutcomeOK})
+			n++
+		}
+		if err := l.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.Stats(context.Background(), "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Count
+	}
+	for _, step := range []struct {
+		add  int
+		want int64
+	}{
+		{120, 100}, // the plugin's first batch is swept
+		{5, 105},   // 5 since the sweep: fewer than a tenth of 100
+		{4, 109},
+		{1, 100},   // 10 since: swept
+		{300, 100}, // one batch larger than the bound
+	} {
+		if got := write(step.add); got != step.want {
+			t.Fatalf("after %d more rows (%d in all): %d kept, want %d", step.add, n, got, step.want)
+		}
+	}
+	page, err := l.Query(context.Background(), "p", LogQuery{Limit: 1})
+	if err != nil || len(page.Items) != 1 || page.Items[0].Name != fmt.Sprint("n", n-1) {
+		t.Fatalf("newest row: %+v, %v; want n%d", page, err, n-1)
+	}
+}

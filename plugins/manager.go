@@ -923,29 +923,23 @@ func (m *Manager) Invoke(ctx context.Context, ap *ActivePlugin, kind, name strin
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	visible, secrets, err := m.settingValues(ctx, ap.ID, ap.Manifest)
+	setup, err := m.setup(ctx, ap)
 	if err != nil {
 		return nil, err
-	}
-	var hook *manifest.Hook
-	if kind == sandbox.KindHook {
-		if h, ok := ap.Hook(manifest.HookName(name)); ok {
-			hook = &h
-		}
 	}
 	inv := &sandbox.Invocation{
 		PluginID: ap.ID, Version: ap.Manifest.Version, ScriptHash: ap.SHA256, Script: script,
 		Kind: kind, Name: name, Event: ev,
-		Grants: GrantsFor(ap.Manifest, visible, nil),
-		Limits: LimitsFor(ap.Manifest, m.limits, hook),
+		Grants: setup.grants,
+		Limits: setup.limitsOf(kind, name),
 		Site:   m.services.Site,
 	}
 	start := m.now()
 	// Writes the plugin makes through its host carry it as their cause, so
 	// the hooks they trigger skip it and chains stop (see MaxHookDepth).
 	ctx = causedBy(ctx, ap.ID)
-	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, visible, secrets))
-	m.recordInvocation(ap, kind, name, start, res, err, secrets, attemptOf(ctx))
+	res, err := m.runner.Invoke(ctx, inv, m.bindHost(ap, inv.Grants.Capabilities, setup.visible, setup.secrets))
+	m.recordInvocation(ap, kind, name, start, res, err, setup.secrets, attemptOf(ctx))
 	return res, err
 }
 

@@ -40,6 +40,9 @@ const settingsTTL = 2 * time.Second
 type cachedSettings struct {
 	rows []settingRow
 	at   time.Time
+	// setup is what invocations derive from rows and the running manifest,
+	// computed by the first invocation after rows were read (nil before).
+	setup *invocationSetup
 }
 
 type settingRow struct {
@@ -56,35 +59,53 @@ func (m *Manager) forgetSettings(id string) {
 // settingRows reads a plugin's stored settings, from a short-lived cache: every
 // invocation needs them, and they rarely change.
 func (m *Manager) settingRows(ctx context.Context, id string) ([]settingRow, error) {
+	c, err := m.cachedSettingRows(ctx, id)
+	return c.rows, err
+}
+
+// cachedSettingRows is settingRows with the cache entry they came from.
+func (m *Manager) cachedSettingRows(ctx context.Context, id string) (cachedSettings, error) {
 	m.settingsMu.Lock()
 	c, ok := m.settingsCache[id]
 	m.settingsMu.Unlock()
 	if ok && m.now().Sub(c.at) < settingsTTL {
-		return c.rows, nil
+		return c, nil
 	}
+	rows, at, err := m.readSettingRows(ctx, id)
+	if err != nil {
+		return cachedSettings{}, err
+	}
+	c = cachedSettings{rows: rows, at: at}
+	m.settingsMu.Lock()
+	if m.settingsCache == nil {
+		m.settingsCache = map[string]cachedSettings{}
+	}
+	m.settingsCache[id] = c
+	m.settingsMu.Unlock()
+	return c, nil
+}
+
+// readSettingRows reads a plugin's stored settings from the database, and
+// the time of the read.
+func (m *Manager) readSettingRows(ctx context.Context, id string) ([]settingRow, time.Time, error) {
+	at := m.now()
 	rows, err := m.db.Read().QueryContext(ctx, `SELECT key, value, secret FROM plugin_settings WHERE plugin_id = ?`, id)
 	if err != nil {
-		return nil, fmt.Errorf("settings of %s: %w", id, err)
+		return nil, at, fmt.Errorf("settings of %s: %w", id, err)
 	}
 	defer rows.Close()
 	var out []settingRow
 	for rows.Next() {
 		var r settingRow
 		if err := rows.Scan(&r.key, &r.value, &r.secret); err != nil {
-			return nil, fmt.Errorf("settings of %s: %w", id, err)
+			return nil, at, fmt.Errorf("settings of %s: %w", id, err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, at, err
 	}
-	m.settingsMu.Lock()
-	if m.settingsCache == nil {
-		m.settingsCache = map[string]cachedSettings{}
-	}
-	m.settingsCache[id] = cachedSettings{rows: out, at: m.now()}
-	m.settingsMu.Unlock()
-	return out, nil
+	return out, at, nil
 }
 
 // settingValues returns the plugin-visible values (with defaults) and the
@@ -94,6 +115,12 @@ func (m *Manager) settingValues(ctx context.Context, id string, mf *manifest.Man
 	if err != nil {
 		return nil, nil, err
 	}
+	return m.decodeSettings(id, mf, stored)
+}
+
+// decodeSettings turns stored rows into the plugin-visible values (with
+// defaults) and the opened secrets.
+func (m *Manager) decodeSettings(id string, mf *manifest.Manifest, stored []settingRow) (map[string]any, map[string]string, error) {
 	visible, secrets := map[string]any{}, map[string]string{}
 	for _, r := range stored {
 		key, value, secret := r.key, r.value, r.secret
