@@ -198,10 +198,10 @@ type EnqueueOptions struct {
 	MaxAttempts int
 }
 
-// Execer is what Enqueue writes through: a *sql.Tx or the write pool.
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+const enqueueSQL = `INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+	VALUES (?, ?, ?, 'pending', 0, ?, ` + storage.NowMillisSQL + ` + ?, ` + storage.NowMillisSQL + `, ` + storage.NowMillisSQL + `)`
+
+var stmtEnqueue = storage.NewStatement(enqueueSQL)
 
 // Enqueue adds a job of kind with payload (marshalled to JSON unless it is
 // already a json.RawMessage). With tx it is written in tx and exists only if
@@ -232,13 +232,16 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, kind string, payload an
 		attempts = len(q.kindConfig(kind).Delays) + 1
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	var ex Execer = q.db.Write()
+	args := []any{id, kind, string(raw), attempts, max(o.Delay, 0).Milliseconds()}
+	var err error
 	if tx != nil {
-		ex = tx
+		// Most jobs are enqueued in a save's transaction (after hooks,
+		// webhooks): the statement is prepared once, not on every save.
+		_, err = q.db.Exec(ctx, tx, stmtEnqueue, args...)
+	} else {
+		_, err = q.db.Write().ExecContext(ctx, enqueueSQL, args...)
 	}
-	if _, err := ex.ExecContext(ctx, `INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
-		VALUES (?, ?, ?, 'pending', 0, ?, `+storage.NowMillisSQL+` + ?, `+storage.NowMillisSQL+`, `+storage.NowMillisSQL+`)`,
-		id, kind, string(raw), attempts, max(o.Delay, 0).Milliseconds()); err != nil {
+	if err != nil {
 		return "", fmt.Errorf("jobs: enqueue %s: %w", kind, err)
 	}
 	// With a tx the nudged worker's claim queues behind it on the single
