@@ -111,9 +111,10 @@ type Config struct {
 	Lease time.Duration
 	// Poll is the longest a worker sleeps without a nudge. Default 5 s.
 	Poll time.Duration
-	// Workers is the number of jobs run concurrently. Default 4: two for
-	// plugin after hooks (as many as the default sandbox workers) and two
-	// for mail and webhooks, which mostly wait on the network.
+	// Workers is the number of jobs run concurrently. Default 4; a site
+	// sets its sandbox pool's size plus two (site.Open): as many plugin
+	// after hooks as there are workers to run them, and two for mail and
+	// webhooks, which mostly wait on the network.
 	Workers int
 	// KeepDead is how long dead jobs are kept for inspection. Default 30 days.
 	KeepDead time.Duration

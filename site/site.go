@@ -222,6 +222,15 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	if cfg.Jobs.Log == nil {
 		cfg.Jobs.Log = cfg.Logger
 	}
+	if cfg.Plugins.PoolSize <= 0 {
+		cfg.Plugins.PoolSize = DefaultPoolSize()
+	}
+	if cfg.Jobs.Workers <= 0 {
+		// As many after-hook deliveries at once as there are sandbox
+		// workers to run them, and two more for mail and webhooks, which
+		// mostly wait on the network: fewer would leave workers idle.
+		cfg.Jobs.Workers = cfg.Plugins.PoolSize + 2
+	}
 	s.Jobs = jobs.New(db, cfg.Jobs)
 	if cfg.Mail.URL != "" {
 		t, err := mail.NewTransport(cfg.Mail)
@@ -251,11 +260,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("secrets: %w", err)
 	}
 	s.sealer = sealer
-	size := cfg.Plugins.PoolSize
-	if size <= 0 {
-		size = DefaultPoolSize()
-	}
-	s.pool = &lazyPool{opts: sandbox.PoolOptions{Size: size, Executable: cfg.Plugins.WorkerExecutable, Logger: cfg.Logger}}
+	s.pool = &lazyPool{opts: sandbox.PoolOptions{Size: cfg.Plugins.PoolSize, Executable: cfg.Plugins.WorkerExecutable, Logger: cfg.Logger}}
 	if cfg.Plugins.UnsafeAllowLoopbackEgress {
 		cfg.Logger.Warn("plugins may fetch loopback addresses (--unsafe-allow-loopback-egress): never use this on a server")
 	}
