@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
@@ -208,7 +209,7 @@ func TestLogsRetentionPerPluginAndAge(t *testing.T) {
 // it for the plugin since its last sweep: in between a plugin holds at most
 // that much more, never less than the bound.
 func TestLogsRetentionSweepsEveryTenth(t *testing.T) {
-	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
+	db, err := storage.OpenSpec(context.Background(), storagetest.Spec(t, ""), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
