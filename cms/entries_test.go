@@ -4,15 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func newContentEnv(t testing.TB, opts ...ContentOption) (*Content, *storage.DB) {
 	t.Helper()
-	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "pilcrow.db"))
+	db, err := storage.OpenSpec(context.Background(), storagetest.Spec(t, ""), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,16 @@ package cms
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func TestIdempotencyLifetimes(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	db, err := storage.OpenSpec(ctx, storagetest.Spec(t, ""), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

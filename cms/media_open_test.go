@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 func TestParseMediaDelivery(t *testing.T) {
@@ -28,7 +29,7 @@ func TestParseMediaDelivery(t *testing.T) {
 func TestOpenMediaLibrary(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
+	db, err := storage.OpenSpec(ctx, storagetest.Spec(t, dir), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

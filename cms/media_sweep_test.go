@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // claimPrefix is a second blob owner, as the plugin manager is for bundles.
@@ -29,7 +30,7 @@ func (c claimPrefix) ReferencesBlob(_ context.Context, key string) (bool, error)
 func TestMediaSweepUntrackedLocal(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
+	db, err := storage.OpenSpec(ctx, storagetest.Spec(t, dir), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

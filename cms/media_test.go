@@ -17,6 +17,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 var cheap = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -36,7 +37,7 @@ func newMediaEnv(t *testing.T, maxBytes int64) *mediaEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := storage.Open(ctx, filepath.Join(dir, "pilcrow.db"))
+	db, err := storage.OpenSpec(ctx, storagetest.Spec(t, dir), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

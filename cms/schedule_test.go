@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // publishLedger records each afterPublish in the publishing transaction, so
@@ -30,14 +30,14 @@ func (h *publishLedger) AfterPublish(ctx context.Context, tx *sql.Tx, ev EntryEv
 // processes have) publish each due entry once: afterPublish commits once.
 func TestScheduledPublishOnceWithTwoSchedulers(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "pilcrow.db")
+	spec := storagetest.Spec(t, "")
 	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	var nodes [2]*Content
 	var ledgers [2]*publishLedger
 	for i := range nodes {
-		db, err := storage.Open(ctx, path)
+		db, err := storage.OpenSpec(ctx, spec, storage.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

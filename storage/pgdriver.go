@@ -92,7 +92,8 @@ func rewriteForPostgres(query string) string {
 	return out
 }
 
-// rebindPostgres numbers the `?` placeholders of query as `$1…$n`, leaving
+// rebindPostgres numbers the `?` placeholders of query as `$1…$n` (a
+// numbered `?NNN` becomes `$NNN`; a statement uses one spelling), leaving
 // alone any `?` inside a string literal, a quoted identifier, a comment or a
 // dollar-quoted body.
 func rebindPostgres(query string) string {
@@ -154,6 +155,15 @@ func rebindPostgres(query string) string {
 			}
 			b.WriteByte(c)
 			i++
+		case c == '?' && i+1 < len(query) && isDigit(query[i+1]):
+			// SQLite's numbered parameter ?NNN is PostgreSQL's $NNN.
+			j := i + 1
+			for j < len(query) && isDigit(query[j]) {
+				j++
+			}
+			b.WriteByte('$')
+			b.WriteString(query[i+1 : j])
+			i = j
 		case c == '?':
 			n++
 			b.WriteByte('$')

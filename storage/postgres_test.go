@@ -28,6 +28,8 @@ func TestRebindPostgres(t *testing.T) {
 		{`SELECT $1 WHERE x = $2`, `SELECT $1 WHERE x = $2`}, // PostgreSQL's own spelling passes through
 		{`SELECT 'unterminated ?`, `SELECT 'unterminated ?`},
 		{`VALUES (?,?,?)`, `VALUES ($1,$2,$3)`},
+		{`SELECT ?2 WHERE a = ?1 OR b = ?12`, `SELECT $2 WHERE a = $1 OR b = $12`}, // SQLite's numbered parameters
+		{`SELECT '?1', ?1`, `SELECT '?1', $1`},
 	} {
 		if got := rebindPostgres(tt.in); got != tt.want {
 			t.Errorf("rebindPostgres(%q) = %q, want %q", tt.in, got, tt.want)

@@ -17,7 +17,7 @@ import (
 // Statements are declared at package level (NewStatement) and prepared by
 // Open, outside any transaction: the write pool has one connection, which a
 // transaction holds, so preparing later from inside one would wait forever.
-type Statement struct{ query string }
+type Statement struct{ query, pg string }
 
 var statements struct {
 	sync.Mutex
@@ -32,6 +32,22 @@ func NewStatement(query string) *Statement {
 	statements.all = append(statements.all, s)
 	statements.Unlock()
 	return s
+}
+
+// WithPostgres gives s a text of its own on PostgreSQL, for the few
+// statements whose SQLite text carries SQLite-only planner hints (a unary
+// plus on a parameter, INDEXED BY). It returns s.
+func (s *Statement) WithPostgres(query string) *Statement {
+	s.pg = query
+	return s
+}
+
+// Text is s's SQL on dialect d.
+func (s *Statement) Text(d Dialect) string {
+	if d == Postgres && s.pg != "" {
+		return s.pg
+	}
+	return s.query
 }
 
 // prepareAll prepares every declared statement on the write connection.
@@ -65,7 +81,7 @@ func (db *DB) Exec(ctx context.Context, tx *sql.Tx, s *Statement, args ...any) (
 	if p := db.stmt(ctx, tx, s); p != nil {
 		return p.ExecContext(ctx, args...)
 	}
-	return tx.ExecContext(ctx, s.query, args...)
+	return tx.ExecContext(ctx, s.Text(db.dialect), args...)
 }
 
 // QueryRow runs s in tx, a transaction of Tx.
@@ -73,7 +89,7 @@ func (db *DB) QueryRow(ctx context.Context, tx *sql.Tx, s *Statement, args ...an
 	if p := db.stmt(ctx, tx, s); p != nil {
 		return p.QueryRowContext(ctx, args...)
 	}
-	return tx.QueryRowContext(ctx, s.query, args...)
+	return tx.QueryRowContext(ctx, s.Text(db.dialect), args...)
 }
 
 // Query runs s in tx, a transaction of Tx.
@@ -81,7 +97,7 @@ func (db *DB) Query(ctx context.Context, tx *sql.Tx, s *Statement, args ...any) 
 	if p := db.stmt(ctx, tx, s); p != nil {
 		return p.QueryContext(ctx, args...)
 	}
-	return tx.QueryContext(ctx, s.query, args...)
+	return tx.QueryContext(ctx, s.Text(db.dialect), args...)
 }
 
 func (db *DB) closeStatements() {
