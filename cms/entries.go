@@ -562,7 +562,7 @@ func (c *Content) checkValues(ctx context.Context, tx querier, v *ValidationErro
 		}
 		path := "/data/" + f.Name
 		if f.Unique {
-			other, err := uniqueHolder(ctx, tx, col.Name, f.Name, id, sqlValue(val))
+			other, err := uniqueHolder(ctx, tx, c.pg(), col.Name, f, id, sqlValue(val))
 			if err != nil {
 				return err
 			}

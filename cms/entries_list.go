@@ -26,7 +26,7 @@ func (c *Content) ListEntries(ctx context.Context, u *User, collection string, q
 	if err != nil {
 		return nil, err
 	}
-	b, err := buildList(col, q, false)
+	b, err := buildListOn(c.pg(), col, q, false)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +137,12 @@ func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 	if c.bySlug != nil {
 		return c.bySlug, nil
 	}
-	stmt, err := c.db.Read().PrepareContext(ctx, `SELECT `+publicColumns+` FROM entries e
-		WHERE e.collection = +? AND e.published_slug = ? AND e.status <> 'trashed'`)
+	q := `SELECT ` + publicColumns + ` FROM entries e
+		WHERE e.collection = +? AND e.published_slug = ? AND e.status <> 'trashed'`
+	if c.pg() {
+		q = noPlusHints(q)
+	}
+	stmt, err := c.db.Read().PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("prepare public entry query: %w", err)
 	}
@@ -152,7 +156,7 @@ func (c *Content) PublicList(ctx context.Context, collection string, q ListQuery
 	if err != nil {
 		return nil, err
 	}
-	b, err := buildList(col, q, true)
+	b, err := buildListOn(c.pg(), col, q, true)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +197,7 @@ func (c *Content) MediaReferences(ctx context.Context, mediaID string) ([]EntryR
 			if f.Type != TypeMedia {
 				continue
 			}
-			rows, err := c.db.Read().QueryContext(ctx, mediaRefsQuery(col.Name, f.Name), mediaID)
+			rows, err := c.db.Read().QueryContext(ctx, mediaRefsQuery(c.pg(), col.Name, f), mediaID)
 			if err != nil {
 				return nil, fmt.Errorf("media references: %w", err)
 			}

@@ -145,9 +145,17 @@ var (
 	// marks the statement as planned for that value, and prepares it again
 	// whenever the parameter is bound anew, that is on every call. The
 	// unary plus leaves the (collection, slug) lookups as they were.
-	stmtSlugTaken      = storage.NewStatement(`SELECT 1 FROM entries WHERE collection = +? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`)
-	stmtSlugCandidates = storage.NewStatement(`
+	stmtSlugTaken      = withoutPlusHints(storage.NewStatement(`SELECT 1 FROM entries WHERE collection = +? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`))
+	stmtSlugCandidates = withoutPlusHints(storage.NewStatement(`
 		SELECT slug FROM entries WHERE collection = +?1 AND id <> ?2 AND (slug = ?3 OR (slug >= ?4 AND slug < ?5))
 		UNION
-		SELECT published_slug FROM entries WHERE collection = +?1 AND id <> ?2 AND (published_slug = ?3 OR (published_slug >= ?4 AND published_slug < ?5))`)
+		SELECT published_slug FROM entries WHERE collection = +?1 AND id <> ?2 AND (published_slug = ?3 OR (published_slug >= ?4 AND published_slug < ?5))`))
 )
+
+// withoutPlusHints gives s a PostgreSQL text without SQLite's "= +?" hint:
+// PostgreSQL has no unary plus on text, and needs no such hint.
+func withoutPlusHints(s *storage.Statement) *storage.Statement {
+	return s.WithPostgres(noPlusHints(s.Text(storage.SQLite)))
+}
+
+func noPlusHints(q string) string { return strings.ReplaceAll(q, "= +?", "= ?") }

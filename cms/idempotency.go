@@ -60,7 +60,7 @@ func (s *Idempotency) Begin(ctx context.Context, scope, key string) (*StoredResp
 	s.prune(ctx, now)
 	for range 2 {
 		_, err := s.db.Write().ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, fingerprint, status, headers, body, created_at)
-			VALUES (?, ?, '', 0, '{}', x'', ?)`, scope, key, now)
+			VALUES (?, ?, '', 0, '{}', ?, ?)`, scope, key, []byte{}, now)
 		if err == nil {
 			return nil, nil
 		}

@@ -3,6 +3,7 @@ package cms
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,10 +24,14 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pg := c.pg()
 	list := func(qs string, public bool) (string, []any) {
-		b, err := buildList(col, mustQuery(t, qs), public)
+		b, err := buildListOn(pg, col, mustQuery(t, qs), public)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if pg {
+			return b.pgQuery(prefixedEntryColumns)
 		}
 		return b.query(prefixedEntryColumns)
 	}
@@ -38,7 +43,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	queries := []q{
 		{"unique", `SELECT id FROM entries WHERE collection = 'posts' AND status <> 'trashed' AND json_extract(data, '$.code') = ?1 AND id <> ?2
 		UNION ALL SELECT id FROM entries WHERE collection = 'posts' AND status = 'trashed' AND json_extract(data, '$.code') = ?1 AND id <> ?2 LIMIT 1`, []any{"x", "y"}},
-		{"media refs", mediaRefsQuery("posts", "cover"), []any{"m"}},
+		{"media refs", mediaRefsQuery(pg, "posts", &Field{Name: "cover", Type: TypeMedia}), []any{"m"}},
 		{"slug taken", `SELECT 1 FROM entries WHERE collection = +? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`, []any{"posts", "x", "s", "s"}},
 		{"public slug", `SELECT ` + publicColumns + ` FROM entries e WHERE e.collection = +? AND e.published_slug = ? AND e.status <> 'trashed'`, []any{"posts", "s"}},
 		{"reference", `SELECT 1 FROM entries WHERE id = ? AND collection = ?`, []any{"x", "posts"}},
@@ -53,6 +58,36 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	} {
 		s, args := list(l.qs, l.public)
 		queries = append(queries, q{"list " + l.qs, s, args})
+	}
+	if pg {
+		// PostgreSQL plans from statistics: give it a collection of some
+		// size, analyzed, as autovacuum would have.
+		mustExec(t, db.Write(), `INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug, published_version, created_at, updated_at, published_at)
+			SELECT 'e' || i, 'posts', 's' || i, 'published', 1, json_build_object('title', 't' || i, 'code', 'c' || i, 'cover', 'm' || i, 'n', i % 100)::text,
+				json_build_object('title', 't' || i, 'code', 'c' || i, 'cover', 'm' || i, 'n', i % 100)::text, 's' || i, 1, i, i, i
+			FROM generate_series(1, 5000) AS i`)
+		mustExec(t, db.Write(), `ANALYZE entries`)
+		code := pgFieldExpr("data", &Field{Name: "code", Type: TypeString})
+		queries[0].sql = `SELECT id FROM entries WHERE collection = 'posts' AND status <> 'trashed' AND ` + code + ` = ?1 AND id <> ?2
+		UNION ALL SELECT id FROM entries WHERE collection = 'posts' AND status = 'trashed' AND ` + code + ` = ?1 AND id <> ?2 LIMIT 1`
+		for i := range queries {
+			queries[i].sql = noPlusHints(queries[i].sql)
+		}
+		for _, q := range queries {
+			// Sequential scans priced out: one remaining means no index applies.
+			plan := pgExplain(t, db.Read(), q.sql, q.args, "enable_seqscan = off")
+			for _, n := range plan {
+				if n.Relation == "entries" && n.Type == "Seq Scan" {
+					t.Errorf("%s: full scan in plan %s", q.name, planText(plan))
+				}
+				// Point lookups must not walk a whole collection either.
+				if !strings.HasPrefix(q.name, "list") && n.Relation == "entries" && n.Index != "" &&
+					(n.Cond == "" || strings.HasPrefix(n.Cond, "(collection = ") && !strings.Contains(n.Cond, " AND ")) {
+					t.Errorf("%s: collection scan in plan %s", q.name, planText(plan))
+				}
+			}
+		}
+		return
 	}
 	for _, q := range queries {
 		rows, err := db.Read().QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.sql, q.args...)
@@ -114,12 +149,18 @@ func TestFieldSortPagesUseTheFieldIndex(t *testing.T) {
 	// them walks the sort index too.
 	seedEntries(t, c, walkThreshold+100)
 	// Some entries without a rating, so cursors can sit on NULL.
-	if _, err := db.Write().ExecContext(ctx, `UPDATE entries SET data = json_remove(data, '$.rating'),
-		published_data = json_remove(published_data, '$.rating') WHERE seq % 7 = 0`); err != nil {
+	if _, err := db.Write().ExecContext(ctx, jsonRemoveRating(c, 7)); err != nil {
 		t.Fatal(err)
 	}
-	// A fresh database has no statistics; the plans must not depend on them.
-	if _, err := db.Write().ExecContext(ctx, `DELETE FROM sqlite_stat1`); err != nil {
+	pg := c.pg()
+	if pg {
+		// PostgreSQL keeps statistics itself (autovacuum analyzes); bring
+		// them up to date after the update, as it would.
+		if _, err := db.Write().ExecContext(ctx, `ANALYZE entries`); err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := db.Write().ExecContext(ctx, `DELETE FROM sqlite_stat1`); err != nil {
+		// A fresh database has no statistics; the plans must not depend on them.
 		t.Fatal(err)
 	}
 	col, err := c.Collection(ctx, "articles")
@@ -155,15 +196,20 @@ func TestFieldSortPagesUseTheFieldIndex(t *testing.T) {
 		q := mustQuery(t, p.qs+"&limit=100")
 		multi := strings.Contains(p.qs, ",")
 		for n := 0; ; n++ {
-			b, err := buildList(col, q, p.public)
+			b, err := buildListOn(pg, col, q, p.public)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := choosePlan(ctx, db.Read(), b); err != nil {
+			if pg {
+				pgCheckPagePlan(t, db.Read(), b, p.index, multi, fmt.Sprintf("%s (public %v) page %d", p.qs, p.public, n+1))
+			} else if err := choosePlan(ctx, db.Read(), b); err != nil {
 				t.Fatal(err)
 			}
-			text, args := b.inner()
-			plan := explain(t, db.Read(), text, args)
+			var plan []string
+			if !pg {
+				text, args := b.inner()
+				plan = explain(t, db.Read(), text, args)
+			}
 			for _, step := range plan {
 				// With several sort keys, rows sharing the first key's value
 				// are sorted; nothing else may be.
@@ -201,9 +247,19 @@ func TestFieldSortPagesUseTheFieldIndex(t *testing.T) {
 		many = append(many, strconv.Itoa(i*1000)) // ratings are 0..99: matches few rows
 	}
 	for _, pub := range []bool{false, true} {
-		b, err := buildList(col, mustQuery(t, "filter[rating][in]="+strings.Join(many, ",")+"&filter[title][contains]=e"), pub)
+		b, err := buildListOn(pg, col, mustQuery(t, "filter[rating][in]="+strings.Join(many, ",")+"&filter[title][contains]=e"), pub)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if pg {
+			text, args := b.pgQuery("e.id")
+			plan := pgExplain(t, db.Read(), text, args)
+			if !slices.ContainsFunc(plan, func(n pgPlanNode) bool {
+				return strings.HasSuffix(n.Index, "articles_rating") && strings.Contains(n.Cond, "= ANY")
+			}) {
+				t.Errorf("in filter (public %v): plan %s does not look the values up in the rating index", pub, planText(plan))
+			}
+			continue
 		}
 		if err := choosePlan(ctx, db.Read(), b); err != nil {
 			t.Fatal(err)
@@ -223,8 +279,7 @@ func TestCursorPagesVisitEveryEntryInOrder(t *testing.T) {
 	c, db := newContentEnv(t)
 	mustCollection(t, c, benchCollection)
 	seedEntries(t, c, 120)
-	if _, err := db.Write().ExecContext(ctx, `UPDATE entries SET data = json_remove(data, '$.rating'),
-		published_data = json_remove(published_data, '$.rating') WHERE seq % 5 = 0`); err != nil {
+	if _, err := db.Write().ExecContext(ctx, jsonRemoveRating(c, 5)); err != nil {
 		t.Fatal(err)
 	}
 	// Reference order straight from SQLite, without limits or cursors.
@@ -234,8 +289,16 @@ func TestCursorPagesVisitEveryEntryInOrder(t *testing.T) {
 		if public {
 			col = "published_data"
 		}
-		rows, err := db.Read().QueryContext(ctx, `SELECT id FROM entries ORDER BY `+
-			strings.ReplaceAll(strings.ReplaceAll(order, "R", "json_extract("+col+", '$.rating')"), "T", tie))
+		rating := "json_extract(" + col + ", '$.rating')"
+		if c.pg() {
+			rating = "(" + col + "::jsonb ->> 'rating')::float8"
+		}
+		order = strings.ReplaceAll(strings.ReplaceAll(order, "R", rating), "T", tie)
+		if c.pg() {
+			// SQLite's order: NULLs first ascending, last descending.
+			order = strings.NewReplacer(rating+" ASC", rating+" ASC NULLS FIRST", rating+" DESC", rating+" DESC NULLS LAST").Replace(order)
+		}
+		rows, err := db.Read().QueryContext(ctx, `SELECT id FROM entries ORDER BY `+order)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,10 @@ func indexName(kind, collection, field string) string {
 // the published data (value, published_at, seq: the public lists' order). An
 // equality filter with the default order then reads only the rows it returns,
 // and other filters read index entries, not rows.
-func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, newFields []*Field) error {
+func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, oldFields, newFields []*Field) error {
+	if pg {
+		return pgSyncIndexes(ctx, tx, collection, oldFields, newFields)
+	}
 	for _, f := range oldFields {
 		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() {
 			continue
@@ -79,8 +82,11 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, 
 const valuesOfFieldSQL = `SELECT id, data -> ?2 FROM entries WHERE collection = ?1
 	UNION ALL SELECT id, published_data -> ?3 FROM entries WHERE collection = ?1 AND published_data IS NOT NULL`
 
-func duplicateValue(ctx context.Context, tx *sql.Tx, collection, field string) (string, error) {
-	expr := fieldExpr("data", field)
+func duplicateValue(ctx context.Context, tx *sql.Tx, pg bool, collection string, f *Field) (string, error) {
+	if pg {
+		return pgDuplicateValue(ctx, tx, collection, f)
+	}
+	expr := fieldExpr("data", f.Name)
 	var v any
 	err := tx.QueryRowContext(ctx, `SELECT `+expr+` AS v FROM entries WHERE collection = '`+sqlIdent(collection)+`' AND v IS NOT NULL
 		GROUP BY v HAVING COUNT(*) > 1 LIMIT 1`).Scan(&v)
@@ -96,9 +102,12 @@ func duplicateValue(ctx context.Context, tx *sql.Tx, collection, field string) (
 
 // uniqueHolder finds another entry holding val in field. Live entries are
 // found through the field's partial index, trashed ones through the status index.
-func uniqueHolder(ctx context.Context, tx querier, collection, field, id string, val any) (string, error) {
+func uniqueHolder(ctx context.Context, tx querier, pg bool, collection string, f *Field, id string, val any) (string, error) {
+	if pg {
+		return pgUniqueHolder(ctx, tx, collection, f, id, val)
+	}
 	var other string
-	coll, expr := sqlIdent(collection), fieldExpr("data", field)
+	coll, expr := sqlIdent(collection), fieldExpr("data", f.Name)
 	err := tx.QueryRowContext(ctx, `SELECT id FROM entries WHERE collection = '`+coll+`' AND status <> 'trashed' AND `+expr+` = ?1 AND id <> ?2
 		UNION ALL SELECT id FROM entries WHERE collection = '`+coll+`' AND status = 'trashed' AND `+expr+` = ?1 AND id <> ?2 LIMIT 1`, val, id).Scan(&other)
 	if err == sql.ErrNoRows {
@@ -111,6 +120,9 @@ func uniqueHolder(ctx context.Context, tx querier, collection, field, id string,
 func (c *Content) indexText(ctx context.Context, tx *sql.Tx, table string, seq int64, text string) error {
 	if table != "entries_fts" && table != "entries_pub_fts" {
 		panic("cms: unknown FTS table " + table)
+	}
+	if c.pg() {
+		return c.pgIndexText(ctx, tx, table, seq, text)
 	}
 	st := ftsStatements[table]
 	if _, err := c.db.Exec(ctx, tx, st.delete, seq); err != nil {
@@ -131,9 +143,13 @@ var ftsStatements = map[string]struct{ delete, insert *storage.Statement }{
 		storage.NewStatement(`INSERT INTO entries_pub_fts (rowid, body) VALUES (?, ?)`)},
 }
 
-func deleteFTSForCollection(ctx context.Context, tx *sql.Tx, collection string) error {
+func deleteFTSForCollection(ctx context.Context, tx *sql.Tx, pg bool, collection string) error {
+	key := "rowid"
+	if pg {
+		key = "seq"
+	}
 	for _, t := range []string{"entries_fts", "entries_pub_fts"} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE rowid IN (SELECT seq FROM entries WHERE collection = ?)`, collection); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE `+key+` IN (SELECT seq FROM entries WHERE collection = ?)`, collection); err != nil {
 			return err
 		}
 	}
@@ -163,10 +179,12 @@ type column struct {
 	ms       bool      // an INTEGER unix-ms system column
 	nullable bool
 	field    *Field // nil for system columns
+	pg       bool   // on PostgreSQL: ORDER BY spells out SQLite's NULL order
 }
 
 type listPlan struct {
 	public  bool
+	pg      bool
 	dataCol string
 	col     *Collection
 }
@@ -176,7 +194,7 @@ func (p listPlan) resolve(name string) (column, bool) {
 	case "createdAt":
 		return column{expr: "e.created_at", kind: TypeDatetime, ms: true}, true
 	case "publishedAt":
-		return column{expr: "e.published_at", kind: TypeDatetime, ms: true, nullable: !p.public}, true
+		return column{expr: "e.published_at", kind: TypeDatetime, ms: true, nullable: !p.public, pg: p.pg}, true
 	case "id":
 		return column{expr: "e.id", kind: TypeString}, true
 	case "slug":
@@ -190,7 +208,7 @@ func (p listPlan) resolve(name string) (column, bool) {
 		}
 	}
 	if f := p.col.Field(name); f != nil {
-		return column{expr: fieldExpr(p.dataCol, f.Name), kind: f.Type, nullable: true, field: f}, true
+		return column{expr: fieldExprOf(p.pg, p.dataCol, f), kind: f.Type, nullable: true, field: f, pg: p.pg}, true
 	}
 	return column{}, false
 }
@@ -226,6 +244,8 @@ type builtList struct {
 	ftsArg   int
 	onlyFTS  bool
 	ftsTerms []string
+	// pg: the list runs on PostgreSQL (see query_postgres.go).
+	pg bool
 }
 
 // arm is one range of rows after a cursor. In a null arm the first sort key
@@ -237,13 +257,19 @@ type arm struct {
 	null  bool
 }
 
-// buildList checks q against the collection and turns it into SQL fragments.
+// buildList checks q against the collection and turns it into SQLite's SQL
+// fragments.
 func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
-	p := listPlan{public: public, col: col, dataCol: "e.data"}
+	return buildListOn(false, col, q, public)
+}
+
+// buildListOn is buildList on SQLite or (pg) PostgreSQL.
+func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList, error) {
+	p := listPlan{public: public, pg: pg, col: col, dataCol: "e.data"}
 	if public {
 		p.dataCol = "e.published_data"
 	}
-	b := &builtList{limit: q.Limit}
+	b := &builtList{limit: q.Limit, pg: pg}
 	if b.limit <= 0 {
 		b.limit = DefaultLimit
 	}
@@ -275,6 +301,9 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 	}
 	if q.Q != "" {
 		fq := ftsQuery(q.Q)
+		if pg {
+			fq = pgTSQuery(q.Q)
+		}
 		if fq == "" {
 			v.Add("/query/q", "has no words to search for")
 		} else {
@@ -286,7 +315,11 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 			b.ftsArg = len(b.args)
 			b.ftsTerms = ftsTerms(q.Q)
 			b.ftsTable = table
-			b.where = append(b.where, "e.seq IN (SELECT rowid FROM "+table+" WHERE "+table+" MATCH ?)")
+			if pg {
+				b.where = append(b.where, pgSearchCond(table))
+			} else {
+				b.where = append(b.where, "e.seq IN (SELECT rowid FROM "+table+" WHERE "+table+" MATCH ?)")
+			}
 			b.args = append(b.args, fq)
 		}
 	}
@@ -423,6 +456,10 @@ func (p listPlan) addFilter(v *ValidationError, b *builtList, f Filter) {
 		}
 		vals = append(vals, x)
 	}
+	if p.pg {
+		p.pgAddFilter(b, c, f, vals)
+		return
+	}
 	if c.kind == TypeMultiselect {
 		sub := "SELECT 1 FROM json_each(" + p.dataCol + ", '$." + sqlIdent(c.field.Name) + "') WHERE value "
 		switch f.Op {
@@ -546,6 +583,10 @@ func (b *builtList) applyCursor(cur string) error {
 			return errBadCursor
 		}
 	}
+	if b.pg {
+		b.pgCursor(vals)
+		return nil
+	}
 	var ors []string
 	var args []any
 	for i, s := range b.sort {
@@ -626,6 +667,12 @@ func orderBy(keys []sortCol) string {
 		dir := "ASC"
 		if s.desc {
 			dir = "DESC"
+		}
+		switch {
+		case s.pg && s.nullable && s.desc:
+			dir += " NULLS LAST"
+		case s.pg && s.nullable:
+			dir += " NULLS FIRST"
 		}
 		order = append(order, s.expr+" "+dir)
 	}
@@ -728,6 +775,10 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
 func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+	if b.pg {
+		text, args := b.pgQuery(selectCols)
+		return readPage(ctx, db, b, text, args, scan)
+	}
 	if err := expandPrefix(ctx, db, b); err != nil {
 		return "", err
 	}
@@ -769,6 +820,21 @@ func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, s
 	if err != nil {
 		return "", fmt.Errorf("list entries: %w", err)
 	}
+	return scanPage(b, rows, scan)
+}
+
+// readPage runs a page query and scans it (see scanPage).
+func readPage(ctx context.Context, db *sql.DB, b *builtList, text string, args []any, scan func(row scanner) error) (string, error) {
+	rows, err := db.QueryContext(ctx, text, args...)
+	if err != nil {
+		return "", fmt.Errorf("list entries: %w", err)
+	}
+	return scanPage(b, rows, scan)
+}
+
+// scanPage hands each row of a page query to scan and returns the cursor of
+// the last row when there is a next page.
+func scanPage(b *builtList, rows *sql.Rows, scan func(row scanner) error) (string, error) {
 	defer rows.Close()
 	n := 0
 	var last []any
@@ -789,8 +855,11 @@ func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, s
 // mediaRefsQuery finds entries whose working or published data names a media id
 // in field, each branch shaped to use an index (the field's partial indexes
 // for live entries, the status index for the trash).
-func mediaRefsQuery(collection, field string) string {
-	coll, d, p := sqlIdent(collection), fieldExpr("data", field), fieldExpr("published_data", field)
+func mediaRefsQuery(pg bool, collection string, f *Field) string {
+	if pg {
+		return pgMediaRefsQuery(collection, f)
+	}
+	coll, d, p := sqlIdent(collection), fieldExpr("data", f.Name), fieldExpr("published_data", f.Name)
 	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed' AND ` + p + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
