@@ -330,9 +330,10 @@ func (c *Content) CreateEntry(ctx context.Context, u *User, collection string, d
 	}
 }
 
-func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, raw map[string]any, u *User) (*Entry, error) {
+func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, input map[string]any, u *User) (*Entry, error) {
 	var e *Entry
-	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := c.entryTx(ctx, func(tx *sql.Tx) error {
+		raw := maps.Clone(input) // assignSlug writes the slug; a run again starts afresh
 		if err := c.checkCollectionCurrent(ctx, tx, col); err != nil {
 			return err
 		}
@@ -371,6 +372,25 @@ func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, r
 		return nil, c.wrapWriteErr("create entry", err)
 	}
 	return e.present(col), nil
+}
+
+// entryTx runs fn, an entry save, in a transaction. On PostgreSQL it runs
+// it again when a write hit a unique constraint (a slug) on a row that a
+// concurrent save committed after fn looked: PostgreSQL reports that as a
+// unique violation, not as the serialization conflict storage.DB.Tx runs
+// again, and the failed statement ends the transaction. In the fresh run
+// fn's own look (slugTaken, uniqueHolder) sees the other entry and picks
+// the next free slug or refuses the value as a sequential save would. On
+// SQLite the single writer makes the look and the write one step, so a
+// unique violation is a real error there.
+func (c *Content) entryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := c.db.Tx(ctx, fn)
+		if attempt < 20 && c.pg() && storage.IsUniqueViolation(err) {
+			continue
+		}
+		return err
+	}
 }
 
 // wrapWriteErr keeps domain errors testable and wraps the rest with context.
@@ -452,9 +472,10 @@ func (c *Content) update(ctx context.Context, u *User, collection, id string, ex
 	}
 }
 
-func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, raw map[string]any, u *User, expect int64, mark revisionMark) (*Entry, error) {
+func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, input map[string]any, u *User, expect int64, mark revisionMark) (*Entry, error) {
 	var e *Entry
-	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := c.entryTx(ctx, func(tx *sql.Tx) error {
+		raw := maps.Clone(input) // assignSlug writes the slug; a run again starts afresh
 		if err := c.checkCollectionCurrent(ctx, tx, col); err != nil {
 			return err
 		}

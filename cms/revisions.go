@@ -213,7 +213,7 @@ func (c *Content) revisionPage(ctx context.Context, u *User, collection, id stri
 	}
 	sqlLimit := limit + 1 // one more, to know whether there is a next page
 	if limit < 0 {
-		sqlLimit = -1
+		sqlLimit = math.MaxInt32 // all: PostgreSQL refuses SQLite's LIMIT -1
 	}
 	rows, err := c.db.Read().QueryContext(ctx, `SELECT rev, entry_id, entry_version, slug, author_id, plugin_id, action, note, created_at
 		FROM revisions WHERE entry_id = ? AND rev < ? ORDER BY rev DESC LIMIT ?`, id, before, sqlLimit)
