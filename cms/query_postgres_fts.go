@@ -7,6 +7,9 @@ package cms
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -90,3 +93,78 @@ func (c *Content) pgIndexText(ctx context.Context, tx *sql.Tx, table string, seq
 		ON CONFLICT (seq) DO UPDATE SET body = excluded.body`, seq, doc)
 	return err
 }
+
+// pgRunSearch runs a list with a full-text condition on PostgreSQL without
+// leaving the plan to the planner's guess of how many entries match:
+// PostgreSQL estimates a prefix query at 2% of the entries whatever the
+// word, so for a rare word it walks the sort index to the end probing every
+// entry (0.5 s at 100k), and for a common one it may collect and sort every
+// match. Instead, as ftsTopK does on SQLite:
+//
+//  1. walk the first pgSearchWalk entries of the page's range in sort
+//     order and keep those that match; with limit+1 of them the page is
+//     theirs (no later entry can sort before them);
+//  2. otherwise the matches are rare in that stretch: collect every match
+//     from the GIN index (a materialized set, so the planner cannot go back
+//     to walking) and sort those.
+//
+// Step 1 reads at most pgSearchWalk index entries and probes; step 2 reads
+// as many entries as match.
+func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+	n := b.limit + 1
+	walk := min(pgSearchWalk*n, 2000)
+	ftsArg := b.args[b.ftsArg]
+	where := slices.Delete(slices.Clone(b.where), b.ftsWhere, b.ftsWhere+1)
+	args := slices.Delete(slices.Clone(b.args), b.ftsArg, b.ftsArg+1)
+	var first arm
+	if len(b.arms) > 0 {
+		first = b.arms[0]
+	}
+	keys := make([]string, len(b.sort))
+	outer := make([]sortCol, len(b.sort))
+	for i, s := range b.sort {
+		keys[i] = s.expr + " AS k" + strconv.Itoa(i)
+		outer[i] = s
+		outer[i].expr = "w.k" + strconv.Itoa(i)
+	}
+	q1 := "SELECT w.seq FROM (SELECT e.seq, " + strings.Join(keys, ", ") + " FROM entries e WHERE " +
+		strings.Join(append(slices.Clone(where), first.where...), " AND ") + b.orderBy() + " LIMIT " + strconv.Itoa(walk) +
+		") w WHERE w.seq IN (SELECT seq FROM " + b.ftsTable + " WHERE body @@ to_tsquery('simple', ?))" + orderBy(outer) +
+		" LIMIT " + strconv.Itoa(n)
+	rows, err := db.QueryContext(ctx, q1, append(append(slices.Clone(args), first.args...), ftsArg)...)
+	if err != nil {
+		return "", fmt.Errorf("search entries: %w", err)
+	}
+	var seqs []string
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("search entries: %w", err)
+		}
+		seqs = append(seqs, strconv.FormatInt(s, 10))
+	}
+	if err := rows.Close(); err != nil {
+		return "", fmt.Errorf("search entries: %w", err)
+	}
+	var sel []string
+	for _, s := range b.sort {
+		sel = append(sel, s.expr)
+	}
+	head := "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN ("
+	if len(seqs) == n {
+		return readPage(ctx, db, b, head+strings.Join(seqs, ", ")+")"+b.orderBy(), nil, scan)
+	}
+	every := *b
+	every.where = slices.Clone(b.where)
+	every.where[b.ftsWhere] = "e.seq IN (SELECT seq FROM m)"
+	every.args = args
+	inner, innerArgs := every.pgInner()
+	inner = "WITH m AS MATERIALIZED (SELECT seq FROM " + b.ftsTable + " WHERE body @@ to_tsquery('simple', ?)) " + inner
+	return readPage(ctx, db, b, head+inner+")"+b.orderBy(), append([]any{ftsArg}, innerArgs...), scan)
+}
+
+// pgSearchWalk × (limit+1) is how many entries in sort order pgRunSearch
+// probes before it collects every match instead: a word in one entry of
+// pgSearchWalk fills the page from the walk.
+const pgSearchWalk = 20

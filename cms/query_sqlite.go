@@ -775,6 +775,9 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
 func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+	if b.pg && b.ftsTable != "" {
+		return pgRunSearch(ctx, db, b, selectCols, scan)
+	}
 	if b.pg {
 		text, args := b.pgQuery(selectCols)
 		return readPage(ctx, db, b, text, args, scan)
