@@ -232,3 +232,64 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 		t.Errorf("a purged entry left %d search rows", rows)
 	}
 }
+
+// A search finds the same entries on both databases: words are matched
+// whole, case and diacritics folded, the last word as a prefix, every word
+// required, punctuation a separator.
+func TestSearchMatchesWords(t *testing.T) {
+	c, _ := newContentEnv(t)
+	mustCollection(t, c, benchCollection)
+	ctx := context.Background()
+	titles := []string{"Crème brûlée recipe", "ZEBRA crossing", "Visit example.com today", "well-known zebras", "Über Straße"}
+	for _, title := range titles {
+		e, err := c.CreateEntry(ctx, nil, "articles", map[string]any{"title": title})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Publish(ctx, nil, "articles", e.ID, nil, e.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		q    string
+		want []string // titles, newest first
+	}{
+		{"creme", []string{titles[0]}},
+		{"BRULEE", []string{titles[0]}},
+		{"zebra", []string{titles[3], titles[1]}}, // the prefix covers "zebras"
+		{"zebra crossing", []string{titles[1]}},   // every word must match
+		{"crossing zeb", []string{titles[1]}},
+		{"example", []string{titles[2]}},
+		{"com", []string{titles[2]}},
+		{"known", []string{titles[3]}},
+		{"uber strasse", nil},
+		{"uber stra", []string{titles[4]}},
+		{"recipes", nil},
+		{"rec", []string{titles[0]}},
+	} {
+		for _, public := range []bool{false, true} {
+			q := mustQuery(t, "q="+url.QueryEscape(tt.q))
+			var got []string
+			if public {
+				p, err := c.PublicList(ctx, "articles", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range p.Items {
+					got = append(got, e.Data["title"].(string))
+				}
+			} else {
+				p, err := c.ListEntries(ctx, nil, "articles", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range p.Items {
+					got = append(got, e.Data["title"].(string))
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("q=%q (public %v): %q, want %q", tt.q, public, got, tt.want)
+			}
+		}
+	}
+}

@@ -101,9 +101,11 @@ func (c *Content) pgIndexText(ctx context.Context, tx *sql.Tx, table string, seq
 // entry (0.5 s at 100k), and for a common one it may collect and sort every
 // match. Instead, as ftsTopK does on SQLite:
 //
-//  1. walk the first pgSearchWalk entries of the page's range in sort
-//     order and keep those that match; with limit+1 of them the page is
-//     theirs (no later entry can sort before them);
+//  1. walk the first pgSearchWalk × (limit+1) entries of the page's range
+//     in sort order and keep those that match, each probed by primary key
+//     (a scalar subquery, which the planner cannot turn into a join that
+//     reads every match first); with limit+1 of them the page is theirs
+//     (no later entry can sort before them);
 //  2. otherwise the matches are rare in that stretch: collect every match
 //     from the GIN index (a materialized set, so the planner cannot go back
 //     to walking) and sort those.
@@ -129,7 +131,7 @@ func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols strin
 	}
 	q1 := "SELECT w.seq FROM (SELECT e.seq, " + strings.Join(keys, ", ") + " FROM entries e WHERE " +
 		strings.Join(append(slices.Clone(where), first.where...), " AND ") + b.orderBy() + " LIMIT " + strconv.Itoa(walk) +
-		") w WHERE w.seq IN (SELECT seq FROM " + b.ftsTable + " WHERE body @@ to_tsquery('simple', ?))" + orderBy(outer) +
+		") w WHERE (SELECT f.body @@ to_tsquery('simple', ?) FROM " + b.ftsTable + " f WHERE f.seq = w.seq)" + orderBy(outer) +
 		" LIMIT " + strconv.Itoa(n)
 	rows, err := db.QueryContext(ctx, q1, append(append(slices.Clone(args), first.args...), ftsArg)...)
 	if err != nil {
