@@ -100,8 +100,8 @@ func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields
 
 // pgValuesOfFieldSQL is valuesOfFieldSQL on PostgreSQL: each stored value of
 // field ?2 as JSON text (?3 is the same name, for the published copy).
-const pgValuesOfFieldSQL = `SELECT id, (data::jsonb -> ?2)::text FROM entries WHERE collection = ?1
-	UNION ALL SELECT id, (published_data::jsonb -> ?3)::text FROM entries WHERE collection = ?1 AND published_data IS NOT NULL`
+const pgValuesOfFieldSQL = `SELECT id, (data::jsonb -> CAST(?2 AS text))::text FROM entries WHERE collection = ?1
+	UNION ALL SELECT id, (published_data::jsonb -> CAST(?3 AS text))::text FROM entries WHERE collection = ?1 AND published_data IS NOT NULL`
 
 func pgDuplicateValue(ctx context.Context, tx *sql.Tx, collection string, f *Field) (string, error) {
 	var v any
