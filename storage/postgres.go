@@ -105,7 +105,12 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect to postgres %s/%s: %w", cfg.Host, cfg.Database, err)
 	}
-	if err := migrations.Apply(ctx, pool, migrations.Postgres); err != nil {
+	// Migrations run on plain pgx connections: goose binds Go bools for
+	// its boolean column, which pgConnector would send as 0/1.
+	plain := sql.OpenDB(stdlib.GetConnector(*cfg))
+	err = migrations.Apply(ctx, plain, migrations.Postgres)
+	plain.Close()
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("storage: %w", err)
 	}

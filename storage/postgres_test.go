@@ -79,6 +79,29 @@ func openPostgresTest(t *testing.T) *DB {
 	return db
 }
 
+// A PostgreSQL database without Pilcrow's schema (what `serve --database
+// postgres://…` meets the first time) is migrated by opening it.
+func TestOpenPostgresMigratesAnEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	url := storagetest.PostgresURL(t)
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := OpenSpec(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Read-then-write transactions, the way code written for SQLite's single
 // writer does them (a counter, "the next number"), lose no update on
 // PostgreSQL with many running at once: Tx is serializable and runs a
