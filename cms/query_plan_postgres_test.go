@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -125,5 +126,23 @@ func pgCheckPagePlan(t *testing.T, db *sql.DB, b *builtList, wantIndex string, m
 	}
 	if !used {
 		t.Errorf("%s: plan %s does not walk %s", what, planText(plan), wantIndex)
+	}
+}
+
+// Index names fit PostgreSQL's 63 bytes and stay distinct when long.
+func TestPostgresIndexNames(t *testing.T) {
+	long := strings.Repeat("c", 64)
+	seen := map[string]bool{}
+	for _, f := range []string{"a", strings.Repeat("f", 64) + "1", strings.Repeat("f", 64) + "2"} {
+		for _, kind := range []string{"d", "p", "sd", "sp"} {
+			n := pgIndexName(kind, long, f)
+			if len(n) > 63 || seen[n] {
+				t.Errorf("pgIndexName(%s, %s): %q (%d bytes, seen %v)", kind, f, n, len(n), seen[n])
+			}
+			seen[n] = true
+		}
+	}
+	if got := pgIndexName("d", "articles", "rating"); got != indexName("d", "articles", "rating") {
+		t.Errorf("a short name changed: %q", got)
 	}
 }

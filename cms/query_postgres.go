@@ -8,7 +8,9 @@ package cms
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -41,6 +43,19 @@ func pgFieldExpr(dataCol string, f *Field) string {
 	return "((" + x + ") COLLATE \"C\")"
 }
 
+// pgIndexName is indexName within PostgreSQL's 63-byte identifiers, which
+// it would otherwise truncate silently, so that two long names sharing a
+// prefix became one index: a long name keeps its start and ends in a hash
+// of the whole.
+func pgIndexName(kind, collection, field string) string {
+	n := indexName(kind, collection, field)
+	if len(n) <= 63 {
+		return n
+	}
+	sum := sha256.Sum256([]byte(n))
+	return n[:46] + "_" + hex.EncodeToString(sum[:8])
+}
+
 // fieldExprOf is fieldExpr on the given database.
 func fieldExprOf(pg bool, dataCol string, f *Field) string {
 	if pg {
@@ -68,10 +83,10 @@ func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields
 			continue
 		}
 		for _, kind := range []string{"d", "p"} {
-			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+indexName(kind, collection, f.Name)); err != nil {
+			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+pgIndexName(kind, collection, f.Name)); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DROP STATISTICS IF EXISTS `+indexName("s"+kind, collection, f.Name)); err != nil {
+			if _, err := tx.ExecContext(ctx, `DROP STATISTICS IF EXISTS `+pgIndexName("s"+kind, collection, f.Name)); err != nil {
 				return err
 			}
 		}
@@ -82,12 +97,12 @@ func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields
 			continue
 		}
 		stmts := []string{
-			`CREATE INDEX IF NOT EXISTS ` + indexName("d", collection, f.Name) + ` ON entries (` + pgFieldExpr("data", f) +
+			`CREATE INDEX IF NOT EXISTS ` + pgIndexName("d", collection, f.Name) + ` ON entries (` + pgFieldExpr("data", f) +
 				` NULLS FIRST, seq) WHERE collection = '` + coll + `' AND status <> 'trashed'`,
-			`CREATE INDEX IF NOT EXISTS ` + indexName("p", collection, f.Name) + ` ON entries (` + pgFieldExpr("published_data", f) +
+			`CREATE INDEX IF NOT EXISTS ` + pgIndexName("p", collection, f.Name) + ` ON entries (` + pgFieldExpr("published_data", f) +
 				` NULLS FIRST, published_at, seq) WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed'`,
-			`CREATE STATISTICS IF NOT EXISTS ` + indexName("sd", collection, f.Name) + ` ON (` + pgFieldExpr("data", f) + `) FROM entries`,
-			`CREATE STATISTICS IF NOT EXISTS ` + indexName("sp", collection, f.Name) + ` ON (` + pgFieldExpr("published_data", f) + `) FROM entries`,
+			`CREATE STATISTICS IF NOT EXISTS ` + pgIndexName("sd", collection, f.Name) + ` ON (` + pgFieldExpr("data", f) + `) FROM entries`,
+			`CREATE STATISTICS IF NOT EXISTS ` + pgIndexName("sp", collection, f.Name) + ` ON (` + pgFieldExpr("published_data", f) + `) FROM entries`,
 		}
 		for _, s := range stmts {
 			if _, err := tx.ExecContext(ctx, s); err != nil {
