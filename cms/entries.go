@@ -50,9 +50,13 @@ type Entry struct {
 	// what the public sees.
 	HasDraft bool `json:"hasDraft"`
 
-	seq           int64
-	raw           map[string]any // every stored value, hidden fields included
-	rawJSON       string
+	seq     int64
+	raw     map[string]any // every stored value, hidden fields included
+	rawJSON string
+	// published: the entry has a public copy (published_version is set).
+	// pubJSON is that copy's data only when it differs from the working
+	// copy; NULL means "the same as data" (see migration 00036).
+	published     bool
 	pubJSON       sql.NullString
 	publishedSlug sql.NullString
 }
@@ -72,16 +76,16 @@ var errRetry = errors.New("retry")
 
 const maxRetries = 5
 
-const entryColumns = `seq, id, collection, slug, status, version, data, published_data, published_slug, author_id, created_at, updated_at, published_at, scheduled_at, trashed_at`
+const entryColumns = `seq, id, collection, slug, status, version, data, published_data, published_slug, published_version, author_id, created_at, updated_at, published_at, scheduled_at, trashed_at`
 
 func scanEntry(row interface{ Scan(...any) error }) (*Entry, error) {
 	var e Entry
 	var status string
 	var author sql.NullString
 	var created, updated int64
-	var published, scheduled, trashed sql.NullInt64
+	var pubVersion, published, scheduled, trashed sql.NullInt64
 	if err := row.Scan(&e.seq, &e.ID, &e.Collection, &e.Slug, &status, &e.Version, &e.rawJSON, &e.pubJSON,
-		&e.publishedSlug, &author, &created, &updated, &published, &scheduled, &trashed); err != nil {
+		&e.publishedSlug, &pubVersion, &author, &created, &updated, &published, &scheduled, &trashed); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -99,7 +103,8 @@ func scanEntry(row interface{ Scan(...any) error }) (*Entry, error) {
 	e.PublishedAt = msPtr(published)
 	e.ScheduledAt = msPtr(scheduled)
 	e.TrashedAt = msPtr(trashed)
-	e.HasDraft = e.pubJSON.Valid && e.pubJSON.String != e.rawJSON
+	e.published = pubVersion.Valid
+	e.HasDraft = e.published && e.pubJSON.Valid && e.pubJSON.String != e.rawJSON
 	return &e, nil
 }
 
@@ -488,12 +493,11 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 			return err
 		}
 		now := c.nowMs()
-		if _, err := tx.ExecContext(ctx, `UPDATE entries SET data = ?, slug = ?, version = version + 1, updated_at = ? WHERE id = ?`,
-			string(data), slug, now, cur.ID); err != nil {
+		if _, err := c.db.Exec(ctx, tx, stmtUpdateEntry, string(data), slug, now, cur.ID); err != nil {
 			return err
 		}
 		// Without drafts, saving a published entry republishes it at once.
-		republish := !col.Options.Drafts && cur.pubJSON.Valid
+		republish := !col.Options.Drafts && cur.published
 		if republish {
 			if err := c.publishTx(ctx, tx, col, cur.ID, now, false); err != nil {
 				return err
@@ -635,4 +639,16 @@ var (
 	stmtInsertRevision = storage.NewStatement(`INSERT INTO revisions (entry_id, rev, entry_version, slug, data, author_id, plugin_id, action, note, created_at)
 			VALUES (?, (SELECT COALESCE(MAX(rev), 0) + 1 FROM revisions WHERE entry_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)`)
 	stmtCollectionUpdated = storage.NewStatement(`SELECT updated_at FROM collections WHERE name = ?`)
+	// stmtUpdateEntry writes a new working copy. A published entry's public
+	// copy is stored apart only while it differs from the working copy
+	// (published_data and published_slug NULL mean "the same as data and
+	// slug"): the first edit of a draft keeps the old working copy as the
+	// public one, and an edit back to what the public sees drops it again.
+	// SET expressions read the row as it was before the update.
+	stmtUpdateEntry = storage.NewStatement(`UPDATE entries SET
+		published_data = CASE WHEN published_version IS NULL OR COALESCE(published_data, data) = ?1 THEN NULL
+			ELSE COALESCE(published_data, data) END,
+		published_slug = CASE WHEN published_version IS NULL OR COALESCE(published_slug, slug) = ?2 THEN NULL
+			ELSE COALESCE(published_slug, slug) END,
+		data = ?1, slug = ?2, version = version + 1, updated_at = ?3 WHERE id = ?4`)
 )

@@ -45,8 +45,10 @@ func seedEntries(tb testing.TB, c *Content, n int) {
 	}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug,
-			published_version, created_at, updated_at, published_at) VALUES (?, ?, ?, 'published', 2, ?, ?, ?, 2, ?, ?, ?) RETURNING seq`)
+		// A published entry without a draft: its public copy is its working
+		// copy (published_data and published_slug NULL).
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data,
+			published_version, created_at, updated_at, published_at) VALUES (?, ?, ?, 'published', 2, ?, 2, ?, ?, ?) RETURNING seq`)
 		if err != nil {
 			return err
 		}
@@ -62,7 +64,7 @@ func seedEntries(tb testing.TB, c *Content, n int) {
 			}
 			data, _ := json.Marshal(raw)
 			var seq int64
-			if err := ins.QueryRowContext(ctx, uuid.Must(uuid.NewV7()).String(), col.Name, raw["slug"], string(data), string(data), raw["slug"],
+			if err := ins.QueryRowContext(ctx, uuid.Must(uuid.NewV7()).String(), col.Name, raw["slug"], string(data),
 				at.UnixMilli(), at.UnixMilli(), at.UnixMilli()).Scan(&seq); err != nil {
 				return err
 			}

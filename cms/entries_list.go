@@ -64,7 +64,21 @@ type PublicPage struct {
 	NextCursor string         `json:"nextCursor,omitempty"`
 }
 
-const publicColumns = `e.id, e.published_slug, e.published_data, e.published_at, e.published_version`
+// The public copy: published_data and published_slug are stored only while
+// they differ from the working copy; published_version marks a published
+// entry (see migration 00036). Every public query selects through these.
+const (
+	publicColumns   = `e.id, ` + publicSlugExpr + `, ` + publicDataExpr + `, e.published_at, e.published_version`
+	publicDataExpr  = `COALESCE(e.published_data, e.data)`
+	publicSlugExpr  = `COALESCE(e.published_slug, e.slug)`
+	publishedFilter = `e.published_version IS NOT NULL AND e.status <> 'trashed'`
+	// publicBySlugSQL finds the entry published under ?2: its published
+	// slug when that differs from its working slug (the partial index
+	// entries_published_slug), else its working slug (the (collection,
+	// slug) index).
+	publicBySlugSQL = `SELECT ` + publicColumns + ` FROM entries e
+		WHERE e.collection = +?1 AND ((e.slug = ?2 AND e.published_slug IS NULL) OR e.published_slug = ?2) AND ` + publishedFilter
+)
 
 func scanPublic(col *Collection, row scanner) (*PublicEntry, error) {
 	var p PublicEntry
@@ -137,8 +151,7 @@ func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 	if c.bySlug != nil {
 		return c.bySlug, nil
 	}
-	stmt, err := c.db.Read().PrepareContext(ctx, `SELECT `+publicColumns+` FROM entries e
-		WHERE e.collection = +? AND e.published_slug = ? AND e.status <> 'trashed'`)
+	stmt, err := c.db.Read().PrepareContext(ctx, publicBySlugSQL)
 	if err != nil {
 		return nil, fmt.Errorf("prepare public entry query: %w", err)
 	}

@@ -38,9 +38,15 @@ func indexName(kind, collection, field string) string {
 	return fmt.Sprintf("ix_%s_%d_%s_%s", kind, len(collection), sqlIdent(collection), sqlIdent(field))
 }
 
+// publicIndexKind names the per-field indexes of the public copy. Before
+// migration 00036 they were "p" indexes over published_data, which is now
+// NULL while the public copy equals the working copy; UpgradeIndexes
+// replaces them.
+const publicIndexKind = "pub"
+
 // syncIndexes keeps one partial expression index per indexed field for the
 // working data (value, then rowid = seq, the admin lists' order) and one for
-// the published data (value, published_at, seq: the public lists' order). An
+// the public copy (value, published_at, seq: the public lists' order). An
 // equality filter with the default order then reads only the rows it returns,
 // and other filters read index entries, not rows.
 func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, newFields []*Field) error {
@@ -48,7 +54,7 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, 
 		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() {
 			continue
 		}
-		for _, kind := range []string{"d", "p"} {
+		for _, kind := range []string{"d", "p", publicIndexKind} {
 			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+indexName(kind, collection, f.Name)); err != nil {
 				return err
 			}
@@ -64,8 +70,8 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, 
 		stmts := []string{
 			`CREATE INDEX IF NOT EXISTS ` + indexName("d", collection, f.Name) + ` ON entries(` + fieldExpr("data", f.Name) +
 				`) WHERE collection = '` + coll + `' AND status <> 'trashed'`,
-			`CREATE INDEX IF NOT EXISTS ` + indexName("p", collection, f.Name) + ` ON entries(` + fieldExpr("published_data", f.Name) +
-				`, published_at) WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed'`,
+			`CREATE INDEX IF NOT EXISTS ` + indexName(publicIndexKind, collection, f.Name) + ` ON entries(` + fieldExpr("COALESCE(published_data, data)", f.Name) +
+				`, published_at) WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed'`,
 		}
 		for _, s := range stmts {
 			if _, err := tx.ExecContext(ctx, s); err != nil {
@@ -73,6 +79,57 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, 
 			}
 		}
 	}
+	return nil
+}
+
+// UpgradeIndexes brings the per-field indexes of a database written by an
+// older Pilcrow up to date: it drops the public-copy indexes over
+// published_data alone (kind "p", which migration 00036 made partial to the
+// few entries whose public copy differs) and creates every collection's
+// missing indexes. A site calls it once at start; with nothing to do it
+// costs one read of the schema.
+func (c *Content) UpgradeIndexes(ctx context.Context) error {
+	var stale []string
+	rows, err := c.db.Read().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix\_p\_%' ESCAPE '\'`)
+	if err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("upgrade indexes: %w", err)
+		}
+		stale = append(stale, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	cols, err := c.ListCollections(ctx)
+	if err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, n := range stale {
+			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS "`+strings.ReplaceAll(n, `"`, `""`)+`"`); err != nil {
+				return err
+			}
+		}
+		for _, col := range cols {
+			if err := syncIndexes(ctx, tx, col.Name, nil, col.Fields); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	c.log.InfoContext(ctx, "rebuilt the public-copy field indexes", "dropped", len(stale), "collections", len(cols))
 	return nil
 }
 
@@ -181,7 +238,7 @@ func (p listPlan) resolve(name string) (column, bool) {
 		return column{expr: "e.id", kind: TypeString}, true
 	case "slug":
 		if p.public {
-			return column{expr: "e.published_slug", kind: TypeString}, true
+			return column{expr: publicSlugExpr, kind: TypeString}, true
 		}
 		return column{expr: "e.slug", kind: TypeString}, true
 	case "updatedAt":
@@ -241,7 +298,7 @@ type arm struct {
 func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 	p := listPlan{public: public, col: col, dataCol: "e.data"}
 	if public {
-		p.dataCol = "e.published_data"
+		p.dataCol = publicDataExpr
 	}
 	b := &builtList{limit: q.Limit}
 	if b.limit <= 0 {
@@ -254,7 +311,7 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 		if len(q.Status) > 0 {
 			v.Add("/query/status", "is not available on the public API: it lists published entries only")
 		}
-		b.where = append(b.where, "e.published_data IS NOT NULL", "e.status <> 'trashed'")
+		b.where = append(b.where, "e.published_version IS NOT NULL", "e.status <> 'trashed'")
 	case len(q.Status) > 0:
 		ph := make([]string, len(q.Status))
 		for i, s := range q.Status {
@@ -299,7 +356,7 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 	if live := public || !slices.Contains(q.Status, StatusTrashed); live {
 		kind := "d"
 		if public {
-			kind = "p"
+			kind = publicIndexKind
 		}
 		switch first := b.sort[0]; {
 		case first.field != nil && first.field.Type.indexed():
@@ -791,7 +848,8 @@ func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, s
 // for live entries, the status index for the trash).
 func mediaRefsQuery(collection, field string) string {
 	coll, d, p := sqlIdent(collection), fieldExpr("data", field), fieldExpr("published_data", field)
+	pub := fieldExpr("COALESCE(published_data, data)", field)
 	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
-		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed' AND ` + p + ` = ?1
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed' AND ` + pub + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
 }
