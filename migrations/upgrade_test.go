@@ -134,8 +134,8 @@ func TestPublicCopyStoredOnce(t *testing.T) {
 	}
 	type row struct {
 		id, slug, status, data string
-		pubData, pubSlug        sql.NullString
-		pubVersion              sql.NullInt64
+		pubData, pubSlug       sql.NullString
+		pubVersion             sql.NullInt64
 	}
 	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	num := func(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
