@@ -65,7 +65,7 @@ func (c *Content) PublicEntriesByID(ctx context.Context, collection string, ids 
 		}
 		defer rows.Close()
 		for rows.Next() {
-			p, err := scanPublic(col, rows)
+			p, err := scanPublic(col, rows, false)
 			if err != nil {
 				return err
 			}

@@ -3,8 +3,10 @@ package cms
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -358,5 +360,64 @@ func TestUpgradeIndexesReplacesOldPublicIndexes(t *testing.T) {
 				t.Fatalf("after the upgrade: indexes %v, want %v", got, want)
 			}
 		}
+	}
+}
+
+// PublicListRaw sends the stored data as it is: the same bytes as decoding it
+// and encoding the maps, for every kind of value, and a collection with a
+// hidden (removed) field still hides its values.
+func TestPublicListRawEncodesLikeMaps(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newContentEnv(t)
+	yes := true
+	fields := []*Field{
+		{Name: "title", Type: TypeString, Required: true}, {Name: "slug", Type: TypeSlug, From: "title"},
+		{Name: "body", Type: TypeMarkdown}, {Name: "n", Type: TypeNumber}, {Name: "i", Type: TypeInteger},
+		{Name: "ok", Type: TypeBoolean}, {Name: "tags", Type: TypeMultiselect, Options: []string{"a", "b"}},
+		{Name: "meta", Type: TypeJSON}, {Name: "secret", Type: TypeString},
+	}
+	mustCollection(t, c, CollectionInput{Name: "posts", Label: "Posts", Options: &OptionsInput{Public: &yes}, Fields: fields})
+	for i, in := range []map[string]any{
+		{"title": "Crème <b>brûlée</b> & \u2028 \"quotes\"", "body": "# Hi\n\n<script>x</script>", "n": json.Number("1.50"), "i": json.Number("12345678901234"),
+			"ok": true, "tags": []any{"b", "a"}, "meta": map[string]any{"z": []any{1.5, nil, "x"}, "a": map[string]any{}}, "secret": "s3cret"},
+		{"title": "Plain", "n": json.Number("-0.000001"), "ok": false},
+	} {
+		e, err := c.CreateEntry(ctx, nil, "posts", in)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if _, err := c.Publish(ctx, nil, "posts", e.ID, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encode := func(raw bool) string {
+		t.Helper()
+		list := c.PublicList
+		if raw {
+			list = c.PublicListRaw
+		}
+		p, err := list(ctx, "posts", ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if raw, maps := encode(true), encode(false); raw != maps {
+		t.Fatalf("raw list encodes as\n%s\nmaps as\n%s", raw, maps)
+	}
+	// Hide "secret": its values stay stored and must not be sent.
+	if _, err := c.UpdateCollection(ctx, "posts", CollectionPatch{Fields: fields[:len(fields)-1]}); err != nil {
+		t.Fatal(err)
+	}
+	raw := encode(true)
+	if strings.Contains(raw, "s3cret") || strings.Contains(raw, `"secret"`) {
+		t.Fatalf("a hidden field's value is sent: %s", raw)
+	}
+	if maps := encode(false); raw != maps {
+		t.Fatalf("with a hidden field, raw list encodes as\n%s\nmaps as\n%s", raw, maps)
 	}
 }

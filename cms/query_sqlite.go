@@ -757,7 +757,7 @@ const walkThreshold = 1000
 // index finds a page within about limit × total/matches rows; with fewer, the
 // filter's own index (eq or in) finds every match, and sorting fewer than
 // walkThreshold keys is cheap.
-func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
+func choosePlan(ctx context.Context, db *sql.DB, stmts *listStmts, b *builtList) error {
 	if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
 		return nil // the FTS table drives the page (see inner)
 	}
@@ -769,8 +769,11 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 		return nil
 	}
 	var n int
-	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE "+strings.Join(b.where, " AND ")+
-		" LIMIT "+strconv.Itoa(walkThreshold)+")", b.args...).Scan(&n)
+	st, err := stmts.stmt(ctx, db, "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE "+strings.Join(b.where, " AND ")+
+		" LIMIT "+strconv.Itoa(walkThreshold)+")")
+	if err == nil {
+		err = st.QueryRowContext(ctx, b.args...).Scan(&n)
+	}
 	if err != nil {
 		return fmt.Errorf("list entries: %w", err)
 	}
@@ -784,7 +787,7 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
-func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+func runList(ctx context.Context, db *sql.DB, stmts *listStmts, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
 	if err := expandPrefix(ctx, db, b); err != nil {
 		return "", err
 	}
@@ -810,12 +813,17 @@ func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, s
 		text = "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN (" + in.String() + ")" + b.orderBy() +
 			" LIMIT " + strconv.Itoa(b.limit+1)
 	} else {
-		if err := choosePlan(ctx, db, b); err != nil {
+		if err := choosePlan(ctx, db, stmts, b); err != nil {
 			return "", err
 		}
 		text, args = b.query(selectCols)
 	}
-	rows, err := db.QueryContext(ctx, text, args...)
+	var rows *sql.Rows
+	if topK {
+		rows, err = db.QueryContext(ctx, text, args...) // the text holds the page's seqs
+	} else {
+		rows, err = stmts.query(ctx, db, text, args...)
+	}
 	if err != nil && b.forceIndex != "" {
 		// The index hint is an optimisation; should SQLite refuse it, the
 		// planner's own plan still gives the right page.
