@@ -70,12 +70,31 @@ func (p *PublicEntry) MarshalJSON() ([]byte, error) {
 	if p.Data != nil || p.raw == nil {
 		return json.Marshal((*plain)(p))
 	}
-	return json.Marshal(struct {
-		Slug        string          `json:"slug"`
-		Data        json.RawMessage `json:"data"`
-		PublishedAt time.Time       `json:"publishedAt"`
-		Meta        []any           `json:"meta"`
-	}{p.Slug, p.raw, p.PublishedAt, p.Meta})
+	// Written out rather than through a struct with a json.RawMessage, which
+	// encoding/json would scan and copy once more before the caller's
+	// encoder does.
+	slug, err := json.Marshal(p.Slug)
+	if err != nil {
+		return nil, err
+	}
+	at, err := p.PublishedAt.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	meta := []byte("[]")
+	if p.Meta == nil {
+		meta = []byte("null")
+	} else if len(p.Meta) > 0 {
+		if meta, err = json.Marshal(p.Meta); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, len(p.raw)+len(slug)+len(at)+len(meta)+48)
+	b = append(append(b, `{"slug":`...), slug...)
+	b = append(append(b, `,"data":`...), p.raw...)
+	b = append(append(b, `,"publishedAt":`...), at...)
+	b = append(append(b, `,"meta":`...), meta...)
+	return append(b, '}'), nil
 }
 
 // PublicPage is one page of a public list.
