@@ -361,13 +361,23 @@ func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, r
 		if u != nil {
 			author = u.ID
 		}
-		if _, err := c.db.Exec(ctx, tx, stmtInsertEntry, id, col.Name, slug, string(data), author, now, now); err != nil {
+		var seq int64
+		if err := c.db.QueryRow(ctx, tx, stmtInsertEntry, id, col.Name, slug, string(data), author, now, now).Scan(&seq); err != nil {
 			return err
 		}
-		if e, err = c.loadEntryTx(ctx, tx, col, id); err != nil {
+		// The row is what was just written; reading it back would cost a
+		// query. raw is decoded from the stored text, as a load would.
+		stored, err := decodeObject(data)
+		if err != nil {
 			return err
 		}
-		if err := c.afterWrite(ctx, tx, col, e, revisionMark{ActionCreated, "create"}, u); err != nil {
+		e = &Entry{ID: id, Collection: col.Name, Slug: slug, Status: StatusDraft, Version: 1,
+			CreatedAt: time.UnixMilli(now).UTC(), UpdatedAt: time.UnixMilli(now).UTC(), AuthorID: userID(u),
+			seq: seq, raw: stored, rawJSON: string(data)}
+		if err := c.keepRevision(ctx, tx, col, e, revisionMark{ActionCreated, "create"}, u); err != nil {
+			return err
+		}
+		if err := c.indexNewText(ctx, tx, seq, searchText(col, e.raw)); err != nil {
 			return err
 		}
 		return c.hooksImpl().AfterSave(ctx, tx, EntryEvent{Entry: e.present(col), UserID: userID(u)})
@@ -503,7 +513,7 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 				return err
 			}
 		}
-		if e, err = c.loadEntry(ctx, tx, col, cur.ID); err != nil {
+		if e, err = c.loadEntryTx(ctx, tx, col, cur.ID); err != nil {
 			return err
 		}
 		if err := c.afterWrite(ctx, tx, col, e, mark, u); err != nil {
@@ -635,7 +645,7 @@ func jsonPointerEscape(s string) string {
 // Statements of the save path, prepared once (storage.NewStatement).
 var (
 	stmtInsertEntry = storage.NewStatement(`INSERT INTO entries (id, collection, slug, status, version, data, author_id, created_at, updated_at)
-			VALUES (?, ?, ?, 'draft', 1, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, 'draft', 1, ?, ?, ?, ?) RETURNING seq`)
 	stmtInsertRevision = storage.NewStatement(`INSERT INTO revisions (entry_id, rev, entry_version, slug, data, author_id, plugin_id, action, note, created_at)
 			VALUES (?, (SELECT COALESCE(MAX(rev), 0) + 1 FROM revisions WHERE entry_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)`)
 	stmtCollectionUpdated = storage.NewStatement(`SELECT updated_at FROM collections WHERE name = ?`)

@@ -421,3 +421,40 @@ func TestPublicListRawEncodesLikeMaps(t *testing.T) {
 		t.Fatalf("with a hidden field, raw list encodes as\n%s\nmaps as\n%s", raw, maps)
 	}
 }
+
+// CreateEntry answers with the entry it wrote without reading it back: the
+// answer must be what a read of the stored row gives, and the search table
+// must find it.
+func TestCreatedEntryIsWhatIsStored(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newContentEnv(t)
+	mustCollection(t, c, benchCollection)
+	u := &User{ID: "u1", Role: RoleAdmin}
+	if _, err := c.db.Write().Exec(`INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) VALUES ('u1', 'a@b.c', 'A', 'admin', 'x', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.CreateEntry(ctx, u, "articles", map[string]any{"title": "Crème brûlée", "body": "A *golden* top.",
+		"category": "c3", "rating": json.Number("42"), "published_on": "2026-01-02T03:04:05Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := c.GetEntry(ctx, nil, "articles", created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(created)
+	b, _ := json.Marshal(read)
+	if string(a) != string(b) {
+		t.Fatalf("created entry\n%s\nstored entry\n%s", a, b)
+	}
+	if created.seq != read.seq || created.rawJSON != read.rawJSON || created.published != read.published {
+		t.Fatalf("created entry's seq %d, data %s; stored %d, %s", created.seq, created.rawJSON, read.seq, read.rawJSON)
+	}
+	p, err := c.ListEntries(ctx, nil, "articles", ListQuery{Q: "golden"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 1 || p.Items[0].ID != created.ID {
+		t.Fatalf("search for the new entry: %d items", len(p.Items))
+	}
+}

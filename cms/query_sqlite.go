@@ -180,6 +180,17 @@ func (c *Content) indexText(ctx context.Context, tx *sql.Tx, table string, seq i
 	return err
 }
 
+// indexNewText adds a new entry's working text to the search table. Its seq
+// was never used before (AUTOINCREMENT), so there is no row to replace: a
+// delete on a contentless_delete table would only write a tombstone.
+func (c *Content) indexNewText(ctx context.Context, tx *sql.Tx, seq int64, text string) error {
+	if text == "" {
+		return nil
+	}
+	_, err := c.db.Exec(ctx, tx, ftsStatements["entries_fts"].insert, seq, text)
+	return err
+}
+
 // ftsStatements are indexText's statements per search table.
 var ftsStatements = map[string]struct{ delete, insert *storage.Statement }{
 	"entries_fts": {storage.NewStatement(`DELETE FROM entries_fts WHERE rowid = ?`),
