@@ -503,7 +503,7 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 			return err
 		}
 		now := c.nowMs()
-		if _, err := c.db.Exec(ctx, tx, stmtUpdateEntry, string(data), slug, now, cur.ID); err != nil {
+		if _, err := c.db.Exec(ctx, tx, stmtUpdateEntry, string(data), slug, string(data), slug, now, cur.ID); err != nil {
 			return err
 		}
 		// Without drafts, saving a published entry republishes it at once.
@@ -655,10 +655,11 @@ var (
 	// slug"): the first edit of a draft keeps the old working copy as the
 	// public one, and an edit back to what the public sees drops it again.
 	// SET expressions read the row as it was before the update.
+	// Arguments: data, slug, data, slug, updated_at, id.
 	stmtUpdateEntry = storage.NewStatement(`UPDATE entries SET
-		published_data = CASE WHEN published_version IS NULL OR COALESCE(published_data, data) = ?1 THEN NULL
+		published_data = CASE WHEN published_version IS NULL OR COALESCE(published_data, data) = ? THEN NULL
 			ELSE COALESCE(published_data, data) END,
-		published_slug = CASE WHEN published_version IS NULL OR COALESCE(published_slug, slug) = ?2 THEN NULL
+		published_slug = CASE WHEN published_version IS NULL OR COALESCE(published_slug, slug) = ? THEN NULL
 			ELSE COALESCE(published_slug, slug) END,
-		data = ?1, slug = ?2, version = version + 1, updated_at = ?3 WHERE id = ?4`)
+		data = ?, slug = ?, version = version + 1, updated_at = ? WHERE id = ?`)
 )

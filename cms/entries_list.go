@@ -111,12 +111,12 @@ const (
 	publicDataExpr  = `COALESCE(e.published_data, e.data)`
 	publicSlugExpr  = `COALESCE(e.published_slug, e.slug)`
 	publishedFilter = `e.published_version IS NOT NULL AND e.status <> 'trashed'`
-	// publicBySlugSQL finds the entry published under ?2: its published
+	// publicBySlugSQL finds the entry published under a slug (given twice): its published
 	// slug when that differs from its working slug (the partial index
 	// entries_published_slug), else its working slug (the (collection,
 	// slug) index).
 	publicBySlugSQL = `SELECT ` + publicColumns + ` FROM entries e
-		WHERE e.collection = +?1 AND ((e.slug = ?2 AND e.published_slug IS NULL) OR e.published_slug = ?2) AND ` + publishedFilter
+		WHERE e.collection = +? AND ((e.slug = ? AND e.published_slug IS NULL) OR e.published_slug = ?) AND ` + publishedFilter
 )
 
 // scanPublic reads a public row. With keepRaw, and when the stored data can
@@ -164,7 +164,7 @@ func (c *Content) PublicEntry(ctx context.Context, collection, slug string) (*Pu
 	if err != nil {
 		return nil, err
 	}
-	p, err := scanPublic(col, stmt.QueryRowContext(ctx, col.Name, slug), false)
+	p, err := scanPublic(col, stmt.QueryRowContext(ctx, col.Name, slug, slug), false)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFoundf("collection %q has no published entry %q", collection, slug)
 	}

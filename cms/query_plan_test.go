@@ -40,7 +40,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		UNION ALL SELECT id FROM entries WHERE collection = 'posts' AND status = 'trashed' AND json_extract(data, '$.code') = ?1 AND id <> ?2 LIMIT 1`, []any{"x", "y"}},
 		{"media refs", mediaRefsQuery("posts", "cover"), []any{"m"}},
 		{"slug taken", `SELECT 1 FROM entries WHERE collection = +? AND id <> ? AND (slug = ? OR published_slug = ?) LIMIT 1`, []any{"posts", "x", "s", "s"}},
-		{"public slug", publicBySlugSQL, []any{"posts", "s"}},
+		{"public slug", publicBySlugSQL, []any{"posts", "s", "s"}},
 		{"reference", `SELECT 1 FROM entries WHERE id = ? AND collection = ?`, []any{"x", "posts"}},
 		{"due", `SELECT collection, id FROM entries WHERE scheduled_at IS NOT NULL AND scheduled_at <= ? AND status <> 'trashed' ORDER BY scheduled_at`, []any{1}},
 	}

@@ -6,10 +6,15 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
+
+	"github.com/pilcrow-cms/pilcrow/storage/pgtest"
 )
 
 // Deliveries queued in plugin_jobs when a site upgrades past 00030 are on the
@@ -114,19 +119,42 @@ func TestPluginJobsAreCarriedOverToJobs(t *testing.T) {
 
 // 00036 keeps a published entry's public copy only where it differs from the
 // working copy, and published_version alone says "published": every kind of
-// entry comes through with the same public and working data as before.
+// entry comes through with the same public and working data as before, on
+// SQLite and on PostgreSQL.
 func TestPublicCopyStoredOnce(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "u.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		testPublicCopyStoredOnce(t, db, SQLite, 35, func(q string) string { return q },
+			`SELECT sql FROM sqlite_master WHERE name = 'entries_public'`)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		srv := pgtest.Start(t)
+		db, err := sql.Open("pgx", srv.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// The PostgreSQL schema starts as SQLite's 00035 in its 00001.
+		testPublicCopyStoredOnce(t, db, Postgres, 1, func(q string) string {
+			for n := 1; strings.Contains(q, "?"); n++ {
+				q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+			}
+			return q
+		}, `SELECT indexdef FROM pg_indexes WHERE indexname = 'entries_public'`)
+	})
+}
+
+func testPublicCopyStoredOnce(t *testing.T, db *sql.DB, d Dialect, before int64, ph func(string) string, indexDef string) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "u.db"))
+	p, err := provider(db, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, files, goose.WithAllowOutofOrder(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 35); err != nil {
+	if _, err := p.UpTo(ctx, before); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO collections (name, label, fields, options, created_at, updated_at) VALUES ('posts', 'Posts', '[]', '{}', 1, 1)`); err != nil {
@@ -134,13 +162,13 @@ func TestPublicCopyStoredOnce(t *testing.T) {
 	}
 	type row struct {
 		id, slug, status, data string
-		pubData, pubSlug       sql.NullString
-		pubVersion             sql.NullInt64
+		pubData, pubSlug        sql.NullString
+		pubVersion              sql.NullInt64
 	}
 	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	num := func(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
 	a, b := `{"title":"A"}`, `{"title":"B"}`
-	before := []row{
+	rowsBefore := []row{
 		{"same", "s1", "published", a, str(a), str("s1"), num(2)},
 		{"draft-over", "s2-new", "published", b, str(a), str("s2"), num(2)},
 		{"draft-same-slug", "s3", "published", b, str(a), str("s3"), num(2)},
@@ -148,9 +176,9 @@ func TestPublicCopyStoredOnce(t *testing.T) {
 		{"trashed", "s5", "trashed", a, str(a), str("s5"), num(3)},
 		{"scheduled", "s6", "scheduled", a, sql.NullString{}, sql.NullString{}, sql.NullInt64{}},
 	}
-	for _, r := range before {
-		if _, err := db.ExecContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug, published_version, created_at, updated_at)
-			VALUES (?, 'posts', ?, ?, 4, ?, ?, ?, ?, 1, 1)`, r.id, r.slug, r.status, r.data, r.pubData, r.pubSlug, r.pubVersion); err != nil {
+	for _, r := range rowsBefore {
+		if _, err := db.ExecContext(ctx, ph(`INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug, published_version, created_at, updated_at)
+			VALUES (?, 'posts', ?, ?, 4, ?, ?, ?, ?, 1, 1)`), r.id, r.slug, r.status, r.data, r.pubData, r.pubSlug, r.pubVersion); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,7 +203,7 @@ func TestPublicCopyStoredOnce(t *testing.T) {
 		return out
 	}
 	old := read(`SELECT id, COALESCE(published_data, '-'), COALESCE(published_slug, '-'), data FROM entries`)
-	if err := Apply(ctx, db); err != nil {
+	if err := Apply(ctx, db, d); err != nil {
 		t.Fatal(err)
 	}
 	now := read(`SELECT id, CASE WHEN published_version IS NULL THEN '-' ELSE COALESCE(published_data, data) END,
@@ -207,7 +235,7 @@ func TestPublicCopyStoredOnce(t *testing.T) {
 		}
 	}
 	var def string
-	if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'entries_public'`).Scan(&def); err != nil {
+	if err := db.QueryRowContext(ctx, indexDef).Scan(&def); err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`published_version IS NOT NULL`).MatchString(def) {
