@@ -162,8 +162,8 @@ func testPublicCopyStoredOnce(t *testing.T, db *sql.DB, d Dialect, before int64,
 	}
 	type row struct {
 		id, slug, status, data string
-		pubData, pubSlug        sql.NullString
-		pubVersion              sql.NullInt64
+		pubData, pubSlug       sql.NullString
+		pubVersion             sql.NullInt64
 	}
 	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	num := func(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
