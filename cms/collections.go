@@ -122,7 +122,7 @@ type Content struct {
 
 	stmtMu sync.Mutex
 	bySlug *sql.Stmt
-	lists  listStmts
+	lists  readStmts
 	public *publicCache
 }
 

@@ -214,20 +214,21 @@ func ftsTerms(s string) []string {
 	return terms
 }
 
-// listStmts keeps the read pool's list statements prepared, one per query
-// text. A list's text depends only on its shape (collection, filters, sort,
-// cursor arms, chosen index), never on values, so a site has few of them;
-// parsing and planning one cost about a third of a 20-entry public list.
-type listStmts struct {
+// readStmts keeps read-pool statements prepared, one per query text: the
+// lists' (a list's text depends only on its shape: collection, filters, sort,
+// cursor arms, chosen index; never on values, so a site has few of them;
+// parsing and planning one cost about a third of a 20-entry public list) and
+// the per-request lookups of an API token and its user.
+type readStmts struct {
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
 }
 
-// maxListStmts bounds the cache; past it an arbitrary statement is closed
+// maxReadStmts bounds the cache; past it an arbitrary statement is closed
 // (database/sql closes it once no connection uses it).
-const maxListStmts = 256
+const maxReadStmts = 256
 
-func (s *listStmts) query(ctx context.Context, db *sql.DB, text string, args ...any) (*sql.Rows, error) {
+func (s *readStmts) query(ctx context.Context, db *sql.DB, text string, args ...any) (*sql.Rows, error) {
 	st, err := s.stmt(ctx, db, text)
 	if err != nil {
 		return nil, err
@@ -235,7 +236,17 @@ func (s *listStmts) query(ctx context.Context, db *sql.DB, text string, args ...
 	return st.QueryContext(ctx, args...)
 }
 
-func (s *listStmts) stmt(ctx context.Context, db *sql.DB, text string) (*sql.Stmt, error) {
+// queryRow is QueryRowContext through the cache; should preparing fail,
+// the unprepared query reports the error.
+func (s *readStmts) queryRow(ctx context.Context, db *sql.DB, text string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, db, text)
+	if err != nil {
+		return db.QueryRowContext(ctx, text, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *readStmts) stmt(ctx context.Context, db *sql.DB, text string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	st := s.m[text]
 	s.mu.Unlock()
@@ -255,7 +266,7 @@ func (s *listStmts) stmt(ctx context.Context, db *sql.DB, text string) (*sql.Stm
 	if s.m == nil {
 		s.m = map[string]*sql.Stmt{}
 	}
-	if len(s.m) >= maxListStmts {
+	if len(s.m) >= maxReadStmts {
 		for k, old := range s.m {
 			old.Close()
 			delete(s.m, k)

@@ -159,7 +159,7 @@ func TestFieldSortPagesUseTheFieldIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := choosePlan(ctx, db.Read(), &listStmts{}, b); err != nil {
+			if err := choosePlan(ctx, db.Read(), &readStmts{}, b); err != nil {
 				t.Fatal(err)
 			}
 			text, args := b.inner()
@@ -205,7 +205,7 @@ func TestFieldSortPagesUseTheFieldIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := choosePlan(ctx, db.Read(), &listStmts{}, b); err != nil {
+		if err := choosePlan(ctx, db.Read(), &readStmts{}, b); err != nil {
 			t.Fatal(err)
 		}
 		text, args := b.inner()

@@ -768,7 +768,7 @@ const walkThreshold = 1000
 // index finds a page within about limit × total/matches rows; with fewer, the
 // filter's own index (eq or in) finds every match, and sorting fewer than
 // walkThreshold keys is cheap.
-func choosePlan(ctx context.Context, db *sql.DB, stmts *listStmts, b *builtList) error {
+func choosePlan(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList) error {
 	if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
 		return nil // the FTS table drives the page (see inner)
 	}
@@ -798,7 +798,7 @@ func choosePlan(ctx context.Context, db *sql.DB, stmts *listStmts, b *builtList)
 
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
-func runList(ctx context.Context, db *sql.DB, stmts *listStmts, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+func runList(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
 	if err := expandPrefix(ctx, db, b); err != nil {
 		return "", err
 	}
