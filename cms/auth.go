@@ -65,6 +65,7 @@ type Auth struct {
 	// link stay valid.
 	InviteTTL, ResetTTL time.Duration
 	now                 func() time.Time
+	stmts               readStmts // the token lookup, on every API request
 }
 
 // NewAuth returns the auth service with a 14-day session lifetime, 72-hour
@@ -376,7 +377,7 @@ func (a *Auth) TokenUser(ctx context.Context, secret string) (*Credential, error
 	var userID, scopes string
 	var used, expires sql.NullInt64
 	var created int64
-	err := a.db.Read().QueryRowContext(ctx,
+	err := a.stmts.queryRow(ctx, a.db.Read(),
 		`SELECT id, user_id, name, prefix, scopes, expires_at, created_at, last_used_at FROM api_tokens
 		 WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
 		hashToken(secret), now.UnixMilli()).Scan(&t.ID, &userID, &t.Name, &t.Prefix, &scopes, &expires, &created, &used)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -211,4 +212,21 @@ func BenchmarkReads100k(b *testing.B) {
 			cpu.report(b)
 		})
 	}
+	// What the public list route does with a page without ?expand= or
+	// ?render=: list it and encode it.
+	q := mustQuery(b, "limit=20")
+	b.Run("PublicListNewestJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := startCPU(b)
+		for b.Loop() {
+			p, err := c.PublicListRaw(ctx, "articles", q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.report(b)
+	})
 }

@@ -122,6 +122,7 @@ type Content struct {
 
 	stmtMu sync.Mutex
 	bySlug *sql.Stmt
+	lists  readStmts
 	public *publicCache
 }
 

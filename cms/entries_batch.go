@@ -58,14 +58,14 @@ func (c *Content) PublicEntriesByID(ctx context.Context, collection string, ids 
 	}
 	err = inBatches(ids, func(part []string, args []any) error {
 		rows, err := c.db.Read().QueryContext(ctx, `SELECT `+publicColumns+` FROM entries e
-			WHERE e.collection = ? AND e.published_data IS NOT NULL AND e.status <> 'trashed' AND e.id IN (`+placeholders(len(part))+`)`,
+			WHERE e.collection = ? AND `+publishedFilter+` AND e.id IN (`+placeholders(len(part))+`)`,
 			append([]any{col.Name}, args...)...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			p, err := scanPublic(col, rows)
+			p, err := scanPublic(col, rows, false)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package cms
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,7 +32,7 @@ func (c *Content) ListEntries(ctx context.Context, u *User, collection string, q
 		return nil, err
 	}
 	page := &EntryPage{Items: []*Entry{}}
-	page.NextCursor, err = runList(ctx, c.db.Read(), b, prefixedEntryColumns, func(row scanner) error {
+	page.NextCursor, err = runList(ctx, c.db.Read(), &c.lists, b, prefixedEntryColumns, func(row scanner) error {
 		e, err := scanEntry(row)
 		if err != nil {
 			return err
@@ -56,6 +57,44 @@ type PublicEntry struct {
 	ID      string `json:"-"`
 	Version int64  `json:"-"`
 	size    int
+	// raw is the stored data, encoded as is in place of Data when Data is
+	// nil (PublicListRaw): decoding it into maps to encode them again was
+	// about half the CPU of a public list.
+	raw json.RawMessage
+}
+
+// MarshalJSON encodes the entry; an entry from PublicListRaw sends its stored
+// data without decoding it.
+func (p *PublicEntry) MarshalJSON() ([]byte, error) {
+	type plain PublicEntry // the fields, without this method
+	if p.Data != nil || p.raw == nil {
+		return json.Marshal((*plain)(p))
+	}
+	// Written out rather than through a struct with a json.RawMessage, which
+	// encoding/json would scan and copy once more before the caller's
+	// encoder does.
+	slug, err := json.Marshal(p.Slug)
+	if err != nil {
+		return nil, err
+	}
+	at, err := p.PublishedAt.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	meta := []byte("[]")
+	if p.Meta == nil {
+		meta = []byte("null")
+	} else if len(p.Meta) > 0 {
+		if meta, err = json.Marshal(p.Meta); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, len(p.raw)+len(slug)+len(at)+len(meta)+48)
+	b = append(append(b, `{"slug":`...), slug...)
+	b = append(append(b, `,"data":`...), p.raw...)
+	b = append(append(b, `,"publishedAt":`...), at...)
+	b = append(append(b, `,"meta":`...), meta...)
+	return append(b, '}'), nil
 }
 
 // PublicPage is one page of a public list.
@@ -64,11 +103,29 @@ type PublicPage struct {
 	NextCursor string         `json:"nextCursor,omitempty"`
 }
 
-const publicColumns = `e.id, e.published_slug, e.published_data, e.published_at, e.published_version`
+// The public copy: published_data and published_slug are stored only while
+// they differ from the working copy; published_version marks a published
+// entry (see migration 00036). Every public query selects through these.
+const (
+	publicColumns   = `e.id, ` + publicSlugExpr + `, ` + publicDataExpr + `, e.published_at, e.published_version`
+	publicDataExpr  = `COALESCE(e.published_data, e.data)`
+	publicSlugExpr  = `COALESCE(e.published_slug, e.slug)`
+	publishedFilter = `e.published_version IS NOT NULL AND e.status <> 'trashed'`
+	// publicBySlugSQL finds the entry published under a slug (given twice): its published
+	// slug when that differs from its working slug (the partial index
+	// entries_published_slug), else its working slug (the (collection,
+	// slug) index).
+	publicBySlugSQL = `SELECT ` + publicColumns + ` FROM entries e
+		WHERE e.collection = +? AND ((e.slug = ? AND e.published_slug IS NULL) OR e.published_slug = ?) AND ` + publishedFilter
+)
 
-func scanPublic(col *Collection, row scanner) (*PublicEntry, error) {
+// scanPublic reads a public row. With keepRaw, and when the stored data can
+// hold only active fields (the collection hides none: a key of the stored
+// data is an active or a hidden field), the stored JSON is kept as is and
+// Data left nil; json.Marshal of a map gives exactly the stored bytes.
+func scanPublic(col *Collection, row scanner, keepRaw bool) (*PublicEntry, error) {
 	var p PublicEntry
-	var data string
+	var data []byte
 	var at int64
 	if err := row.Scan(&p.ID, &p.Slug, &data, &at, &p.Version); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -76,14 +133,18 @@ func scanPublic(col *Collection, row scanner) (*PublicEntry, error) {
 		}
 		return nil, err
 	}
-	raw, err := decodeObject([]byte(data))
+	p.size = len(data) + len(p.Slug) + len(p.ID) + 128
+	p.PublishedAt = time.UnixMilli(at).UTC()
+	p.Meta = []any{}
+	if keepRaw && len(col.hidden) == 0 && len(data) > 0 && data[0] == '{' {
+		p.raw = data
+		return &p, nil
+	}
+	raw, err := decodeObject(data)
 	if err != nil {
 		return nil, fmt.Errorf("entry %s: stored published data: %w", p.ID, err)
 	}
 	p.Data = visible(col, raw)
-	p.size = len(data) + len(p.Slug) + len(p.ID) + 128
-	p.PublishedAt = time.UnixMilli(at).UTC()
-	p.Meta = []any{}
 	return &p, nil
 }
 
@@ -103,7 +164,7 @@ func (c *Content) PublicEntry(ctx context.Context, collection, slug string) (*Pu
 	if err != nil {
 		return nil, err
 	}
-	p, err := scanPublic(col, stmt.QueryRowContext(ctx, col.Name, slug))
+	p, err := scanPublic(col, stmt.QueryRowContext(ctx, col.Name, slug, slug), false)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFoundf("collection %q has no published entry %q", collection, slug)
 	}
@@ -137,8 +198,7 @@ func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 	if c.bySlug != nil {
 		return c.bySlug, nil
 	}
-	q := `SELECT ` + publicColumns + ` FROM entries e
-		WHERE e.collection = +? AND e.published_slug = ? AND e.status <> 'trashed'`
+	q := publicBySlugSQL
 	if c.pg() {
 		q = noPlusHints(q)
 	}
@@ -152,6 +212,17 @@ func (c *Content) publicBySlugStmt(ctx context.Context) (*sql.Stmt, error) {
 
 // PublicList lists a collection's published entries (published data only).
 func (c *Content) PublicList(ctx context.Context, collection string, q ListQuery) (*PublicPage, error) {
+	return c.publicList(ctx, collection, q, false)
+}
+
+// PublicListRaw is PublicList for a caller that only encodes the page: an
+// item's Data may be nil, its stored JSON then encoded as it is
+// (PublicEntry.MarshalJSON).
+func (c *Content) PublicListRaw(ctx context.Context, collection string, q ListQuery) (*PublicPage, error) {
+	return c.publicList(ctx, collection, q, true)
+}
+
+func (c *Content) publicList(ctx context.Context, collection string, q ListQuery, keepRaw bool) (*PublicPage, error) {
 	col, err := c.publicCollection(ctx, collection)
 	if err != nil {
 		return nil, err
@@ -161,8 +232,8 @@ func (c *Content) PublicList(ctx context.Context, collection string, q ListQuery
 		return nil, err
 	}
 	page := &PublicPage{Items: []*PublicEntry{}}
-	page.NextCursor, err = runList(ctx, c.db.Read(), b, publicColumns, func(row scanner) error {
-		p, err := scanPublic(col, row)
+	page.NextCursor, err = runList(ctx, c.db.Read(), &c.lists, b, publicColumns, func(row scanner) error {
+		p, err := scanPublic(col, row, keepRaw)
 		if err != nil {
 			return err
 		}

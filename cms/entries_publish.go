@@ -61,7 +61,7 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 				return &ValidationError{Errors: []FieldError{{"/at", fmt.Sprintf("collection %q does not allow scheduling", col.Name)}}}
 			}
 			status := StatusScheduled
-			if e.pubJSON.Valid {
+			if e.published {
 				status = StatusPublished // stays public; the draft goes live at `at`
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE entries SET scheduled_at = ?, status = ?, version = version + 1 WHERE id = ?`,
@@ -98,7 +98,9 @@ func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id
 	if bump {
 		inc = 1
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE entries SET published_data = data, published_slug = slug,
+	// The public copy becomes the working copy: NULL published_data and
+	// published_slug say so without storing them twice.
+	if _, err := tx.ExecContext(ctx, `UPDATE entries SET published_data = NULL, published_slug = NULL,
 		published_version = version + ?, published_at = ?, scheduled_at = NULL, status = 'published', version = version + ?
 		WHERE id = ?`, inc, now, inc, id); err != nil {
 		return err
@@ -116,7 +118,7 @@ func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string,
 		if e.Status == StatusTrashed {
 			return conflictf("the entry is in the trash; restore it first")
 		}
-		if !e.pubJSON.Valid && e.ScheduledAt == nil {
+		if !e.published && e.ScheduledAt == nil {
 			return conflictf("the entry is not published")
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE entries SET published_data = NULL, published_slug = NULL, published_version = NULL,
@@ -127,13 +129,13 @@ func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string,
 			return err
 		}
 		note := "unpublish"
-		if !e.pubJSON.Valid {
+		if !e.published {
 			note = "cancel the schedule"
 		}
 		if err := c.keepStatusRevision(ctx, tx, col, id, revisionMark{ActionUnpublished, note}, u); err != nil {
 			return err
 		}
-		if !e.pubJSON.Valid {
+		if !e.published {
 			return nil // only a schedule was cancelled
 		}
 		after, err := c.loadEntry(ctx, tx, col, id)
@@ -192,7 +194,7 @@ func (c *Content) Restore(ctx context.Context, u *User, collection, id string, e
 		}
 		status := StatusDraft
 		switch {
-		case e.pubJSON.Valid:
+		case e.published:
 			status = StatusPublished
 		case e.ScheduledAt != nil:
 			status = StatusScheduled

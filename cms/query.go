@@ -1,12 +1,15 @@
 package cms
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -209,4 +212,67 @@ func ftsTerms(s string) []string {
 		terms = terms[:20]
 	}
 	return terms
+}
+
+// readStmts keeps read-pool statements prepared, one per query text: the
+// lists' (a list's text depends only on its shape: collection, filters, sort,
+// cursor arms, chosen index; never on values, so a site has few of them;
+// parsing and planning one cost about a third of a 20-entry public list) and
+// the per-request lookups of an API token and its user.
+type readStmts struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxReadStmts bounds the cache; past it an arbitrary statement is closed
+// (database/sql closes it once no connection uses it).
+const maxReadStmts = 256
+
+func (s *readStmts) query(ctx context.Context, db *sql.DB, text string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, db, text)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is QueryRowContext through the cache; should preparing fail,
+// the unprepared query reports the error.
+func (s *readStmts) queryRow(ctx context.Context, db *sql.DB, text string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, db, text)
+	if err != nil {
+		return db.QueryRowContext(ctx, text, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *readStmts) stmt(ctx context.Context, db *sql.DB, text string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st := s.m[text]
+	s.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have := s.m[text]; have != nil {
+		st.Close() // prepared meanwhile by another caller
+		return have, nil
+	}
+	if s.m == nil {
+		s.m = map[string]*sql.Stmt{}
+	}
+	if len(s.m) >= maxReadStmts {
+		for k, old := range s.m {
+			old.Close()
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[text] = st
+	return st, nil
 }

@@ -36,7 +36,7 @@ func TestSearchPagesMatchFullSort(t *testing.T) {
 					if i%30 == 0 {
 						at = 1735689600000 + 400*60000
 					}
-					mustExec(t, db.Write(), `UPDATE entries SET published_at = ? WHERE published_slug = ?`, at, fmt.Sprintf("entry-%d", i))
+					mustExec(t, db.Write(), `UPDATE entries SET published_at = ? WHERE slug = ?`, at, fmt.Sprintf("entry-%d", i))
 				}
 			case "random":
 				r := `abs(random() % 100000000)`
@@ -124,7 +124,7 @@ func fullSortSearch(t *testing.T, c *Content, v url.Values, public bool) []strin
 	t.Helper()
 	table, slug, where := "entries_fts", "e.slug", "e.status <> 'trashed'"
 	if public {
-		table, slug, where = "entries_pub_fts", "e.published_slug", "e.published_data IS NOT NULL AND e.status <> 'trashed'"
+		table, slug, where = "entries_pub_fts", publicSlugExpr, publishedFilter
 	}
 	order := map[string]string{"": "e.published_at DESC, e.seq DESC", "publishedAt": "e.published_at ASC, e.seq ASC",
 		"-updatedAt": "e.updated_at DESC, e.seq DESC", "updatedAt": "e.updated_at ASC, e.seq ASC"}[v.Get("sort")]

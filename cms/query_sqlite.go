@@ -38,9 +38,15 @@ func indexName(kind, collection, field string) string {
 	return fmt.Sprintf("ix_%s_%d_%s_%s", kind, len(collection), sqlIdent(collection), sqlIdent(field))
 }
 
+// publicIndexKind names the per-field indexes of the public copy. Before
+// migration 00036 they were "p" indexes over published_data, which is now
+// NULL while the public copy equals the working copy; UpgradeIndexes
+// replaces them.
+const publicIndexKind = "pub"
+
 // syncIndexes keeps one partial expression index per indexed field for the
 // working data (value, then rowid = seq, the admin lists' order) and one for
-// the published data (value, published_at, seq: the public lists' order). An
+// the public copy (value, published_at, seq: the public lists' order). An
 // equality filter with the default order then reads only the rows it returns,
 // and other filters read index entries, not rows.
 func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, oldFields, newFields []*Field) error {
@@ -51,7 +57,7 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, ol
 		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() {
 			continue
 		}
-		for _, kind := range []string{"d", "p"} {
+		for _, kind := range []string{"d", "p", publicIndexKind} {
 			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+indexName(kind, collection, f.Name)); err != nil {
 				return err
 			}
@@ -67,8 +73,8 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, ol
 		stmts := []string{
 			`CREATE INDEX IF NOT EXISTS ` + indexName("d", collection, f.Name) + ` ON entries(` + fieldExpr("data", f.Name) +
 				`) WHERE collection = '` + coll + `' AND status <> 'trashed'`,
-			`CREATE INDEX IF NOT EXISTS ` + indexName("p", collection, f.Name) + ` ON entries(` + fieldExpr("published_data", f.Name) +
-				`, published_at) WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed'`,
+			`CREATE INDEX IF NOT EXISTS ` + indexName(publicIndexKind, collection, f.Name) + ` ON entries(` + fieldExpr("COALESCE(published_data, data)", f.Name) +
+				`, published_at) WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed'`,
 		}
 		for _, s := range stmts {
 			if _, err := tx.ExecContext(ctx, s); err != nil {
@@ -76,6 +82,57 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, ol
 			}
 		}
 	}
+	return nil
+}
+
+// UpgradeIndexes brings the per-field indexes of a database written by an
+// older Pilcrow up to date: it drops the public-copy indexes over
+// published_data alone (kind "p", which migration 00036 made partial to the
+// few entries whose public copy differs) and creates every collection's
+// missing indexes. A site calls it once at start; with nothing to do it
+// costs one read of the schema.
+func (c *Content) UpgradeIndexes(ctx context.Context) error {
+	var stale []string
+	rows, err := c.db.Read().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix\_p\_%' ESCAPE '\'`)
+	if err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("upgrade indexes: %w", err)
+		}
+		stale = append(stale, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	cols, err := c.ListCollections(ctx)
+	if err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, n := range stale {
+			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS "`+strings.ReplaceAll(n, `"`, `""`)+`"`); err != nil {
+				return err
+			}
+		}
+		for _, col := range cols {
+			if err := syncIndexes(ctx, tx, c.pg(), col.Name, nil, col.Fields); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("upgrade indexes: %w", err)
+	}
+	c.log.InfoContext(ctx, "rebuilt the public-copy field indexes", "dropped", len(stale), "collections", len(cols))
 	return nil
 }
 
@@ -132,6 +189,17 @@ func (c *Content) indexText(ctx context.Context, tx *sql.Tx, table string, seq i
 		return nil
 	}
 	_, err := c.db.Exec(ctx, tx, st.insert, seq, text)
+	return err
+}
+
+// indexNewText adds a new entry's working text to the search table. Its seq
+// was never used before (AUTOINCREMENT), so there is no row to replace: a
+// delete on a contentless_delete table would only write a tombstone.
+func (c *Content) indexNewText(ctx context.Context, tx *sql.Tx, seq int64, text string) error {
+	if text == "" {
+		return nil
+	}
+	_, err := c.db.Exec(ctx, tx, ftsStatements["entries_fts"].insert, seq, text)
 	return err
 }
 
@@ -199,7 +267,7 @@ func (p listPlan) resolve(name string) (column, bool) {
 		return column{expr: "e.id", kind: TypeString}, true
 	case "slug":
 		if p.public {
-			return column{expr: "e.published_slug", kind: TypeString}, true
+			return column{expr: publicSlugExpr, kind: TypeString}, true
 		}
 		return column{expr: "e.slug", kind: TypeString}, true
 	case "updatedAt":
@@ -267,7 +335,7 @@ func buildList(col *Collection, q ListQuery, public bool) (*builtList, error) {
 func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList, error) {
 	p := listPlan{public: public, pg: pg, col: col, dataCol: "e.data"}
 	if public {
-		p.dataCol = "e.published_data"
+		p.dataCol = publicDataExpr
 	}
 	b := &builtList{limit: q.Limit, pg: pg}
 	if b.limit <= 0 {
@@ -280,7 +348,7 @@ func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList
 		if len(q.Status) > 0 {
 			v.Add("/query/status", "is not available on the public API: it lists published entries only")
 		}
-		b.where = append(b.where, "e.published_data IS NOT NULL", "e.status <> 'trashed'")
+		b.where = append(b.where, "e.published_version IS NOT NULL", "e.status <> 'trashed'")
 	case len(q.Status) > 0:
 		ph := make([]string, len(q.Status))
 		for i, s := range q.Status {
@@ -332,7 +400,7 @@ func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList
 	if live := public || !slices.Contains(q.Status, StatusTrashed); live {
 		kind := "d"
 		if public {
-			kind = "p"
+			kind = publicIndexKind
 		}
 		switch first := b.sort[0]; {
 		case first.field != nil && first.field.Type.indexed():
@@ -747,7 +815,7 @@ const walkThreshold = 1000
 // index finds a page within about limit × total/matches rows; with fewer, the
 // filter's own index (eq or in) finds every match, and sorting fewer than
 // walkThreshold keys is cheap.
-func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
+func choosePlan(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList) error {
 	if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
 		return nil // the FTS table drives the page (see inner)
 	}
@@ -759,8 +827,11 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 		return nil
 	}
 	var n int
-	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE "+strings.Join(b.where, " AND ")+
-		" LIMIT "+strconv.Itoa(walkThreshold)+")", b.args...).Scan(&n)
+	st, err := stmts.stmt(ctx, db, "SELECT COUNT(*) FROM (SELECT 1 FROM entries e WHERE "+strings.Join(b.where, " AND ")+
+		" LIMIT "+strconv.Itoa(walkThreshold)+")")
+	if err == nil {
+		err = st.QueryRowContext(ctx, b.args...).Scan(&n)
+	}
 	if err != nil {
 		return fmt.Errorf("list entries: %w", err)
 	}
@@ -774,13 +845,17 @@ func choosePlan(ctx context.Context, db *sql.DB, b *builtList) error {
 
 // runList executes the list, handing each row to scan, and returns the cursor
 // of the last row when there is a next page.
-func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
+func runList(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList, selectCols string, scan func(row scanner) error) (string, error) {
 	if b.pg && b.ftsTable != "" {
 		return pgRunSearch(ctx, db, b, selectCols, scan)
 	}
 	if b.pg {
 		text, args := b.pgQuery(selectCols)
-		return readPage(ctx, db, b, text, args, scan)
+		rows, err := stmts.query(ctx, db, text, args...)
+		if err != nil {
+			return "", fmt.Errorf("list entries: %w", err)
+		}
+		return scanPage(b, rows, scan)
 	}
 	if err := expandPrefix(ctx, db, b); err != nil {
 		return "", err
@@ -807,12 +882,17 @@ func runList(ctx context.Context, db *sql.DB, b *builtList, selectCols string, s
 		text = "SELECT " + selectCols + ", " + strings.Join(sel, ", ") + " FROM entries e WHERE e.seq IN (" + in.String() + ")" + b.orderBy() +
 			" LIMIT " + strconv.Itoa(b.limit+1)
 	} else {
-		if err := choosePlan(ctx, db, b); err != nil {
+		if err := choosePlan(ctx, db, stmts, b); err != nil {
 			return "", err
 		}
 		text, args = b.query(selectCols)
 	}
-	rows, err := db.QueryContext(ctx, text, args...)
+	var rows *sql.Rows
+	if topK {
+		rows, err = db.QueryContext(ctx, text, args...) // the text holds the page's seqs
+	} else {
+		rows, err = stmts.query(ctx, db, text, args...)
+	}
 	if err != nil && b.forceIndex != "" {
 		// The index hint is an optimisation; should SQLite refuse it, the
 		// planner's own plan still gives the right page.
@@ -863,7 +943,8 @@ func mediaRefsQuery(pg bool, collection string, f *Field) string {
 		return pgMediaRefsQuery(collection, f)
 	}
 	coll, d, p := sqlIdent(collection), fieldExpr("data", f.Name), fieldExpr("published_data", f.Name)
+	pub := fieldExpr("COALESCE(published_data, data)", f.Name)
 	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
-		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed' AND ` + p + ` = ?1
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed' AND ` + pub + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
 }

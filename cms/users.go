@@ -40,6 +40,7 @@ type Users struct {
 	// costs the same whether or not the account exists.
 	dummyHash string
 	now       func() time.Time
+	stmts     readStmts // Get runs on every authenticated request
 }
 
 // NewUsers returns the user service. params nil means argon2id's defaults
@@ -197,7 +198,7 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 
 // Get returns the user with the given id.
 func (s *Users) Get(ctx context.Context, id string) (*User, error) {
-	u, err := scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(s.stmts.queryRow(ctx, s.db.Read(), `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("get user: %w", err)
 	}

@@ -6,10 +6,15 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
+
+	"github.com/pilcrow-cms/pilcrow/storage/pgtest"
 )
 
 // Deliveries queued in plugin_jobs when a site upgrades past 00030 are on the
@@ -109,5 +114,131 @@ func TestPluginJobsAreCarriedOverToJobs(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil || i != len(wants) {
 		t.Fatalf("%d jobs carried over of %d (%v)", i, len(wants), err)
+	}
+}
+
+// 00036 keeps a published entry's public copy only where it differs from the
+// working copy, and published_version alone says "published": every kind of
+// entry comes through with the same public and working data as before, on
+// SQLite and on PostgreSQL.
+func TestPublicCopyStoredOnce(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "u.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		testPublicCopyStoredOnce(t, db, SQLite, 35, func(q string) string { return q },
+			`SELECT sql FROM sqlite_master WHERE name = 'entries_public'`)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		srv := pgtest.Start(t)
+		db, err := sql.Open("pgx", srv.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// The PostgreSQL schema starts as SQLite's 00035 in its 00001.
+		testPublicCopyStoredOnce(t, db, Postgres, 1, func(q string) string {
+			for n := 1; strings.Contains(q, "?"); n++ {
+				q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+			}
+			return q
+		}, `SELECT indexdef FROM pg_indexes WHERE indexname = 'entries_public'`)
+	})
+}
+
+func testPublicCopyStoredOnce(t *testing.T, db *sql.DB, d Dialect, before int64, ph func(string) string, indexDef string) {
+	ctx := context.Background()
+	p, err := provider(db, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO collections (name, label, fields, options, created_at, updated_at) VALUES ('posts', 'Posts', '[]', '{}', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		id, slug, status, data string
+		pubData, pubSlug       sql.NullString
+		pubVersion             sql.NullInt64
+	}
+	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	num := func(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
+	a, b := `{"title":"A"}`, `{"title":"B"}`
+	rowsBefore := []row{
+		{"same", "s1", "published", a, str(a), str("s1"), num(2)},
+		{"draft-over", "s2-new", "published", b, str(a), str("s2"), num(2)},
+		{"draft-same-slug", "s3", "published", b, str(a), str("s3"), num(2)},
+		{"never", "s4", "draft", a, sql.NullString{}, sql.NullString{}, sql.NullInt64{}},
+		{"trashed", "s5", "trashed", a, str(a), str("s5"), num(3)},
+		{"scheduled", "s6", "scheduled", a, sql.NullString{}, sql.NullString{}, sql.NullInt64{}},
+	}
+	for _, r := range rowsBefore {
+		if _, err := db.ExecContext(ctx, ph(`INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug, published_version, created_at, updated_at)
+			VALUES (?, 'posts', ?, ?, 4, ?, ?, ?, ?, 1, 1)`), r.id, r.slug, r.status, r.data, r.pubData, r.pubSlug, r.pubVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the public and the editors see, by the old and the new reading.
+	type view struct{ public, publicSlug, working string }
+	read := func(q string) map[string]view {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]view{}
+		for rows.Next() {
+			var id string
+			var v view
+			if err := rows.Scan(&id, &v.public, &v.publicSlug, &v.working); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = v
+		}
+		return out
+	}
+	old := read(`SELECT id, COALESCE(published_data, '-'), COALESCE(published_slug, '-'), data FROM entries`)
+	if err := Apply(ctx, db, d); err != nil {
+		t.Fatal(err)
+	}
+	now := read(`SELECT id, CASE WHEN published_version IS NULL THEN '-' ELSE COALESCE(published_data, data) END,
+		CASE WHEN published_version IS NULL THEN '-' ELSE COALESCE(published_slug, slug) END, data FROM entries`)
+	for id, v := range old {
+		if now[id] != v {
+			t.Errorf("%s: public %q under %q, working %q; before the migration %q under %q, %q", id, now[id].public, now[id].publicSlug, now[id].working, v.public, v.publicSlug, v.working)
+		}
+	}
+	stored := map[string][2]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT id, published_data IS NOT NULL, published_slug IS NOT NULL FROM entries`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var d, s bool
+		if err := rows.Scan(&id, &d, &s); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = [2]bool{d, s}
+	}
+	rows.Close()
+	want := map[string][2]bool{"same": {false, false}, "draft-over": {true, true}, "draft-same-slug": {true, false},
+		"never": {false, false}, "trashed": {false, false}, "scheduled": {false, false}}
+	for id, w := range want {
+		if stored[id] != w {
+			t.Errorf("%s: stored published_data, published_slug = %v, want %v", id, stored[id], w)
+		}
+	}
+	var def string
+	if err := db.QueryRowContext(ctx, indexDef).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`published_version IS NOT NULL`).MatchString(def) {
+		t.Errorf("entries_public is %s, want it partial on published_version", def)
 	}
 }

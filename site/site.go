@@ -244,6 +244,12 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	} else if cfg.Mail.From != "" {
 		cfg.Logger.Warn("--mail-from is set but --smtp is not: this site sends no mail")
 	}
+	// A database written before migration 00036 keeps its old public-copy
+	// field indexes until this replaces them (once; then a no-op).
+	if err := s.Content.UpgradeIndexes(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.openPlugins(ctx, cfg); err != nil {
 		s.Close()
 		return nil, err

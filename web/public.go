@@ -53,7 +53,11 @@ func (s *Server) handlePublicList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, queryError(err))
 		return
 	}
-	page, err := s.svc.Content.PublicList(r.Context(), chi.URLParam(r, "collection"), q)
+	list := s.svc.Content.PublicList
+	if rq := r.URL.Query(); !rq.Has("expand") && !rq.Has("render") {
+		list = s.svc.Content.PublicListRaw // the stored data is sent as it is
+	}
+	page, err := list(r.Context(), chi.URLParam(r, "collection"), q)
 	if err != nil {
 		s.writeError(w, r, queryError(err))
 		return

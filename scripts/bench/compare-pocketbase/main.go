@@ -444,8 +444,10 @@ func (p *pilcrow) setup(ctx context.Context, rows int) error {
 	}
 	defer db.Close()
 	err = seedTx(ctx, db, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data, published_data, published_slug,
-			published_version, created_at, updated_at, published_at) VALUES (?, 'articles', ?, 'published', 2, ?, ?, ?, 2, ?, ?, ?) RETURNING seq`)
+		// A published entry without a draft stores one copy (published_data
+		// and published_slug NULL: the same as data and slug).
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data,
+			published_version, created_at, updated_at, published_at) VALUES (?, 'articles', ?, 'published', 2, ?, 2, ?, ?, ?) RETURNING seq`)
 		if err != nil {
 			return err
 		}
@@ -463,7 +465,7 @@ func (p *pilcrow) setup(ctx context.Context, rows int) error {
 			data, _ := json.Marshal(map[string]any{"title": r.title, "slug": r.slug, "body": r.body, "category": r.category, "rating": r.rating})
 			at := base.Add(time.Duration(i) * time.Minute).UnixMilli()
 			var seq int64
-			if err := ins.QueryRowContext(ctx, uuid.Must(uuid.NewV7()).String(), r.slug, data, data, r.slug, at, at, at).Scan(&seq); err != nil {
+			if err := ins.QueryRowContext(ctx, uuid.Must(uuid.NewV7()).String(), r.slug, data, at, at, at).Scan(&seq); err != nil {
 				return err
 			}
 			text := r.title + "\n" + r.slug + "\n" + r.body
