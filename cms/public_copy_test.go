@@ -318,7 +318,13 @@ func TestUpgradeIndexesReplacesOldPublicIndexes(t *testing.T) {
 	mustCollection(t, c, benchCollection)
 	indexes := func() map[string]bool {
 		t.Helper()
-		rows, err := db.Read().Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%'`)
+		q := `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%'`
+		if c.pg() {
+			// PostgreSQL's field indexes and their expression statistics.
+			q = `SELECT indexname FROM pg_indexes WHERE tablename = 'entries' AND indexname LIKE 'ix_%'
+				UNION ALL SELECT stxname FROM pg_statistic_ext WHERE stxname LIKE 'ix_%'`
+		}
+		rows, err := db.Read().Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,9 +345,17 @@ func TestUpgradeIndexesReplacesOldPublicIndexes(t *testing.T) {
 		if !f.Type.indexed() {
 			continue
 		}
-		for _, s := range []string{`DROP INDEX ` + indexName(publicIndexKind, "articles", f.Name),
+		old := []string{`DROP INDEX ` + indexName(publicIndexKind, "articles", f.Name),
 			`CREATE INDEX ` + indexName("p", "articles", f.Name) + ` ON entries(json_extract(published_data, '$.` + f.Name +
-				`'), published_at) WHERE collection = 'articles' AND published_data IS NOT NULL AND status <> 'trashed'`} {
+				`'), published_at) WHERE collection = 'articles' AND published_data IS NOT NULL AND status <> 'trashed'`}
+		if c.pg() {
+			old = []string{`DROP INDEX ` + pgIndexName(publicIndexKind, "articles", f.Name),
+				`DROP STATISTICS ` + pgIndexName("s"+publicIndexKind, "articles", f.Name),
+				`CREATE INDEX ` + pgIndexName("p", "articles", f.Name) + ` ON entries (` + pgFieldExpr("published_data", f) +
+					` NULLS FIRST, published_at, seq) WHERE collection = 'articles' AND published_data IS NOT NULL AND status <> 'trashed'`,
+				`CREATE STATISTICS ` + pgIndexName("sp", "articles", f.Name) + ` ON (` + pgFieldExpr("published_data", f) + `) FROM entries`}
+		}
+		for _, s := range old {
 			if _, err := db.Write().Exec(s); err != nil {
 				t.Fatal(err)
 			}

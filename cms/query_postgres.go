@@ -64,6 +64,11 @@ func fieldExprOf(pg bool, dataCol string, f *Field) string {
 	return fieldExpr(dataCol, f.Name)
 }
 
+// pgPublicData is the public copy (see publicDataExpr) in index and
+// statistics expressions, which PostgreSQL matches to the lists' aliased
+// COALESCE(e.published_data, e.data).
+const pgPublicData = "COALESCE(published_data, data)"
+
 // pgSyncIndexes is syncIndexes on PostgreSQL: per indexed field, a partial
 // index over the working data (value, seq) and one over the public copy
 // (value, published_at, seq), NULLs first as SQLite orders them, so an
@@ -82,7 +87,7 @@ func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields
 		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() && n.Type == f.Type {
 			continue
 		}
-		for _, kind := range []string{"d", "p"} {
+		for _, kind := range []string{"d", "p", publicIndexKind} {
 			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+pgIndexName(kind, collection, f.Name)); err != nil {
 				return err
 			}
@@ -99,10 +104,10 @@ func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields
 		stmts := []string{
 			`CREATE INDEX IF NOT EXISTS ` + pgIndexName("d", collection, f.Name) + ` ON entries (` + pgFieldExpr("data", f) +
 				` NULLS FIRST, seq) WHERE collection = '` + coll + `' AND status <> 'trashed'`,
-			`CREATE INDEX IF NOT EXISTS ` + pgIndexName("p", collection, f.Name) + ` ON entries (` + pgFieldExpr("published_data", f) +
-				` NULLS FIRST, published_at, seq) WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed'`,
+			`CREATE INDEX IF NOT EXISTS ` + pgIndexName(publicIndexKind, collection, f.Name) + ` ON entries (` + pgFieldExpr(pgPublicData, f) +
+				` NULLS FIRST, published_at, seq) WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed'`,
 			`CREATE STATISTICS IF NOT EXISTS ` + pgIndexName("sd", collection, f.Name) + ` ON (` + pgFieldExpr("data", f) + `) FROM entries`,
-			`CREATE STATISTICS IF NOT EXISTS ` + pgIndexName("sp", collection, f.Name) + ` ON (` + pgFieldExpr("published_data", f) + `) FROM entries`,
+			`CREATE STATISTICS IF NOT EXISTS ` + pgIndexName("s"+publicIndexKind, collection, f.Name) + ` ON (` + pgFieldExpr(pgPublicData, f) + `) FROM entries`,
 		}
 		for _, s := range stmts {
 			if _, err := tx.ExecContext(ctx, s); err != nil {
@@ -277,8 +282,9 @@ func (b *builtList) pgInner() (string, []any) {
 // pgMediaRefsQuery is mediaRefsQuery on PostgreSQL.
 func pgMediaRefsQuery(collection string, f *Field) string {
 	coll, d, p := sqlIdent(collection), pgFieldExpr("data", f), pgFieldExpr("published_data", f)
+	pub := pgFieldExpr(pgPublicData, f)
 	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
-		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_data IS NOT NULL AND status <> 'trashed' AND ` + p + ` = ?1
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed' AND ` + pub + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
 }
 

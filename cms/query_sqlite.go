@@ -92,8 +92,19 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, ol
 // missing indexes. A site calls it once at start; with nothing to do it
 // costs one read of the schema.
 func (c *Content) UpgradeIndexes(ctx context.Context) error {
+	// Each stale object as the statement that drops it.
 	var stale []string
-	rows, err := c.db.Read().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix\_p\_%' ESCAPE '\'`)
+	q := `SELECT 'DROP INDEX IF EXISTS "' || replace(name, '"', '""') || '"' FROM sqlite_master
+		WHERE type = 'index' AND name LIKE 'ix\_p\_%' ESCAPE '\'`
+	if c.pg() {
+		// The same indexes on PostgreSQL, and the expression statistics
+		// kept beside them (pgSyncIndexes).
+		q = `SELECT 'DROP INDEX IF EXISTS ' || quote_ident(indexname) FROM pg_indexes
+			WHERE schemaname = current_schema() AND tablename = 'entries' AND indexname LIKE 'ix\_p\_%' ESCAPE '\'
+			UNION ALL SELECT 'DROP STATISTICS IF EXISTS ' || quote_ident(stxname) FROM pg_statistic_ext
+			WHERE stxnamespace = current_schema()::regnamespace AND stxname LIKE 'ix\_sp\_%' ESCAPE '\'`
+	}
+	rows, err := c.db.Read().QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("upgrade indexes: %w", err)
 	}
@@ -117,8 +128,8 @@ func (c *Content) UpgradeIndexes(ctx context.Context) error {
 		return fmt.Errorf("upgrade indexes: %w", err)
 	}
 	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, n := range stale {
-			if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS "`+strings.ReplaceAll(n, `"`, `""`)+`"`); err != nil {
+		for _, drop := range stale {
+			if _, err := tx.ExecContext(ctx, drop); err != nil {
 				return err
 			}
 		}
