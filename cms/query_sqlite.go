@@ -210,6 +210,10 @@ func (c *Content) indexNewText(ctx context.Context, tx *sql.Tx, seq int64, text 
 	if text == "" {
 		return nil
 	}
+	if c.pg() {
+		// A tsvector row has no tombstones: the upsert is the insert.
+		return c.pgIndexText(ctx, tx, "entries_fts", seq, text)
+	}
 	_, err := c.db.Exec(ctx, tx, ftsStatements["entries_fts"].insert, seq, text)
 	return err
 }
