@@ -8,11 +8,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -42,6 +45,15 @@ type DB struct {
 	prepared map[*Statement]*sql.Stmt
 	// turn orders the transactions waiting for write.
 	turn writeTurn
+
+	// gens is this process's view of the generations table; txs maps each
+	// open transaction of Tx to what it collects for its commit (bumps,
+	// after-commit functions).
+	gens *Generations
+	txs  sync.Map // *sql.Tx → *txState
+	// stopRecheck ends the re-check loop; rechecked is closed when it has.
+	stopRecheck context.CancelFunc
+	rechecked   chan struct{}
 }
 
 // SyncMode is SQLite's synchronous setting, which decides when a commit
@@ -74,6 +86,11 @@ func ParseSyncMode(s string) (SyncMode, error) {
 type Options struct {
 	// Sync is the durability mode; empty is SyncNormal.
 	Sync SyncMode
+	// Recheck is how often the generations table is re-read for other
+	// processes' writes; zero is DefaultRecheck.
+	Recheck time.Duration
+	// Log receives the re-check loop's warnings; nil is slog.Default().
+	Log *slog.Logger
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies
@@ -108,7 +125,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{write: write, read: read, path: path}
+	db := &DB{write: write, read: read, path: path, gens: NewGenerations()}
 	// The first connection is made under the migration lock too: it turns a
 	// new database to WAL, which another process opening the same new file
 	// at that moment would see as SQLITE_BUSY at once, busy_timeout or not
@@ -133,6 +150,26 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// The view starts at the table's values, so a cache loaded now is
+	// stamped with the generation its data belongs to.
+	if err := db.gens.Recheck(ctx, db.read); err != nil {
+		db.Close()
+		return nil, err
+	}
+	every := opts.Recheck
+	if every <= 0 {
+		every = DefaultRecheck
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	db.stopRecheck, db.rechecked = stop, make(chan struct{})
+	go func() {
+		defer close(db.rechecked)
+		db.gens.recheckLoop(loopCtx, db.read, every, log)
+	}()
 	return db, nil
 }
 
@@ -166,6 +203,11 @@ func (db *DB) Write() *sql.DB { return db.write }
 //
 // Transactions take turns for the write connection (see writeTurn): those
 // of ctx marked WithQueuePriority first.
+//
+// Topics fn bumps (Bump) are written just before the commit; after it, this
+// process's view of them advances and the functions fn registered with
+// AfterCommit run, all before Tx returns, so the caller's next read sees
+// its caches invalidated.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.dialect == Postgres {
 		return db.pgTx(ctx, fn)
@@ -173,18 +215,35 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := db.turn.take(ctx); err != nil {
 		return fmt.Errorf("storage: begin: %w", err)
 	}
-	defer db.turn.give()
+	given := false
+	give := func() {
+		if !given {
+			given = true
+			db.turn.give()
+		}
+	}
+	defer give()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return markDiskFull(fmt.Errorf("storage: begin: %w", err))
 	}
+	st := &txState{}
+	db.txs.Store(tx, st)
+	defer db.txs.Delete(tx)
 	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return markDiskFull(err)
+	}
+	if err := db.writeBumps(ctx, tx, st); err != nil {
 		_ = tx.Rollback()
 		return markDiskFull(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return markDiskFull(fmt.Errorf("storage: commit: %w", err))
 	}
+	// The next writer need not wait for what the commit wakes.
+	give()
+	db.committed(st)
 	return nil
 }
 
@@ -205,6 +264,10 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 
 // Close checkpoints the WAL and closes both pools.
 func (db *DB) Close() error {
+	if db.stopRecheck != nil {
+		db.stopRecheck()
+		<-db.rechecked
+	}
 	db.closeStatements()
 	if db.dialect == Postgres {
 		return db.write.Close()
