@@ -117,8 +117,14 @@ type Content struct {
 
 	mu    sync.RWMutex
 	cache map[string]*Collection
-	// wake nudges the scheduler when a schedule changes.
-	wake chan struct{}
+	// cacheGen is the generation of the collections topic the cache
+	// belongs to; collections follows the topic (every write of a
+	// collection bumps it, in any process sharing the database).
+	cacheGen    uint64
+	collections *storage.Topic
+	// schedule moves when a schedule is set or restored, waking the
+	// scheduler (of every process) to re-read the next due time.
+	schedule *storage.Topic
 
 	stmtMu sync.Mutex
 	bySlug *sql.Stmt
@@ -145,7 +151,9 @@ func WithLogger(l *slog.Logger) ContentOption { return func(c *Content) { c.log 
 // NewContent returns the content service.
 func NewContent(db *storage.DB, opts ...ContentOption) *Content {
 	c := &Content{db: db, log: slog.Default(), hooks: NopHooks{}, now: time.Now,
-		cache: map[string]*Collection{}, wake: make(chan struct{}, 1), public: newPublicCache(publicCacheBytes)}
+		cache: map[string]*Collection{}, collections: db.Topic(storage.TopicCollections), schedule: db.Topic(storage.TopicSchedule),
+		public: newPublicCache(db.Topic(storage.TopicEntries), publicCacheBytes)}
+	c.cacheGen = c.collections.Current()
 	for _, o := range opts {
 		o(c)
 	}
@@ -172,8 +180,12 @@ func (c *Content) nowMs() int64 { return c.now().UTC().UnixMilli() }
 
 // Collection returns the named collection.
 func (c *Content) Collection(ctx context.Context, name string) (*Collection, error) {
+	gen := c.collections.Current()
 	c.mu.RLock()
-	col := c.cache[name]
+	var col *Collection
+	if c.cacheGen == gen {
+		col = c.cache[name]
+	}
 	c.mu.RUnlock()
 	if col != nil {
 		return col, nil
@@ -189,18 +201,33 @@ func (c *Content) Collection(ctx context.Context, name string) (*Collection, err
 		return nil, fmt.Errorf("get collection: %w", err)
 	}
 	c.mu.Lock()
-	c.cache[name] = col
+	if gen > c.cacheGen {
+		c.cache, c.cacheGen = map[string]*Collection{}, gen
+	}
+	if gen == c.cacheGen {
+		c.cache[name] = col
+	}
 	c.mu.Unlock()
 	return col, nil
 }
 
 // forget drops a cached collection definition (and the public cache, which
-// holds data shaped by it).
+// holds data shaped by it) that a write found out of date: changed by
+// another process whose bump this process's view has not read yet.
 func (c *Content) forget(name string) {
 	c.mu.Lock()
 	delete(c.cache, name)
 	c.mu.Unlock()
-	c.public.invalidate()
+	c.public.drop()
+}
+
+// collectionChanged bumps what a change of a collection invalidates in
+// every process: the definitions, and the public entries shaped by them.
+func (c *Content) collectionChanged(ctx context.Context, tx *sql.Tx) error {
+	if err := c.db.Bump(ctx, tx, storage.TopicCollections); err != nil {
+		return err
+	}
+	return c.db.Bump(ctx, tx, storage.TopicEntries)
 }
 
 const collectionColumns = `name, label, fields, hidden, options, created_at, updated_at`
@@ -312,7 +339,10 @@ func (c *Content) CreateCollection(ctx context.Context, in CollectionInput) (*Co
 			}
 			return err
 		}
-		return syncIndexes(ctx, tx, c.pg(), col.Name, nil, col.Fields)
+		if err := syncIndexes(ctx, tx, c.pg(), col.Name, nil, col.Fields); err != nil {
+			return err
+		}
+		return c.collectionChanged(ctx, tx)
 	})
 	if err != nil {
 		var ve *ValidationError
@@ -321,7 +351,6 @@ func (c *Content) CreateCollection(ctx context.Context, in CollectionInput) (*Co
 		}
 		return nil, fmt.Errorf("create collection: %w", err)
 	}
-	c.forget(col.Name)
 	return col, nil
 }
 
@@ -376,9 +405,8 @@ func (c *Content) UpdateCollection(ctx context.Context, name string, in Collecti
 			return err
 		}
 		out = &next
-		return nil
+		return c.collectionChanged(ctx, tx)
 	})
-	c.forget(name)
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) || errors.Is(err, ErrNotFound) {
@@ -536,10 +564,11 @@ func (c *Content) DeleteCollection(ctx context.Context, name string, purge bool)
 		if err := syncIndexes(ctx, tx, c.pg(), name, col.Fields, nil); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM collections WHERE name = ?`, name)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM collections WHERE name = ?`, name); err != nil {
+			return err
+		}
+		return c.collectionChanged(ctx, tx)
 	})
-	c.forget(name)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		return fmt.Errorf("delete collection: %w", err)
 	}

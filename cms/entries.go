@@ -558,15 +558,15 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 			return err
 		}
 		if republish {
+			if err := c.db.Bump(ctx, tx, storage.TopicEntries); err != nil {
+				return err
+			}
 			return c.hooksImpl().AfterPublish(ctx, tx, EntryEvent{Entry: e, UserID: userID(u)})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, c.wrapWriteErr("update entry", err)
-	}
-	if !col.Options.Drafts {
-		c.public.invalidate() // the save republished the entry
 	}
 	return e.present(col), nil
 }

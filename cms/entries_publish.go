@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // mutate runs a status change on one entry in a write transaction, after the
@@ -35,6 +37,10 @@ func (c *Content) mutate(ctx context.Context, u *User, collection, id string, ex
 		if err := fn(tx, col, e, c.nowMs()); err != nil {
 			return err
 		}
+		// Every status change can change what the public sees.
+		if err := c.db.Bump(ctx, tx, storage.TopicEntries); err != nil {
+			return err
+		}
 		out, err = c.loadEntry(ctx, tx, col, id)
 		if errors.Is(err, ErrNotFound) {
 			out = e // purged
@@ -45,7 +51,6 @@ func (c *Content) mutate(ctx context.Context, u *User, collection, id string, ex
 	if err != nil {
 		return nil, c.wrapWriteErr("change entry", err)
 	}
-	c.public.invalidate()
 	return out.present(col), nil
 }
 
@@ -68,7 +73,9 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 				at.UnixMilli(), string(status), id); err != nil {
 				return err
 			}
-			c.nudge()
+			if err := c.db.Bump(ctx, tx, storage.TopicSchedule); err != nil {
+				return err
+			}
 			return c.keepStatusRevision(ctx, tx, col, id,
 				revisionMark{ActionScheduled, "schedule for " + at.UTC().Format(time.RFC3339)}, u)
 		}
@@ -199,9 +206,13 @@ func (c *Content) Restore(ctx context.Context, u *User, collection, id string, e
 		case e.ScheduledAt != nil:
 			status = StatusScheduled
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE entries SET status = ?, trashed_at = NULL, version = version + 1 WHERE id = ?`, string(status), id)
-		c.nudge()
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET status = ?, trashed_at = NULL, version = version + 1 WHERE id = ?`, string(status), id); err != nil {
+			return err
+		}
+		if status == StatusScheduled {
+			return c.db.Bump(ctx, tx, storage.TopicSchedule)
+		}
+		return nil
 	})
 }
 

@@ -9,14 +9,6 @@ import (
 	"time"
 )
 
-// nudge wakes the scheduler so it re-reads the next due time.
-func (c *Content) nudge() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
 // PublishDue publishes every entry whose schedule has come, including those
 // that came due while the server was down, and returns how many it published.
 func (c *Content) PublishDue(ctx context.Context) (int, error) {
@@ -103,9 +95,13 @@ func NewScheduler(c *Content, log *slog.Logger) *Scheduler {
 }
 
 // Run publishes due entries until ctx ends. It sleeps until the next schedule
-// (or MaxSleep), and wakes early when a schedule changes.
+// (or MaxSleep), and wakes early when a schedule is set, here or in another
+// process sharing the database (the schedule topic moves after the commit).
 func (s *Scheduler) Run(ctx context.Context) error {
 	for {
+		// Taken before reading the schedules: a schedule set meanwhile
+		// closes it.
+		changed := s.content.schedule.Changed()
 		if n, err := s.content.PublishDue(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -134,7 +130,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
-		case <-s.content.wake:
+		case <-changed:
 		case <-t.C:
 		}
 		t.Stop()
