@@ -141,15 +141,17 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 }
 
 // Retry gives a dead job a fresh set of attempts, due at once.
+// Any process handling its kind may run it: the jobs topic moves.
 func (q *Queue) Retry(ctx context.Context, id string) error {
-	res, err := q.db.Write().ExecContext(ctx, `UPDATE jobs SET status = 'pending', attempts = 0, run_at = `+storage.NowMillisSQL+`,
+	return q.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'pending', attempts = 0, run_at = `+storage.NowMillisSQL+`,
 		updated_at = `+storage.NowMillisSQL+` WHERE id = ? AND status = 'dead'`, id)
-	if err != nil {
-		return fmt.Errorf("jobs: retry %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s is not a dead job", ErrNotFound, id)
-	}
-	q.Nudge()
-	return nil
+		if err != nil {
+			return fmt.Errorf("jobs: retry %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s is not a dead job", ErrNotFound, id)
+		}
+		return q.db.Bump(ctx, tx, storage.TopicJobs)
+	})
 }

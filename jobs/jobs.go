@@ -234,20 +234,27 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, kind string, payload an
 	}
 	id := uuid.Must(uuid.NewV7()).String()
 	args := []any{id, kind, string(raw), attempts, max(o.Delay, 0).Milliseconds()}
-	var err error
-	if tx != nil {
+	insert := func(tx *sql.Tx) error {
 		// Most jobs are enqueued in a save's transaction (after hooks,
 		// webhooks): the statement is prepared once, not on every save.
-		_, err = q.db.Exec(ctx, tx, stmtEnqueue, args...)
-	} else {
-		_, err = q.db.Write().ExecContext(ctx, enqueueSQL, args...)
+		if _, err := q.db.Exec(ctx, tx, stmtEnqueue, args...); err != nil {
+			return fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+		}
+		// The jobs topic moves when tx commits, waking the workers of
+		// every process on this database (Run waits on it): never
+		// before the job is there to claim, and never for a job whose
+		// transaction rolled back.
+		return q.db.Bump(ctx, tx, storage.TopicJobs)
 	}
-	if err != nil {
-		return "", fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+	if tx != nil {
+		if err := insert(tx); err != nil {
+			return "", err
+		}
+		return id, nil
 	}
-	// With a tx the nudged worker's claim queues behind it on the single
-	// write connection, so it sees the job as soon as it commits.
-	q.Nudge()
+	if err := q.db.Tx(ctx, insert); err != nil {
+		return "", err
+	}
 	return id, nil
 }
 
@@ -288,7 +295,11 @@ func (q *Queue) Run(ctx context.Context) error {
 	p := &pipeline{q: q, freed: make(chan struct{}, 1)}
 	var workers sync.WaitGroup
 	busy := 0
+	topic := q.db.Topic(storage.TopicJobs)
 	for ctx.Err() == nil {
+		// Taken before the claim: a job enqueued after the claim read
+		// the queue closes it.
+		enqueued := topic.Changed()
 		busy -= p.takeFreed()
 		jobs, token, err := p.round(ctx, q.cfg.Workers-busy)
 		if err != nil && ctx.Err() == nil {
@@ -313,6 +324,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-q.wake:
+		case <-enqueued:
 		case <-p.freed:
 		case <-wait:
 		}
