@@ -158,7 +158,7 @@ func (c *CronRunner) Tick(ctx context.Context) (time.Time, error) {
 }
 
 func (c *CronRunner) wanted(ctx context.Context) (map[cronKey]cronWant, error) {
-	actives, err := c.m.Active(ctx)
+	actives, err := c.m.activeNow(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (c *CronRunner) runtime(ctx context.Context, want map[cronKey]cronWant, nex
 	for _, w := range want {
 		enabled[w.ap.ID] = w.ap
 	}
-	actives, err := c.m.Active(ctx)
+	actives, err := c.m.activeNow(ctx)
 	if err != nil {
 		return err
 	}

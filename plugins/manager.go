@@ -169,9 +169,10 @@ type Manager struct {
 	manifests map[string]*manifest.Manifest // bundle SHA-256 → its manifest
 	hookOpts  map[string]map[string]sandbox.HookOptions
 
-	activeOnce    sync.Once
-	activeStmt    *sql.Stmt
-	activeStmtErr error
+	// The active set, loaded when the plugins topic moves (see Active).
+	activeTopic  *storage.Topic
+	activeMu     sync.Mutex // one load at a time
+	activeLoaded atomic.Pointer[activeSnapshot]
 
 	settingsMu    sync.Mutex
 	settingsCache map[string]cachedSettings
@@ -192,6 +193,7 @@ func NewManager(cfg Config) *Manager {
 		limits: cfg.Limits, log: cfg.Log, now: time.Now,
 		scripts: map[string][]byte{}, manifests: map[string]*manifest.Manifest{}, hookOpts: map[string]map[string]sandbox.HookOptions{}}
 	m.revoked.at = map[string]uint64{}
+	m.activeTopic = cfg.DB.Topic(storage.TopicPlugins)
 	// The queue, cron and dispatcher invoke plugins through m; they are made
 	// here, with it, and never replaced.
 	m.logs = NewLogs(cfg.DB, cfg.Logs)
@@ -227,6 +229,7 @@ func (m *Manager) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = m.jobs.Run(ctx) })
 	wg.Go(func() { m.cron.Run(ctx) })
+	wg.Go(func() { m.followActive(ctx) })
 	wg.Wait()
 	stopLogs()
 	<-logsDone
@@ -238,10 +241,11 @@ func (m *Manager) Run(ctx context.Context) {
 // once its plugin was revoked at an epoch later than the one its invocation
 // started in (ActivePlugin.epoch, read before the plugin was found enabled).
 //
-// This holds in this process. Another process sharing the database refuses a
-// deactivated plugin's next invocation (Active reads the enabled set fresh);
-// an invocation it is already running keeps the grant it started with until
-// it ends, which its wall limit bounds.
+// This holds in this process at once. Another process sharing the database
+// learns of the deactivation when the plugins topic moves there (its
+// re-check of the generations, within DefaultRecheck): it then starts no
+// new invocation of the plugin, and its Run (followActive) revokes the
+// plugin there too, so an invocation already running loses its host calls.
 type revocations struct {
 	epoch atomic.Uint64
 	mu    sync.RWMutex
@@ -363,9 +367,13 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 				if err := syncStorageTx(ctx, tx, b.Manifest, true); err != nil {
 					return err
 				}
-				_, err = tx.ExecContext(ctx, `UPDATE plugins SET version = ?, sha256 = ?, pending_version = NULL, pending_sha256 = NULL, updated_at = ? WHERE id = ?`,
-					version, b.SHA256, now, id)
-				return err
+				if _, err := tx.ExecContext(ctx, `UPDATE plugins SET version = ?, sha256 = ?, pending_version = NULL, pending_sha256 = NULL, updated_at = ? WHERE id = ?`,
+					version, b.SHA256, now, id); err != nil {
+					return err
+				}
+				// The running version changed: every process reloads
+				// its active set.
+				return m.db.Bump(ctx, tx, storage.TopicPlugins)
 			}
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE plugins SET pending_version = ?, pending_sha256 = ?, updated_at = ? WHERE id = ?`, version, b.SHA256, now, id)
@@ -629,7 +637,10 @@ func (m *Manager) Activate(ctx context.Context, id string, g Grant, by string) (
 		if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_leftovers WHERE plugin_id = ?`, id); err != nil {
 			return err
 		}
-		return syncStorageTx(ctx, tx, mf, true)
+		if err := syncStorageTx(ctx, tx, mf, true); err != nil {
+			return err
+		}
+		return m.db.Bump(ctx, tx, storage.TopicPlugins)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
@@ -677,8 +688,10 @@ func (m *Manager) Deactivate(ctx context.Context, id string) (*Info, error) {
 		}
 	}
 	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE plugins SET enabled = 0, updated_at = ? WHERE id = ?`, m.now().UnixMilli(), id)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE plugins SET enabled = 0, updated_at = ? WHERE id = ?`, m.now().UnixMilli(), id); err != nil {
+			return err
+		}
+		return m.db.Bump(ctx, tx, storage.TopicPlugins)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deactivate: %w", err)
@@ -739,6 +752,9 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 		if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_cron WHERE plugin_id = ?`, id); err != nil {
 			return err
 		}
+		if err := m.db.Bump(ctx, tx, storage.TopicPlugins); err != nil {
+			return err
+		}
 		if deleteData {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_settings WHERE plugin_id = ?`, id); err != nil {
 				return err
@@ -796,29 +812,89 @@ func (m *Manager) pluginIDs(ctx context.Context, query string) ([]string, error)
 	return ids, rows.Err()
 }
 
-// activeQuery selects the enabled plugins' running versions. It runs on every
-// hook dispatch, so it is prepared once.
+// activeQuery selects the enabled plugins' running versions.
 const activeQuery = `SELECT id, install_seq, version, sha256 FROM plugins WHERE enabled = 1 AND version IS NOT NULL ORDER BY install_seq`
 
+// activeSnapshot is the active set as loaded at one generation of the
+// plugins topic and one revocation epoch.
+type activeSnapshot struct {
+	gen, epoch uint64
+	list       []*ActivePlugin
+}
+
 // Active lists the enabled plugins' running versions in install order. The
-// enabled set is read fresh on every call (a deactivated plugin stops at once,
-// in every process sharing the database); manifests come from a cache keyed by
-// bundle hash, since versions are immutable.
+// list is shared by callers, who must not modify it.
+//
+// It is loaded from the database when the plugins topic has moved since the
+// last load (every write of the active set bumps it: install of a running
+// version, activation, deactivation, uninstall) or a plugin was revoked,
+// and otherwise served from memory: every hook dispatch asks, and the query
+// was the largest part of a dispatch's cost. A deactivation in this process
+// moves the topic before it returns, so the plugin stops at once; one in
+// another process sharing the database moves it here at the next re-check
+// of the generations. Manifests come from a cache keyed by bundle hash,
+// since versions are immutable.
 func (m *Manager) Active(ctx context.Context) ([]*ActivePlugin, error) {
-	// Read before the query: a deactivation the query does not see commits
-	// after it, and so revokes at a later epoch.
+	// The epoch is read before the generation: a revocation (which
+	// follows the commit that moved the topic) seen here means the
+	// generation read next is at least that commit's.
 	epoch := m.revoked.current()
-	m.activeOnce.Do(func() {
-		// Prepared without the caller's context: the statement outlives the call.
-		m.activeStmt, m.activeStmtErr = m.db.Read().PrepareContext(context.Background(), activeQuery)
-	})
-	var rows *sql.Rows
-	var err error
-	if m.activeStmtErr == nil {
-		rows, err = m.activeStmt.QueryContext(ctx)
-	} else {
-		rows, err = m.db.Read().QueryContext(ctx, activeQuery)
+	gen := m.activeTopic.Current()
+	if s := m.activeLoaded.Load(); s != nil && s.gen == gen && s.epoch == epoch {
+		return s.list, nil
 	}
+	m.activeMu.Lock()
+	defer m.activeMu.Unlock()
+	if s := m.activeLoaded.Load(); s != nil && s.gen == gen && s.epoch == epoch {
+		return s.list, nil
+	}
+	list, err := m.loadActive(ctx, epoch)
+	if err != nil {
+		return nil, err
+	}
+	prev := m.activeLoaded.Load()
+	m.activeLoaded.Store(&activeSnapshot{gen: gen, epoch: epoch, list: list})
+	// A plugin that left the set without a revocation here was
+	// deactivated or uninstalled by another process: revoked now, so
+	// invocations of it running here lose their host calls.
+	if prev != nil {
+		for _, ap := range prev.list {
+			if !slices.ContainsFunc(list, func(x *ActivePlugin) bool { return x.ID == ap.ID }) && !m.revoked.since(ap.ID, ap.epoch) {
+				m.revoked.revoke(ap.ID)
+			}
+		}
+	}
+	return list, nil
+}
+
+// activeNow reads the active set from the database, bypassing the copy
+// Active keeps: for cron, whose ticks are rare and run at most once across
+// every process sharing the database, so a tick right after another
+// process's deactivation must not run the plugin.
+func (m *Manager) activeNow(ctx context.Context) ([]*ActivePlugin, error) {
+	return m.loadActive(ctx, m.revoked.current())
+}
+
+// followActive reloads the active set whenever the plugins topic moves, so
+// another process's deactivation revokes the plugin here even while no
+// hook is dispatched.
+func (m *Manager) followActive(ctx context.Context) {
+	for {
+		changed := m.activeTopic.Changed()
+		if _, err := m.Active(ctx); err != nil && ctx.Err() == nil {
+			m.log.WarnContext(ctx, "reloading the active plugins failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// loadActive reads the active set, stamping each with epoch.
+func (m *Manager) loadActive(ctx context.Context, epoch uint64) ([]*ActivePlugin, error) {
+	rows, err := m.db.Read().QueryContext(ctx, activeQuery)
 	if err != nil {
 		return nil, fmt.Errorf("active plugins: %w", err)
 	}

@@ -284,9 +284,10 @@ func sortedKeys(m map[string]string) []string {
 // it declares under name. A plugin that is unknown, never activated or
 // deactivated, and a route it does not declare, are all ErrNotFound: to the
 // outside world they do not exist. Whether a plugin is enabled, and which
-// version runs, is read fresh on every request (see Active): a deactivated
-// plugin's routes vanish at once, and while an upgrade awaits consent the
-// consented version keeps serving.
+// version runs, is the active set (see Active), which follows every write
+// of it: a deactivated plugin's routes vanish at once in this process (and
+// within a re-check of the generations in another), and while an upgrade
+// awaits consent the consented version keeps serving.
 func (m *Manager) FindRoute(ctx context.Context, pluginID, name string) (*ActivePlugin, manifest.Route, error) {
 	ap, err := m.activePlugin(ctx, pluginID)
 	if err != nil {
