@@ -73,7 +73,7 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 				at.UnixMilli(), string(status), id); err != nil {
 				return err
 			}
-			if err := c.db.Bump(ctx, tx, storage.TopicSchedule); err != nil {
+			if err := c.db.Wake(ctx, tx, storage.TopicSchedule); err != nil {
 				return err
 			}
 			return c.keepStatusRevision(ctx, tx, col, id,
@@ -210,7 +210,7 @@ func (c *Content) Restore(ctx context.Context, u *User, collection, id string, e
 			return err
 		}
 		if status == StatusScheduled {
-			return c.db.Bump(ctx, tx, storage.TopicSchedule)
+			return c.db.Wake(ctx, tx, storage.TopicSchedule)
 		}
 		return nil
 	})

@@ -152,6 +152,6 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %s is not a dead job", ErrNotFound, id)
 		}
-		return q.db.Bump(ctx, tx, storage.TopicJobs)
+		return q.db.Wake(ctx, tx, storage.TopicJobs)
 	})
 }

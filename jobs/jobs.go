@@ -240,11 +240,11 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, kind string, payload an
 		if _, err := q.db.Exec(ctx, tx, stmtEnqueue, args...); err != nil {
 			return fmt.Errorf("jobs: enqueue %s: %w", kind, err)
 		}
-		// The jobs topic moves when tx commits, waking the workers of
+		// Waking the jobs topic when tx commits wakes the workers of
 		// every process on this database (Run waits on it): never
 		// before the job is there to claim, and never for a job whose
 		// transaction rolled back.
-		return q.db.Bump(ctx, tx, storage.TopicJobs)
+		return q.db.Wake(ctx, tx, storage.TopicJobs)
 	}
 	if tx != nil {
 		if err := insert(tx); err != nil {

@@ -51,9 +51,10 @@ type DB struct {
 	// after-commit functions).
 	gens *Generations
 	txs  sync.Map // *sql.Tx → *txState
-	// stopRecheck ends the re-check loop; rechecked is closed when it has.
-	stopRecheck context.CancelFunc
-	rechecked   chan struct{}
+	// stopFollowing ends the re-check loop (and the PostgreSQL listener);
+	// following is done when they have.
+	stopFollowing context.CancelFunc
+	following     sync.WaitGroup
 }
 
 // SyncMode is SQLite's synchronous setting, which decides when a commit
@@ -150,26 +151,10 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	// The view starts at the table's values, so a cache loaded now is
-	// stamped with the generation its data belongs to.
-	if err := db.gens.Recheck(ctx, db.read); err != nil {
+	if err := db.followGenerations(ctx, opts, nil); err != nil {
 		db.Close()
 		return nil, err
 	}
-	every := opts.Recheck
-	if every <= 0 {
-		every = DefaultRecheck
-	}
-	log := opts.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	db.stopRecheck, db.rechecked = stop, make(chan struct{})
-	go func() {
-		defer close(db.rechecked)
-		db.gens.recheckLoop(loopCtx, db.read, every, log)
-	}()
 	return db, nil
 }
 
@@ -264,9 +249,9 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 
 // Close checkpoints the WAL and closes both pools.
 func (db *DB) Close() error {
-	if db.stopRecheck != nil {
-		db.stopRecheck()
-		<-db.rechecked
+	if db.stopFollowing != nil {
+		db.stopFollowing()
+		db.following.Wait()
 	}
 	db.closeStatements()
 	if db.dialect == Postgres {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Topics of the generation counters. A topic names what a set of caches or
@@ -112,11 +114,28 @@ func (t *Topic) advance(gen uint64) bool {
 			break
 		}
 	}
+	t.wake()
+	return true
+}
+
+// wake closes Changed's channel without moving the generation: a wake-up
+// (Wake on PostgreSQL) carries no counter, and a cache's notion of current
+// must not move without one.
+func (t *Topic) wake() {
 	t.mu.Lock()
 	close(t.ch)
 	t.ch = make(chan struct{})
 	t.mu.Unlock()
-	return true
+}
+
+// wakeAll wakes every topic's waiters: after the PostgreSQL listener
+// reconnects, since wake-ups sent while it was away are lost.
+func (g *Generations) wakeAll() {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, t := range g.topics {
+		t.wake()
+	}
 }
 
 // rowQuerier is a *sql.DB, *sql.Conn or *sql.Tx.
@@ -181,10 +200,24 @@ const bumpSQL = `INSERT INTO generations (topic, gen) VALUES (?, 1)
 
 var stmtBump = NewStatement(bumpSQL)
 
+// pgNotifyChannel is the PostgreSQL channel of the bumps and wake-ups; a
+// payload is "topic gen" for a bump, "topic" for a wake-up.
+const pgNotifyChannel = "pilcrow_generations"
+
+// pgBumpSQL is bumpSQL with the NOTIFY that tells the listeners of every
+// node, sent when the transaction commits (PostgreSQL queues it until then
+// and drops it on rollback).
+const pgBumpSQL = `WITH b AS (` + bumpSQL + `)
+	SELECT gen, pg_notify('` + pgNotifyChannel + `', CAST(? AS text) || ' ' || gen) FROM b`
+
+// pgWakeSQL is a wake-up: a NOTIFY alone, no row.
+const pgWakeSQL = `SELECT pg_notify('` + pgNotifyChannel + `', CAST(? AS text))`
+
 // txState is what a transaction of DB.Tx collects for its commit: the topics
-// to bump just before it, and the functions to run after it.
+// to bump or wake just before it, and the functions to run after it.
 type txState struct {
 	bumps []string
+	wakes []string // PostgreSQL only; on SQLite a wake-up is a bump
 	after []func()
 	gens  []uint64 // the bumped values, by bumps' index, once written
 }
@@ -209,9 +242,47 @@ func (db *DB) Bump(ctx context.Context, tx *sql.Tx, topic string) error {
 		}
 		return nil
 	}
+	q, args := bumpSQL, []any{topic}
+	if db.dialect == Postgres {
+		q, args = pgBumpSQL, []any{topic, topic}
+	}
 	var gen int64
-	if err := tx.QueryRowContext(ctx, bumpSQL, topic).Scan(&gen); err != nil {
+	var sent any
+	dest := []any{&gen}
+	if db.dialect == Postgres {
+		dest = append(dest, &sent)
+	}
+	if err := tx.QueryRowContext(ctx, q, args...).Scan(dest...); err != nil {
 		return fmt.Errorf("storage: bump %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Wake marks topic's sleepers (a queue's workers, the scheduler) as having
+// work once tx, a transaction of db.Tx, commits: their Changed channel is
+// closed then, in this process at once and in the others sharing the
+// database soon after. Unlike Bump it moves no generation a cache could
+// depend on, which on PostgreSQL lets it be a NOTIFY alone: no counter row,
+// so concurrent transactions waking the same topic (every save queueing an
+// after hook) never conflict on one. On SQLite, where the table is the only
+// way between processes, it is a Bump.
+//
+// Sleepers must still wake on a timer of their own: a wake-up sent while a
+// PostgreSQL listener is reconnecting is lost (the listener wakes every
+// topic when it is back).
+func (db *DB) Wake(ctx context.Context, tx *sql.Tx, topic string) error {
+	if db.dialect != Postgres {
+		return db.Bump(ctx, tx, topic)
+	}
+	if st := db.txState(tx); st != nil {
+		if !slices.Contains(st.wakes, topic) {
+			st.wakes = append(st.wakes, topic)
+		}
+		return nil
+	}
+	var sent any
+	if err := tx.QueryRowContext(ctx, pgWakeSQL, topic).Scan(&sent); err != nil {
+		return fmt.Errorf("storage: wake %s: %w", topic, err)
 	}
 	return nil
 }
@@ -236,32 +307,73 @@ func (db *DB) txState(tx *sql.Tx) *txState {
 	return nil
 }
 
-// writeBumps increments the transaction's topics, in order.
+// writeBumps increments the transaction's topics, in order, and sends its
+// wake-ups.
 func (db *DB) writeBumps(ctx context.Context, tx *sql.Tx, st *txState) error {
-	if len(st.bumps) == 0 {
-		return nil
+	if len(st.bumps) > 0 {
+		slices.Sort(st.bumps)
+		st.gens = make([]uint64, len(st.bumps))
 	}
-	slices.Sort(st.bumps)
-	st.gens = make([]uint64, len(st.bumps))
 	for i, topic := range st.bumps {
 		var gen int64
-		if err := db.QueryRow(ctx, tx, stmtBump, topic).Scan(&gen); err != nil {
+		var err error
+		if db.dialect == Postgres {
+			var sent any
+			err = tx.QueryRowContext(ctx, pgBumpSQL, topic, topic).Scan(&gen, &sent)
+		} else {
+			err = db.QueryRow(ctx, tx, stmtBump, topic).Scan(&gen)
+		}
+		if err != nil {
 			return fmt.Errorf("storage: bump %s: %w", topic, err)
 		}
 		st.gens[i] = uint64(gen)
 	}
+	for _, topic := range st.wakes {
+		var sent any
+		if err := tx.QueryRowContext(ctx, pgWakeSQL, topic).Scan(&sent); err != nil {
+			return fmt.Errorf("storage: wake %s: %w", topic, err)
+		}
+	}
 	return nil
 }
 
-// committed publishes a committed transaction's bumps to this process's
-// view and runs its after-commit functions.
+// committed publishes a committed transaction's bumps and wake-ups to this
+// process's view and runs its after-commit functions.
 func (db *DB) committed(st *txState) {
 	for i, topic := range st.bumps {
 		db.gens.Observe(topic, st.gens[i])
 	}
+	for _, topic := range st.wakes {
+		db.gens.Topic(topic).wake()
+	}
 	for _, fn := range st.after {
 		fn()
 	}
+}
+
+// followGenerations reads the table into the view, so a cache loaded now is
+// stamped with the generation its data belongs to, then keeps following it
+// until Close: a re-check every Options.Recheck and, on PostgreSQL (listen
+// is the connection's configuration), a LISTEN connection.
+func (db *DB) followGenerations(ctx context.Context, opts Options, listen *pgx.ConnConfig) error {
+	if err := db.gens.Recheck(ctx, db.read); err != nil {
+		return err
+	}
+	every := opts.Recheck
+	if every <= 0 {
+		every = DefaultRecheck
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	db.stopFollowing = stop
+	db.following.Go(func() { db.gens.recheckLoop(loopCtx, db.read, every, log) })
+	if listen != nil {
+		db.following.Go(func() { db.gens.ListenPostgres(loopCtx, listen, log) })
+	}
+	return nil
 }
 
 // Generations is this database's view of the change counters.

@@ -85,12 +85,12 @@ func ParseDatabase(s string) (Database, error) {
 // OpenDatabase opens d and brings its schema up to date.
 func OpenDatabase(ctx context.Context, d Database, opts Options) (*DB, error) {
 	if d.Dialect == Postgres {
-		return openPostgres(ctx, d.URL)
+		return openPostgres(ctx, d.URL, opts)
 	}
 	return OpenWith(ctx, d.Path, opts)
 }
 
-func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w: the postgres URL does not parse", ErrBadDatabase)
@@ -100,7 +100,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	pool.SetMaxOpenConns(n)
 	pool.SetMaxIdleConns(n)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{write: pool, read: pool, dialect: Postgres}
+	db := &DB{write: pool, read: pool, dialect: Postgres, gens: NewGenerations()}
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect to postgres %s/%s: %w", cfg.Host, cfg.Database, err)
@@ -113,6 +113,10 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if err := db.followGenerations(ctx, opts, cfg); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
 }
@@ -145,13 +149,23 @@ func (db *DB) pgTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("storage: begin: %w", err)
 	}
+	// Each attempt collects its own bumps and after-commit functions: a
+	// rolled-back attempt's are dropped with it.
+	st := &txState{}
+	db.txs.Store(tx, st)
+	defer db.txs.Delete(tx)
 	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := db.writeBumps(ctx, tx, st); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
 	}
+	db.committed(st)
 	return nil
 }
 
