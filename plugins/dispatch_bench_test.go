@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkBeforeSave measures the content:beforeSave dispatch a save pays:
-// with no subscribed plugin (one query), with one trivial hook (returns
+// with no subscribed plugin (no query: the active set is kept in memory), with one trivial hook (returns
 // nothing) and with three chained plugins (a fresh isolate each, through the
 // warm worker pool). cpu-ns/op is the CPU time of the process and its
 // sandbox workers per dispatch, log writes included; server-cpu-ns/op the
