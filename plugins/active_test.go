@@ -113,3 +113,37 @@ func TestActiveSetFollowsAnotherProcess(t *testing.T) {
 	}
 	waitFor(t, "the other process runs the activated hook", func() bool { return marked(m2.Hooks()) })
 }
+
+// Settings saved through one process reach the plugin's invocations in
+// another, whose copy of them follows the plugin_settings generation.
+func TestSettingsFollowAnotherProcess(t *testing.T) {
+	r := newRig(t, QueueConfig{})
+	ctx := context.Background()
+	r.inline(`{"id": "greeter", "version": "1.0.0", "name": "greeter", "capabilities": ["content:write"], "hooks": ["content:beforeSave"],
+	  "settings": [{"key": "greeting", "label": "Greeting", "type": "string"}]}`,
+		`export default { hooks: { "content:beforeSave": (event, ctx) => ({ ...event.data, trail: String(ctx.settings.greeting) }) } };`)
+	r.settings("greeter", map[string]any{"greeting": "hello"})
+
+	db2, err := storage.Open(ctx, filepath.Join(r.dir, "pilcrow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db2.Close() })
+	m2 := r.newManager(db2)
+	ev := cms.SaveEvent{Collection: "posts", ID: "e1", Data: map[string]any{"title": "Hi"}}
+	greeting := func(d *Dispatcher) any {
+		out, err := d.BeforeSave(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out["trail"]
+	}
+	if got := greeting(m2.Hooks()); got != "hello" {
+		t.Fatalf("the other process's hook saw greeting %v", got)
+	}
+	r.settings("greeter", map[string]any{"greeting": "bonjour"})
+	if got := greeting(r.d); got != "bonjour" {
+		t.Fatalf("the saving process's hook saw greeting %v right after the save", got)
+	}
+	waitFor(t, "the other process's hook sees the new greeting", func() bool { return greeting(m2.Hooks()) == "bonjour" })
+}

@@ -332,6 +332,9 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 			if err != nil {
 				return err
 			}
+			if err := m.db.Bump(ctx, tx, storage.TopicPluginSettings); err != nil {
+				return err
+			}
 			return inheritSecretsTx(ctx, tx, id, b.Manifest)
 		}
 		if err != nil {
@@ -341,6 +344,9 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 			// Not consented yet: an inherited secret may not follow a
 			// new upload that sends it elsewhere.
 			if err := inheritSecretsTx(ctx, tx, id, b.Manifest); err != nil {
+				return err
+			}
+			if err := m.db.Bump(ctx, tx, storage.TopicPluginSettings); err != nil {
 				return err
 			}
 		}
@@ -757,6 +763,9 @@ func (m *Manager) Uninstall(ctx context.Context, id string, deleteData bool) err
 		}
 		if deleteData {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM plugin_settings WHERE plugin_id = ?`, id); err != nil {
+				return err
+			}
+			if err := m.db.Bump(ctx, tx, storage.TopicPluginSettings); err != nil {
 				return err
 			}
 			return storage.DeleteAllTx(ctx, tx, id)

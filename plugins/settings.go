@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/manifest"
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // maxSettingLength bounds one text setting.
@@ -33,13 +34,14 @@ type SettingsView struct {
 
 func sealContext(id, key string) string { return id + "\x00" + key }
 
-// settingsTTL bounds how long another process's settings change can go
-// unseen; in this process UpdateSettings and Uninstall drop the entry at once.
-const settingsTTL = 2 * time.Second
-
+// cachedSettings are a plugin's stored settings as read at one generation
+// of the plugin_settings topic, which every write of them bumps (in any
+// process sharing the database): a change is seen here at once when made
+// here, and within a re-check of the generations when made elsewhere.
 type cachedSettings struct {
 	rows []settingRow
-	at   time.Time
+	at   time.Time // when read: identifies the entry (see Manager.setup)
+	gen  uint64
 	// setup is what invocations derive from rows and the running manifest,
 	// computed by the first invocation after rows were read (nil before).
 	setup *invocationSetup
@@ -65,17 +67,20 @@ func (m *Manager) settingRows(ctx context.Context, id string) ([]settingRow, err
 
 // cachedSettingRows is settingRows with the cache entry they came from.
 func (m *Manager) cachedSettingRows(ctx context.Context, id string) (cachedSettings, error) {
+	// Read before the query: a write committed after it moves the topic
+	// past what this entry is stored under.
+	gen := m.db.Topic(storage.TopicPluginSettings).Current()
 	m.settingsMu.Lock()
 	c, ok := m.settingsCache[id]
 	m.settingsMu.Unlock()
-	if ok && m.now().Sub(c.at) < settingsTTL {
+	if ok && c.gen == gen {
 		return c, nil
 	}
 	rows, at, err := m.readSettingRows(ctx, id)
 	if err != nil {
 		return cachedSettings{}, err
 	}
-	c = cachedSettings{rows: rows, at: at}
+	c = cachedSettings{rows: rows, at: at, gen: gen}
 	m.settingsMu.Lock()
 	if m.settingsCache == nil {
 		m.settingsCache = map[string]cachedSettings{}
@@ -275,7 +280,7 @@ func (m *Manager) UpdateSettings(ctx context.Context, id string, values map[stri
 				return err
 			}
 		}
-		return nil
+		return m.db.Bump(ctx, tx, storage.TopicPluginSettings)
 	})
 	m.forgetSettings(id)
 	if err != nil {

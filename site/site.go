@@ -203,7 +203,7 @@ func Open(ctx context.Context, cfg Config) (*Site, error) {
 	if spec == "" {
 		spec = "sqlite:" + filepath.Join(cfg.DataDir, "pilcrow.db")
 	}
-	db, err := storage.OpenSpec(ctx, spec, storage.Options{Sync: cfg.Sync})
+	db, err := storage.OpenSpec(ctx, spec, storage.Options{Sync: cfg.Sync, Log: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,8 @@ const (
 	TopicJobs = "jobs"
 	// TopicPlugins: the set of active plugins and their running versions.
 	TopicPlugins = "plugins"
+	// TopicPluginSettings: plugins' stored settings and secrets.
+	TopicPluginSettings = "plugin_settings"
 )
 
 // DefaultRecheck is how often a database re-reads the generations table,
