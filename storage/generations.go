@@ -231,9 +231,11 @@ type txState struct {
 //
 // The increments are written just before the commit, in topic order: on
 // PostgreSQL the counter's row stays locked until the commit, so taking it
-// last keeps concurrent writers' transactions from queueing on it for their
-// whole duration, and one order for everyone cannot deadlock. Bumping a
-// topic twice in one transaction increments it once.
+// last keeps the lock short, and one order for everyone cannot deadlock.
+// PostgreSQL transactions are serializable, so of two concurrent ones
+// bumping one topic the later is aborted and run again by Tx: bump only
+// what a cache depends on (Wake is for wake-ups). Bumping a topic twice in
+// one transaction increments it once.
 //
 // A tx that is not db.Tx's (begun on Write() by hand) is bumped at once,
 // and this process then learns of it like another process's.
