@@ -3,25 +3,26 @@ package jobs
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // A worker sleeping for its whole Poll wakes for a job enqueued in a
 // transaction once that transaction commits, in its own process and in
 // another one sharing the database (here: a second pool on the file).
 func TestWorkersWakeAfterCommitAcrossProcesses(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pilcrow.db")
+	spec := storagetest.Spec(t, "")
 	for _, tc := range []struct {
 		name  string
 		other bool
 	}{{"same process", false}, {"other process", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			dbW := openDB(t, path)
+			dbW := openDB(t, spec)
 			dbE := dbW
 			if tc.other {
-				dbE = openDB(t, path)
+				dbE = openDB(t, spec)
 			}
 			worker := newQueue(t, dbW, Config{Poll: time.Hour})
 			ran := make(chan string, 1)

@@ -3,13 +3,11 @@ package plugins
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
-	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // patientScript calls ctx.kv every 5 ms, sleeping in between (no CPU
@@ -35,11 +33,7 @@ func TestActiveSetFollowsAnotherProcess(t *testing.T) {
 	r.inline(hookPlugin("marker", `["content:write"]`, `["content:beforeSave"]`), trail("M"))
 	r.inline(hookPlugin("persistent", `["content:read"]`, `["content:afterSave"]`), patientScript)
 
-	db2, err := storage.Open(ctx, filepath.Join(r.dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db2.Close() })
+	db2 := r.openAgain()
 	m2 := r.newManager(db2)
 	runCtx, stop := context.WithCancel(ctx)
 	followed := make(chan struct{})
@@ -124,11 +118,7 @@ func TestSettingsFollowAnotherProcess(t *testing.T) {
 		`export default { hooks: { "content:beforeSave": (event, ctx) => ({ ...event.data, trail: String(ctx.settings.greeting) }) } };`)
 	r.settings("greeter", map[string]any{"greeting": "hello"})
 
-	db2, err := storage.Open(ctx, filepath.Join(r.dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db2.Close() })
+	db2 := r.openAgain()
 	m2 := r.newManager(db2)
 	ev := cms.SaveEvent{Collection: "posts", ID: "e1", Data: map[string]any{"title": "Hi"}}
 	greeting := func(d *Dispatcher) any {
