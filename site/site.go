@@ -69,7 +69,11 @@ type Config struct {
 	// AfterHookDelays is the retry schedule of plugin after-hook deliveries
 	// (nil: plugins.DefaultRetryDelays).
 	AfterHookDelays []time.Duration
-	Logger          *slog.Logger
+	// AfterHookTimeout bounds one after-hook delivery (--after-hook-timeout;
+	// 0: plugins' default, a minute). Its job's lease is twice as long: a
+	// delivery whose node died is claimed again by another once it lapses.
+	AfterHookTimeout time.Duration
+	Logger           *slog.Logger
 }
 
 // Info describes a site: its name, public URL (no trailing slash), locale
@@ -292,7 +296,7 @@ func (s *Site) openPlugins(ctx context.Context, cfg Config) error {
 		},
 		Limits: cfg.Plugins.Limits,
 		Jobs:   s.Jobs,
-		Queue:  plugins.QueueConfig{Delays: cfg.AfterHookDelays},
+		Queue:  plugins.QueueConfig{Delays: cfg.AfterHookDelays, Timeout: cfg.AfterHookTimeout},
 		Log:    cfg.Logger,
 	})
 	// A genuine cycle, closed here and only here: plugins reach content and

@@ -49,7 +49,7 @@ type node struct {
 
 const clusterAdmin, clusterPassword = "ops@cluster.test", "a long cluster password"
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
 	gw, err := s3test.Start()
 	gw = s3test.Need(t, gw, err)
@@ -66,6 +66,15 @@ func newCluster(t *testing.T, n int) *cluster {
 			"PILCROW_SECRET_KEY=" + clusterSecretKey(key),
 			"PILCROW_ADMIN_EMAIL=" + clusterAdmin, "PILCROW_ADMIN_PASSWORD=" + clusterPassword},
 		args: []string{"--database", storagetest.PostgresURL(t), "--media", bucket.String(), "--drain-delay", "0s"},
+	}
+	// extra: "ENV=value" for the nodes' environment, "--flag" or
+	// "--flag=value" for their command line.
+	for _, x := range extra {
+		if strings.HasPrefix(x, "--") {
+			c.args = append(c.args, x)
+		} else {
+			c.env = append(c.env, x)
+		}
 	}
 	// All at once, as an orchestrator starts replicas: migrations, the
 	// first admin and the search tables must be set up exactly once.

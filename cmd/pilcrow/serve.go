@@ -22,24 +22,25 @@ import (
 )
 
 type serveConfig struct {
-	addr            string
-	data            string
-	baseURL         string
-	logLevel        string
-	logFormat       string
-	shutdownTimeout time.Duration
-	drainDelay      time.Duration
-	setupTTL        time.Duration
-	web             web.Config
-	media           cms.MediaConfig
-	mediaServe      string
-	plugins         site.PluginConfig
-	info            site.Info
-	mail            mail.Config
-	metricsAddr     string
-	corsOrigins     string
-	sync            storage.SyncMode
-	database        string
+	addr             string
+	data             string
+	baseURL          string
+	logLevel         string
+	logFormat        string
+	shutdownTimeout  time.Duration
+	drainDelay       time.Duration
+	setupTTL         time.Duration
+	web              web.Config
+	media            cms.MediaConfig
+	mediaServe       string
+	plugins          site.PluginConfig
+	info             site.Info
+	mail             mail.Config
+	metricsAddr      string
+	corsOrigins      string
+	sync             storage.SyncMode
+	database         string
+	afterHookTimeout time.Duration
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -61,6 +62,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on shutdown")
+	fs.DurationVar(&c.afterHookTimeout, "after-hook-timeout", time.Minute, "how long one after-hook delivery may take; a delivery left by a stopped or crashed node is claimed again after twice this")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on shutdown, how long to keep serving with /readyz answering 503 before the listener closes, so a load balancer stops sending requests first")
 	fs.DurationVar(&c.setupTTL, "setup-ttl", 24*time.Hour, "how long the first-admin setup link stays valid")
 	fs.Int64Var(&c.web.MaxBodyBytes, "max-body-bytes", c.web.MaxBodyBytes, "largest accepted JSON request body, in bytes")
@@ -117,6 +119,10 @@ Flags:
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintf(stderr, "pilcrow serve: %s\n", line)
 		}
+		return 2
+	}
+	if c.afterHookTimeout < time.Second || c.afterHookTimeout > time.Hour {
+		fmt.Fprintf(stderr, "pilcrow serve: --after-hook-timeout must be from 1s to 1h, got %v\n", c.afterHookTimeout)
 		return 2
 	}
 	if c.plugins.PoolSize < 1 || c.plugins.PoolSize > 64 {
@@ -195,7 +201,7 @@ func serve(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logge
 	}
 	c.info.URL = base
 	// Wiring of services lives in package site, shared with the end-to-end tests.
-	st, err := site.Open(ctx, site.Config{DataDir: c.data, Database: c.database, Sync: c.sync, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
+	st, err := site.Open(ctx, site.Config{DataDir: c.data, Database: c.database, AfterHookTimeout: c.afterHookTimeout, Sync: c.sync, Web: c.web, Logger: log, Media: c.media, Plugins: c.plugins, Info: c.info, Mail: c.mail})
 	if err != nil {
 		ln.Close()
 		return err
