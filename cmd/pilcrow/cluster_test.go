@@ -222,6 +222,12 @@ func (c *cluster) adminToken(nd *node) string {
 
 func (a api) do(method, path string, body any, into any) int {
 	a.t.Helper()
+	code, _ := a.doRaw(method, path, body, into)
+	return code
+}
+
+func (a api) doRaw(method, path string, body any, into any) (int, []byte) {
+	a.t.Helper()
 	var r io.Reader
 	ctype := "application/json"
 	switch b := body.(type) {
@@ -256,13 +262,13 @@ func (a api) do(method, path string, body any, into any) int {
 	if res.StatusCode >= 500 {
 		a.t.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
 	}
-	return res.StatusCode
+	return res.StatusCode, raw
 }
 
 func (a api) must(method, path string, body any, want int, into any) {
 	a.t.Helper()
-	if got := a.do(method, path, body, into); got != want {
-		a.t.Fatalf("%s %s on %s: status %d, want %d", method, path, a.base, got, want)
+	if got, raw := a.doRaw(method, path, body, into); got != want {
+		a.t.Fatalf("%s %s on %s: status %d, want %d: %s", method, path, a.base, got, want, raw)
 	}
 }
 
