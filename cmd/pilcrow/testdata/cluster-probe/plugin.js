@@ -1,3 +1,6 @@
+// Written in the built form (what `pilcrow plugin build` makes of an ES
+// module: the default export as globalThis.__pilcrow.default).
+//
 // Each hook POSTs what happened to the receiver; the token is added by the
 // node's egress client, never seen here. A failed POST throws, so the
 // delivery is retried.
@@ -10,10 +13,10 @@ async function tell(ctx, path, body) {
   if (!res.ok) throw new Error("receiver answered " + res.status);
 }
 
-export default {
+globalThis.__pilcrow = { default: {
   hooks: {
     "content:afterSave": (event, ctx) => tell(ctx, "/save", { deliveryId: event.deliveryId, id: event.id, title: event.data.title }),
     "content:afterPublish": (event, ctx) => tell(ctx, "/publish", { deliveryId: event.deliveryId, id: event.id }),
     cron: (event, ctx) => tell(ctx, "/cron", { name: event.name, scheduledAt: event.scheduledAt }),
   },
-};
+} };
