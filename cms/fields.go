@@ -264,6 +264,9 @@ func (f *Field) normalize(val any) (any, []string) {
 		if !utf8.ValidString(s) {
 			return nil, []string{"must be valid UTF-8"}
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, []string{noNUL}
+		}
 		n := utf8.RuneCountInString(s)
 		if n > maxStringChars {
 			bad("must be at most %d characters", maxStringChars)
@@ -380,6 +383,9 @@ func (f *Field) normalize(val any) (any, []string) {
 		if deeperThan(val, MaxJSONFieldDepth) {
 			return nil, []string{fmt.Sprintf("must be nested at most %d levels deep", MaxJSONFieldDepth)}
 		}
+		if holdsNUL(val) {
+			return nil, []string{noNUL}
+		}
 		return val, nil
 	}
 	return nil, []string{"has an unknown type " + string(f.Type)}
@@ -473,3 +479,29 @@ func deeperThan(v any, max int) bool {
 
 // FieldTypes lists every field type, for documents that enumerate them.
 func FieldTypes() []FieldType { return slices.Clone(fieldTypes) }
+
+// noNUL is the problem of a value holding U+0000: PostgreSQL's JSON cannot
+// hold it, so it is refused on every database and a site can move between
+// them.
+const noNUL = "must not contain a NUL character (U+0000)"
+
+// holdsNUL reports whether a decoded JSON value has U+0000 in a string or key.
+func holdsNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []any:
+		for _, e := range x {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
+}

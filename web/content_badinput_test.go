@@ -118,3 +118,39 @@ func TestCollectionBadInput(t *testing.T) {
 		t.Fatalf("collections after refused creates: %d (%v)", n, err)
 	}
 }
+
+// NUL (U+0000) is refused wherever it can arrive: in a path or a query
+// (400, before any handler), and in an entry's string or JSON values (422
+// naming the field). PostgreSQL cannot store it, and one stored entry
+// holding it would break every query reading its JSON there.
+func TestNULIsRefused(t *testing.T) {
+	ts := newTestSite(t)
+	ed := ts.as(cms.RoleEditor)
+	admin := ts.as(cms.RoleAdmin)
+	admin.mustCreateCollection(map[string]any{"name": "notes", "label": "Notes", "options": map[string]any{"public": true},
+		"fields": []map[string]any{{"name": "title", "type": "string", "required": true}, {"name": "meta", "type": "json"}}})
+	before := entryCount(t, ts)
+	for _, path := range []string{"/api/collections/no%00tes/entries", "/api/collections/notes/entries?q=a%00b", "/api/public/notes/sl%00ug", "/api/collections/notes/entries?filter%00=1"} {
+		p := ed.do("GET", path, nil).problem(http.StatusBadRequest)
+		if !strings.Contains(p.Detail, "NUL") {
+			t.Errorf("GET %s: detail %q does not name the NUL", path, p.Detail)
+		}
+	}
+	for name, data := range map[string]map[string]any{
+		"string field": {"title": "a\x00b"},
+		"json value":   {"title": "ok", "meta": map[string]any{"k": []any{"x\x00"}}},
+		"json key":     {"title": "ok", "meta": map[string]any{"k\x00": 1}},
+	} {
+		p := ed.do("POST", "/api/collections/notes/entries", map[string]any{"data": data}).problem(http.StatusUnprocessableEntity)
+		field := "/data/title"
+		if name != "string field" {
+			field = "/data/meta"
+		}
+		if !hasErrorAt(p, field) {
+			t.Errorf("%s: no error at %s in %+v", name, field, p.Errors)
+		}
+	}
+	if n := entryCount(t, ts); n != before {
+		t.Fatalf("entries %d → %d: a refused write was stored", before, n)
+	}
+}

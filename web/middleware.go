@@ -104,6 +104,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// refuseNUL answers 400 to a request whose path or query holds a NUL
+// character. Nothing Pilcrow names (slugs, ids, collections, keys) can hold
+// one, and PostgreSQL's text cannot store or even compare it: refused here,
+// a NUL can reach no query on either database.
+func (s *Server) refuseNUL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.IndexByte(r.URL.Path, 0) >= 0 || strings.Contains(r.URL.RawQuery, "%00") || strings.IndexByte(r.URL.RawQuery, 0) >= 0 {
+			problem(w, r, http.StatusBadRequest, "the request's path or query contains a NUL character (%00), which no name, id or value here can hold")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func isSafeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
 }

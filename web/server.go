@@ -160,7 +160,7 @@ func (s *Server) Routes() chi.Routes { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.bodyDeadline, s.recoverer, s.observe, s.cors, s.authenticate, s.checkScopes, s.csrf)
+	r.Use(s.bodyDeadline, s.recoverer, s.observe, s.refuseNUL, s.cors, s.authenticate, s.checkScopes, s.csrf)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem(w, r, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})
