@@ -96,7 +96,7 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 
 // clusterSecretKey is PILCROW_SECRET_KEY for key: a key id and the key.
 func clusterSecretKey(key []byte) string {
-	return base64.StdEncoding.EncodeToString(key)
+	return "k1:" + base64.StdEncoding.EncodeToString(key)
 }
 
 func (c *cluster) start(name string) *node {
