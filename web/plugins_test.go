@@ -211,7 +211,9 @@ func TestPluginDataIsolation(t *testing.T) {
 	admin.do("POST", "/api/p/kv-one/kv/set?key=secret", `"one's value"`).want(http.StatusNoContent)
 	admin.do("POST", "/api/p/kv-one/notes/put?id=n1", map[string]any{"tag": "x", "text": "one's note"}).want(http.StatusCreated)
 
-	for _, key := range []string{"secret", "kv-one/secret", "kv-one:secret", "../kv-one/secret", "kv-one\x00secret", "%", "*"} {
+	// A NUL in a query is refused before any plugin runs (see refuseNUL).
+	admin.do("GET", "/api/p/kv-two/kv/get?key="+urlQueryEscape("kv-one\x00secret"), nil).problem(http.StatusBadRequest)
+	for _, key := range []string{"secret", "kv-one/secret", "kv-one:secret", "../kv-one/secret", "%", "*"} {
 		var got struct {
 			Value any
 			Keys  []string

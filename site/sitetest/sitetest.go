@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -85,8 +86,14 @@ type Site struct {
 func New(t testing.TB, options ...func(*site.Config)) *Site {
 	t.Helper()
 	cfg := defaultConfig(t)
+	def := cfg
 	for _, f := range options {
 		f(&cfg)
+	}
+	// An SQLite database lives in the data folder: an option that moved the
+	// folder (onto a small filesystem, say) moves the database with it.
+	if cfg.DataDir != def.DataDir && cfg.Database == def.Database && !storagetest.Postgres(t) {
+		cfg.Database = "sqlite:" + filepath.Join(cfg.DataDir, "pilcrow.db")
 	}
 	s := &Site{t: t, Dir: cfg.DataDir, Database: cfg.Database, cfg: cfg}
 	s.Start()
