@@ -8,6 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	pngenc "image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -421,11 +424,17 @@ func TestClusterThreeNodes(t *testing.T) {
 	})
 
 	// Uploaded through A, downloaded through C (the bucket is shared).
-	content := []byte("bytes uploaded through node A\n")
+	var png bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	img.Set(1, 1, color.RGBA{R: 200, A: 255})
+	if err := pngenc.Encode(&png, img); err != nil {
+		t.Fatal(err)
+	}
+	content := png.Bytes()
 	var m struct {
 		ID string `json:"id"`
 	}
-	on(a).must("POST", "/api/media", upload("note.txt", content), http.StatusCreated, &m)
+	on(a).must("POST", "/api/media", upload("dot.png", content), http.StatusCreated, &m)
 	res, err := http.Get(cc.url + "/media/" + m.ID)
 	if err != nil {
 		t.Fatal(err)
