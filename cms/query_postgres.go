@@ -152,32 +152,7 @@ func (b *builtList) pgCursor(vals []any) {
 		}
 		return s.expr + " = ?"
 	}
-	var ors []string
-	var args []any
-	for i, s := range b.sort {
-		var and []string
-		for j := 0; j < i; j++ {
-			and = append(and, eq(b.sort[j]))
-			args = append(args, vals[j])
-		}
-		switch {
-		case !s.desc && vals[i] == nil:
-			and = append(and, s.expr+" IS NOT NULL")
-		case !s.desc:
-			and = append(and, s.expr+" > ?")
-			args = append(args, vals[i])
-		case vals[i] == nil:
-			and = append(and, "FALSE")
-		case s.nullable:
-			and = append(and, "("+s.expr+" < ? OR "+s.expr+" IS NULL)")
-			args = append(args, vals[i])
-		default:
-			and = append(and, s.expr+" < ?")
-			args = append(args, vals[i])
-		}
-		ors = append(ors, "("+strings.Join(and, " AND ")+")")
-	}
-	cond := "(" + strings.Join(ors, " OR ") + ")"
+	cond, args := b.keysetAfter(vals, eq)
 	first, v0 := b.sort[0], vals[0]
 	rest := arm{where: []string{cond}, args: args}
 	switch {

@@ -670,37 +670,13 @@ func (b *builtList) applyCursor(cur string) error {
 		b.pgCursor(vals)
 		return nil
 	}
-	var ors []string
-	var args []any
-	for i, s := range b.sort {
-		var and []string
-		for j := 0; j < i; j++ {
-			and = append(and, b.sort[j].expr+" IS ?")
-			args = append(args, vals[j])
-		}
-		switch {
-		case !s.desc && vals[i] == nil:
-			and = append(and, s.expr+" IS NOT NULL")
-		case !s.desc:
-			and = append(and, s.expr+" > ?")
-			args = append(args, vals[i])
-		case vals[i] == nil:
-			and = append(and, "0")
-		case s.nullable:
-			and = append(and, "("+s.expr+" < ? OR "+s.expr+" IS NULL)")
-			args = append(args, vals[i])
-		default:
-			and = append(and, s.expr+" < ?")
-			args = append(args, vals[i])
-		}
-		ors = append(ors, "("+strings.Join(and, " AND ")+")")
-	}
+	// SQLite's IS is its null-safe equality.
+	cond, args := b.keysetAfter(vals, func(s sortCol) string { return s.expr + " IS ?" })
 	// Each arm is a range of the first key, so SQLite seeks into the index
 	// instead of walking it from the start. SQLite orders NULL first, which
 	// makes "after the cursor" two ranges when the first key is nullable: the
 	// non-NULL values below the cursor and then the NULLs (descending), or
 	// the NULLs after the cursor row and then every value (ascending).
-	cond := "(" + strings.Join(ors, " OR ") + ")"
 	first, v0 := b.sort[0], vals[0]
 	rest := arm{where: []string{cond}, args: args}
 	switch {
@@ -727,6 +703,39 @@ func (b *builtList) applyCursor(cur string) error {
 		b.arms = []arm{rest, {where: []string{first.expr + " >= ?"}, args: []any{math.Inf(-1)}}}
 	}
 	return nil
+}
+
+// keysetAfter is "the row sorts after the cursor row vals" over b.sort, in
+// the NULL order every list spells out (NULLs first ascending, last
+// descending), with eq as the dialect's equality of an earlier key: one OR
+// arm per key, that key past the cursor and the keys before it equal.
+func (b *builtList) keysetAfter(vals []any, eq func(sortCol) string) (string, []any) {
+	var ors []string
+	var args []any
+	for i, s := range b.sort {
+		var and []string
+		for j := 0; j < i; j++ {
+			and = append(and, eq(b.sort[j]))
+			args = append(args, vals[j])
+		}
+		switch {
+		case !s.desc && vals[i] == nil:
+			and = append(and, s.expr+" IS NOT NULL")
+		case !s.desc:
+			and = append(and, s.expr+" > ?")
+			args = append(args, vals[i])
+		case vals[i] == nil:
+			and = append(and, "FALSE")
+		case s.nullable:
+			and = append(and, "("+s.expr+" < ? OR "+s.expr+" IS NULL)")
+			args = append(args, vals[i])
+		default:
+			and = append(and, s.expr+" < ?")
+			args = append(args, vals[i])
+		}
+		ors = append(ors, "("+strings.Join(and, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", args
 }
 
 // query renders the statement and its arguments: selectCols, then one
