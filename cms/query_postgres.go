@@ -195,30 +195,10 @@ func (p listPlan) pgAddFilter(b *builtList, c column, f Filter, vals []any) {
 		b.args = append(b.args, vals...)
 		return
 	}
-	switch f.Op {
-	case "eq":
-		b.where = append(b.where, c.expr+" = ?")
-	case "ne":
-		b.where = append(b.where, c.expr+" IS DISTINCT FROM ?")
-	case "lt":
-		b.where = append(b.where, c.expr+" < ?")
-	case "lte":
-		b.where = append(b.where, c.expr+" <= ?")
-	case "gt":
-		b.where = append(b.where, c.expr+" > ?")
-	case "gte":
-		b.where = append(b.where, c.expr+" >= ?")
-	case "in":
-		// An IN list is an = ANY(array) index condition: one index
-		// descent per value.
-		b.where = append(b.where, c.expr+" IN ("+placeholders(len(vals))+")")
-	case "contains":
-		// SQLite's LIKE ignores ASCII case; ILIKE does (in the C collation of
-		// the field expressions, ASCII only, too).
-		b.where = append(b.where, c.expr+` ILIKE ? ESCAPE '\'`)
-		vals[0] = "%" + contentLikeEscape(f.Value) + "%"
-	}
-	b.args = append(b.args, vals...)
+	// An IN list is an = ANY(array) index condition: one index descent per
+	// value. SQLite's LIKE ignores ASCII case; ILIKE does (in the C
+	// collation of the field expressions, ASCII only, too).
+	b.addComparison(c.expr, f, vals, "IS DISTINCT FROM", "ILIKE")
 }
 
 // pgQuery is query on PostgreSQL: the page's seqs from one ordered, limited

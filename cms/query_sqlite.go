@@ -556,23 +556,27 @@ func (p listPlan) addFilter(v *ValidationError, b *builtList, f Filter) {
 		b.args = append(b.args, vals...)
 		return
 	}
-	switch f.Op {
-	case "eq":
-		b.where = append(b.where, c.expr+" = ?")
-	case "ne":
-		b.where = append(b.where, c.expr+" IS NOT ?")
-	case "lt":
-		b.where = append(b.where, c.expr+" < ?")
-	case "lte":
-		b.where = append(b.where, c.expr+" <= ?")
-	case "gt":
-		b.where = append(b.where, c.expr+" > ?")
-	case "gte":
-		b.where = append(b.where, c.expr+" >= ?")
-	case "in":
-		b.where = append(b.where, c.expr+" IN ("+placeholders(len(vals))+")")
-	case "contains":
-		b.where = append(b.where, c.expr+` LIKE ? ESCAPE '\'`)
+	// SQLite's IS NOT is its null-safe inequality, and its LIKE ignores
+	// ASCII case.
+	b.addComparison(c.expr, f, vals, "IS NOT", "LIKE")
+}
+
+// comparisons are the filter operators that compare a field's value with
+// the bound one(s) the same way on both databases.
+var comparisons = map[string]string{"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+// addComparison adds a checked filter on a single-valued field, given the
+// dialect's null-safe inequality and case-insensitive LIKE.
+func (b *builtList) addComparison(expr string, f Filter, vals []any, notEqual, like string) {
+	switch op, ok := comparisons[f.Op]; {
+	case ok:
+		b.where = append(b.where, expr+" "+op+" ?")
+	case f.Op == "ne":
+		b.where = append(b.where, expr+" "+notEqual+" ?")
+	case f.Op == "in":
+		b.where = append(b.where, expr+" IN ("+placeholders(len(vals))+")")
+	case f.Op == "contains":
+		b.where = append(b.where, expr+" "+like+` ? ESCAPE '\'`)
 		vals[0] = "%" + contentLikeEscape(f.Value) + "%"
 	}
 	b.args = append(b.args, vals...)
