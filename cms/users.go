@@ -401,13 +401,18 @@ func setDisabled(ctx context.Context, tx *sql.Tx, id string, disabled bool, now 
 		_, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = NULL, updated_at = ? WHERE id = ? AND disabled_at IS NOT NULL`, now, id)
 		return err
 	}
-	for _, q := range []string{
-		`UPDATE users SET disabled_at = ?1, updated_at = ?1 WHERE id = ?2 AND disabled_at IS NULL`,
-		`DELETE FROM sessions WHERE user_id = ?2`,
-		`UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL`,
-		`DELETE FROM account_links WHERE user_id = ?2`,
+	// Each statement gets only the parameters it names: PostgreSQL cannot
+	// type a parameter a statement never uses.
+	for _, st := range []struct {
+		q    string
+		args []any
+	}{
+		{`UPDATE users SET disabled_at = ?1, updated_at = ?1 WHERE id = ?2 AND disabled_at IS NULL`, []any{now, id}},
+		{`DELETE FROM sessions WHERE user_id = ?`, []any{id}},
+		{`UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL`, []any{now, id}},
+		{`DELETE FROM account_links WHERE user_id = ?`, []any{id}},
 	} {
-		if _, err := tx.ExecContext(ctx, q, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
 			return err
 		}
 	}
@@ -451,7 +456,7 @@ func (s *Users) ChangePassword(ctx context.Context, id, current, next, keepSessi
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, newHash, s.now().UTC().UnixMilli(), id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?`, id, keepSession)
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id IS DISTINCT FROM ?`, id, keepSession)
 		return err
 	})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/storage/tmpfstest"
 )
@@ -29,6 +31,10 @@ func TestIsDiskFull(t *testing.T) {
 		{"EDQUOT from a file", fmt.Errorf("put: %w", &fs.PathError{Op: "write", Path: "x", Err: syscall.EDQUOT}), true},
 		{"other errno", &fs.PathError{Op: "write", Path: "x", Err: syscall.EIO}, false},
 		{"plain", errors.New("disk full"), false},
+		// PostgreSQL's disk_full (SQLSTATE 53100), as pgx returns it through
+		// database/sql, and another server error that is not.
+		{"PostgreSQL disk_full", fmt.Errorf("insert: %w", &pgconn.PgError{Code: "53100", Message: "could not extend file"}), true},
+		{"PostgreSQL unique violation", &pgconn.PgError{Code: "23505"}, false},
 	}
 	for _, tt := range tests {
 		if got := storage.IsDiskFull(tt.err); got != tt.want {

@@ -125,12 +125,18 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error)
 // transaction, fn called anew) when PostgreSQL aborts it for a conflict with
 // a concurrent one. fn must therefore keep its effects inside tx, or make
 // them safe to repeat.
+//
+// The retries are bounded by time, not by count: under SSI each round of
+// conflicting transactions lets at least one commit, so twenty saves
+// contending for one slug range need up to twenty rounds, which a fixed
+// dozen attempts did not always give. pgRetryFor matches SQLite's busy
+// timeout in spirit: a writer waits its turn for seconds, not forever.
 func (db *DB) pgTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	const attempts = 12
 	wait := time.Millisecond
-	for i := 1; ; i++ {
+	start := time.Now()
+	for {
 		err := db.pgTxOnce(ctx, fn)
-		if err == nil || !isPgConflict(err) || i == attempts {
+		if err == nil || !isPgConflict(err) || time.Since(start) > pgRetryFor {
 			return markDiskFull(err)
 		}
 		// Jittered so two conflicting transactions do not meet again.
@@ -168,6 +174,10 @@ func (db *DB) pgTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	db.committed(st)
 	return nil
 }
+
+// pgRetryFor is how long pgTx keeps running a transaction again after
+// serialization conflicts.
+const pgRetryFor = 10 * time.Second
 
 // PostgreSQL error codes (SQLSTATE) storage maps to its own meanings.
 const (

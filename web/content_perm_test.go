@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -79,7 +78,7 @@ func TestSchedulingAcrossRestart(t *testing.T) {
 	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)
 	admin.action("posts", missed.ID, "publish", map[string]any{"at": later}).want(http.StatusOK)
 	ts.close()
-	db, err := storage.Open(context.Background(), filepath.Join(ts.Dir, "pilcrow.db"))
+	db, err := storage.OpenSpec(context.Background(), ts.Site.Database, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,13 @@ import (
 func TestDiskFullIs507AndRecovers(t *testing.T) {
 	small := tmpfstest.Mount(t, "4m")
 	data := filepath.Join(small, "data")
-	ts := newTestSite(t, func(c *site.Config) { c.DataDir = data })
+	// The database is SQLite in the data folder on both test passes: the
+	// promise is that of the embedded database sharing the full disk. (A
+	// PostgreSQL server's own full disk maps to the same sentinel in storage.)
+	ts := newTestSite(t, func(c *site.Config) {
+		c.DataDir = data
+		c.Database = "sqlite:" + filepath.Join(data, "pilcrow.db")
+	})
 	admin := ts.as(cms.RoleAdmin)
 	admin.mustCreateCollection(postsCollection)
 	first := admin.createEntry("posts", map[string]any{"title": "Before the disk filled"})

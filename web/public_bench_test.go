@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilcrow-cms/pilcrow/cms"
 	"github.com/pilcrow-cms/pilcrow/site/sitetest"
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 // BenchmarkPublicHTTP100k is a loopback load run of the public API over 100k
@@ -33,13 +34,21 @@ func BenchmarkPublicHTTP100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Seed in one transaction with the rows the service writes for a published entry.
-	err := st.DB.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < ?)
+	seed := `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < ?)
 			INSERT INTO entries (id, collection, slug, status, version, data, published_version, created_at, updated_at, published_at)
 			SELECT printf('%08x-0000-7000-8000-%012x', i, i), 'articles', 'entry-'||i, 'published', 2, d, 2,
 				1735689600000+i*60000, 1735689600000+i*60000, 1735689600000+i*60000
 			FROM (SELECT i, json_object('title', 'Entry '||i, 'slug', 'entry-'||i, 'body', 'Body of entry '||i||' with some words.',
-				'category', 'c'||(i%10)) AS d FROM n)`, n-1)
+				'category', 'c'||(i%10)) AS d FROM n)`
+	if st.DB.Dialect() == storage.Postgres {
+		seed = `INSERT INTO entries (id, collection, slug, status, version, data, published_version, created_at, updated_at, published_at)
+			SELECT lpad(to_hex(i), 8, '0')||'-0000-7000-8000-'||lpad(to_hex(i), 12, '0'), 'articles', 'entry-'||i, 'published', 2,
+				format('{"title":"Entry %s","slug":"entry-%s","body":"Body of entry %s with some words.","category":"c%s"}', i, i, i, i%10), 2,
+				1735689600000+i*60000, 1735689600000+i*60000, 1735689600000+i*60000
+			FROM generate_series(0, CAST(? AS BIGINT)) AS i`
+	}
+	err := st.DB.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, seed, n-1)
 		return err
 	})
 	if err != nil {

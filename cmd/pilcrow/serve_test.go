@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
+	"github.com/pilcrow-cms/pilcrow/storage/s3test"
+	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server goroutine while the
@@ -61,6 +63,54 @@ func startServe(t *testing.T, args ...string) (string, *syncBuffer, func() int) 
 	}
 }
 
+// testSite names a test site for the CLI on the run's database
+// (storagetest): SQLite in its data folder, or, on the PostgreSQL pass, a
+// database of the test's own. PostgreSQL runs serve in cluster mode, so
+// there the site also gets an S3 media bucket (its own versitygw) and a
+// secret key in the environment, as a real cluster node would.
+type testSite struct {
+	data, database string
+	media          []string // --media BUCKET on PostgreSQL
+}
+
+func newTestSite(t *testing.T) testSite {
+	t.Helper()
+	dir := t.TempDir()
+	s := testSite{data: dir, database: storagetest.Spec(t, dir)}
+	if storagetest.Postgres(t) {
+		gw, err := s3test.Start()
+		gw = s3test.Need(t, gw, err)
+		t.Cleanup(gw.Close)
+		bucket, err := gw.NewBucket(context.Background(), "media")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		t.Setenv("PILCROW_SECRET_KEY", clusterSecretKey(key))
+		s.media = []string{"--media", bucket.String()}
+	}
+	return s
+}
+
+// site is the flags naming the site's data and database (user create,
+// secrets rotate); serve adds its media store and extra.
+func (s testSite) site() []string { return []string{"--data", s.data, "--database", s.database} }
+func (s testSite) serve(extra ...string) []string {
+	return append(append(s.site(), s.media...), extra...)
+}
+
+// open opens the site's database, as an offline tool would.
+func (s testSite) open(t *testing.T) *storage.DB {
+	t.Helper()
+	db, err := storage.OpenSpec(context.Background(), s.database, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func login(t *testing.T, base, email, password string) int {
 	t.Helper()
 	res, err := http.Post(base+"/api/auth/login", "application/json",
@@ -73,10 +123,10 @@ func login(t *testing.T, base, email, password string) int {
 }
 
 func TestServeCreatesFirstAdminFromEnvironment(t *testing.T) {
-	dir := t.TempDir()
+	ts := newTestSite(t)
 	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
 	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
-	base, out, stop := startServe(t, "--data", dir)
+	base, out, stop := startServe(t, ts.serve()...)
 	if strings.Contains(out.String(), "setup?token=") {
 		t.Fatal("printed a setup link although the admin came from the environment")
 	}
@@ -88,7 +138,7 @@ func TestServeCreatesFirstAdminFromEnvironment(t *testing.T) {
 	}
 	// A restart with different variables neither replaces nor duplicates the admin.
 	t.Setenv("PILCROW_ADMIN_EMAIL", "other@example.com")
-	base, _, stop = startServe(t, "--data", dir)
+	base, _, stop = startServe(t, ts.serve()...)
 	defer stop()
 	if code := login(t, base, "other@example.com", "a long enough password"); code != http.StatusUnauthorized {
 		t.Fatalf("second env admin was created (status %d)", code)
@@ -98,7 +148,7 @@ func TestServeCreatesFirstAdminFromEnvironment(t *testing.T) {
 func TestServePrintsSetupLinkOnEmptySite(t *testing.T) {
 	t.Setenv("PILCROW_ADMIN_EMAIL", "")
 	t.Setenv("PILCROW_ADMIN_PASSWORD", "")
-	base, out, stop := startServe(t, "--data", t.TempDir())
+	base, out, stop := startServe(t, newTestSite(t).serve()...)
 	defer stop()
 	m := regexp.MustCompile(`(http://\S+/setup\?token=\S+)`).FindStringSubmatch(out.String())
 	if m == nil {
@@ -120,7 +170,7 @@ func TestServePrintsSetupLinkOnEmptySite(t *testing.T) {
 func TestServeFinishesInFlightRequestsOnShutdown(t *testing.T) {
 	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
 	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
-	base, _, stop := startServe(t, "--data", t.TempDir())
+	base, _, stop := startServe(t, newTestSite(t).serve()...)
 
 	// A request whose body is still arriving when shutdown begins must complete.
 	pr, pw := io.Pipe()
@@ -161,7 +211,7 @@ func TestServeMetricsOnItsOwnAddress(t *testing.T) {
 	}
 	maddr := ln.Addr().String()
 	ln.Close()
-	base, _, stop := startServe(t, "--data", t.TempDir(), "--metrics-addr", maddr, "--metrics-token", "tok-123")
+	base, _, stop := startServe(t, newTestSite(t).serve("--metrics-addr", maddr, "--metrics-token", "tok-123")...)
 	defer stop()
 	get := func(url, token string) int {
 		req, _ := http.NewRequest("GET", url, nil)
@@ -224,9 +274,9 @@ func TestServeHelpListsFlagsAndEnvironment(t *testing.T) {
 }
 
 func TestUserCreate(t *testing.T) {
-	dir := t.TempDir()
+	ts := newTestSite(t)
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"user", "create", "--email", "ed@example.com", "--role", "editor", "--data", dir},
+	code := run(context.Background(), append([]string{"user", "create", "--email", "ed@example.com", "--role", "editor"}, ts.site()...),
 		strings.NewReader("a long enough password\n"), &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -248,13 +298,13 @@ func TestUserCreate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		errOut.Reset()
-		args := append([]string{"user", "create", "--data", dir}, tc.args...)
+		args := append(append([]string{"user", "create"}, ts.site()...), tc.args...)
 		if code := run(context.Background(), args, strings.NewReader(tc.stdin), &out, &errOut); code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
 			t.Errorf("%v: exit %d stderr %q; want exit %d mentioning %q", tc.args, code, errOut.String(), tc.code, tc.msg)
 		}
 	}
 	// The user really is there: serve on the same data and log in.
-	base, _, stop := startServe(t, "--data", dir)
+	base, _, stop := startServe(t, ts.serve()...)
 	defer stop()
 	if code := login(t, base, "ed@example.com", "a long enough password"); code != http.StatusOK {
 		t.Fatalf("login status %d", code)
@@ -264,7 +314,7 @@ func TestUserCreate(t *testing.T) {
 // Two servers starting at once on one data directory with the same
 // environment both come up, and the site gets exactly one admin.
 func TestServeTwoProcessesCreateOneFirstAdmin(t *testing.T) {
-	dir := t.TempDir()
+	ts := newTestSite(t)
 	t.Setenv("PILCROW_ADMIN_EMAIL", "boss@example.com")
 	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
 	type started struct {
@@ -276,7 +326,7 @@ func TestServeTwoProcessesCreateOneFirstAdmin(t *testing.T) {
 	var servers [2]started
 	for i := range servers {
 		wg.Go(func() {
-			base, out, stop := startServe(t, "--data", dir)
+			base, out, stop := startServe(t, ts.serve()...)
 			servers[i] = started{base, out, stop}
 		})
 	}
@@ -300,11 +350,7 @@ func TestServeTwoProcessesCreateOneFirstAdmin(t *testing.T) {
 		}
 	}
 	created := 0
-	db, err := storage.Open(context.Background(), filepath.Join(dir, "pilcrow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ts.open(t)
 	if err := db.Read().QueryRow(`SELECT COUNT(*) FROM users`).Scan(&created); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +366,7 @@ func TestServeDrainsReadinessBeforeShutdown(t *testing.T) {
 	t.Setenv("PILCROW_ADMIN_PASSWORD", "a long enough password")
 	// Long enough that the probes below land inside it on a loaded machine;
 	// the test waits it out once.
-	base, _, stop := startServe(t, "--data", t.TempDir(), "--drain-delay", "3s")
+	base, _, stop := startServe(t, newTestSite(t).serve("--drain-delay", "3s")...)
 	get := func(path string) (int, string) {
 		res, err := http.Get(base + path)
 		if err != nil {

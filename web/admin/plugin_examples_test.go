@@ -280,6 +280,11 @@ func TestAdminExamplePluginPages(t *testing.T) {
 		if got := text(t, ctx, ".block-table tbody"); strings.Contains(got, "failed") {
 			t.Fatalf("after redelivery the table still shows a failure: %q", got)
 		}
+		// Invocation records are written in batches: wait for the
+		// redelivery's before reading them.
+		if err := as.Site.Plugins.Logs().Flush(bg); err != nil {
+			t.Fatal(err)
+		}
 		page, err := as.Site.Plugins.PluginLogs(bg, "webhook", plugins.LogQuery{Kind: "route"})
 		if err != nil || len(page.Items) == 0 {
 			t.Fatalf("route logs: %v", err)
