@@ -283,19 +283,138 @@ func (s *Server) MakeTemplate(name string, prepare func(dsn string) error) error
 // NewDatabaseFrom is NewDatabase copying template (see MakeTemplate).
 func (s *Server) NewDatabaseFrom(tb testing.TB, template string) string {
 	tb.Helper()
+	name, err := s.create(template)
+	if err != nil {
+		tb.Fatal(err)
+		return ""
+	}
+	s.dropAtEnd(tb, name)
+	return s.DSN(name)
+}
+
+// create makes a fresh database copied from template.
+func (s *Server) create(template string) (string, error) {
 	s.mu.Lock()
 	s.n++
 	name := fmt.Sprintf("test_%d", s.n)
 	s.mu.Unlock()
 	if _, err := s.admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + template); err != nil {
-		tb.Fatalf("pgtest: create database %s: %v", name, err)
+		return "", fmt.Errorf("pgtest: create database %s: %w", name, err)
 	}
+	return name, nil
+}
+
+func (s *Server) drop(name string) error {
+	if _, err := s.admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+		return fmt.Errorf("pgtest: drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// dropAtEnd drops database name when tb ends, however it ends: a failed or
+// panicking test runs its cleanups too.
+func (s *Server) dropAtEnd(tb testing.TB, name string) {
 	tb.Cleanup(func() {
-		if _, err := s.admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
-			tb.Errorf("pgtest: drop database %s: %v", name, err)
+		if err := s.drop(name); err != nil {
+			tb.Error(err)
 		}
 	})
-	return s.DSN(name)
+}
+
+// Pool keeps up to size copies of a template made ahead by one background
+// goroutine, so a test takes a ready database instead of waiting for the
+// copy (CREATE DATABASE … TEMPLATE: most of a second on a loaded machine)
+// while the tests before it run. Each database is still copied fresh from
+// the template, handed to one test only and dropped when that test ends,
+// as NewDatabaseFrom's are. The copies are made one at a time: tests
+// sequential in a package wait at most for the copy under way.
+type Pool struct {
+	s        *Server
+	template string
+	ready    chan pooled
+	stop     chan struct{}
+	done     chan struct{}
+	start    sync.Once
+	stopOnce sync.Once
+	err      error // the copy fill could not make, set before ready closes
+}
+
+type pooled struct {
+	name string
+	err  error
+}
+
+// NewPool makes a pool of copies of template (see MakeTemplate; it must
+// exist and stay unchanged). Copying starts at the first Take; Close stops
+// it and drops the copies no test took.
+func (s *Server) NewPool(template string, size int) *Pool {
+	return &Pool{s: s, template: template, ready: make(chan pooled, max(size-1, 0)),
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// fill copies the template until stopped; a copy it cannot make is handed
+// to the next Take (which fails with it), and it makes no more.
+func (p *Pool) fill() {
+	defer close(p.done)
+	defer close(p.ready)
+	for {
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		name, err := p.s.create(p.template)
+		if err != nil {
+			p.err = err
+		}
+		select {
+		case p.ready <- pooled{name, err}:
+			if err != nil {
+				return
+			}
+		case <-p.stop:
+			if err == nil {
+				_ = p.s.drop(name)
+			}
+			return
+		}
+	}
+}
+
+// Take returns the DSN of a fresh copy of the template for tb, dropped when
+// tb ends.
+func (p *Pool) Take(tb testing.TB) string {
+	tb.Helper()
+	p.start.Do(func() { go p.fill() })
+	d, ok := <-p.ready
+	if !ok {
+		if p.err != nil {
+			tb.Fatal(p.err)
+		} else {
+			tb.Fatalf("pgtest: the pool of %s copies is closed", p.template)
+		}
+		return ""
+	}
+	if d.err != nil {
+		tb.Fatal(d.err)
+		return ""
+	}
+	p.s.dropAtEnd(tb, d.name)
+	return p.s.DSN(d.name)
+}
+
+// Close stops the copying, waits for a copy under way and drops the copies
+// no test took. The databases tests took are theirs to drop (at their end).
+func (p *Pool) Close() {
+	p.stopOnce.Do(func() { close(p.stop) })
+	// Never started: nothing to wait for, and no Take may start it now.
+	p.start.Do(func() { close(p.ready); close(p.done) })
+	<-p.done
+	for d := range p.ready {
+		if d.err == nil {
+			_ = p.s.drop(d.name)
+		}
+	}
 }
 
 // Close stops the server (a fast shutdown: sessions are ended) and removes

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -202,5 +203,148 @@ func BenchmarkStart(b *testing.B) {
 	for b.Loop() {
 		s, err := pgtest.New()
 		pgtest.Need(b, s, err).Close()
+	}
+}
+
+// databases lists the server's databases whose names start with prefix.
+func databases(t *testing.T, admin *sql.DB, prefix string) []string {
+	t.Helper()
+	rows, err := admin.Query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname`, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// A pool hands each test a fresh copy of the template of its own, made
+// ahead: what one test wrote is in no other test's database, each is
+// dropped when its test ends, and Close drops the copies no test took.
+func TestPoolFreshCopiesUsedOnce(t *testing.T) {
+	s := pgtest.Start(t)
+	ctx := context.Background()
+	admin := open(t, s.DSN("postgres"))
+	if err := s.MakeTemplate("pool_template", func(dsn string) error {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = db.ExecContext(ctx, `CREATE TABLE notes (who text NOT NULL); INSERT INTO notes VALUES ('template')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pool := s.NewPool("pool_template", 3)
+	seen := map[string]bool{}
+	for i := range 5 {
+		var name string
+		t.Run("test", func(t *testing.T) {
+			db := open(t, pool.Take(t))
+			if err := db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			var who []string
+			rows, err := db.QueryContext(ctx, `SELECT who FROM notes ORDER BY who`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var w string
+				rows.Scan(&w)
+				who = append(who, w)
+			}
+			rows.Close()
+			if len(who) != 1 || who[0] != "template" {
+				t.Fatalf("copy %d holds %q, want only the template's row", i, who)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO notes VALUES ($1)`, name); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if name == "" || seen[name] {
+			t.Fatalf("copy %d: database %q (handed out before: %v)", i, name, seen[name])
+		}
+		seen[name] = true
+		for _, n := range databases(t, admin, "test_") {
+			if n == name {
+				t.Fatalf("database %s still exists after its test ended", name)
+			}
+		}
+	}
+	// The pool fills up ahead (three copies, none taken); Close drops them.
+	for deadline := time.Now().Add(time.Minute); len(databases(t, admin, "test_")) < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool made %v ahead, want 3 copies", databases(t, admin, "test_"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pool.Close()
+	if left := databases(t, admin, "test_"); len(left) != 0 {
+		t.Fatalf("databases left after the pool closed: %v", left)
+	}
+	pool.Close() // twice is fine
+}
+
+// A test that fails or panics still drops the copy it took (its cleanups
+// run), and a pool closed before any Take returns at once.
+func TestPoolDropsOnFailure(t *testing.T) {
+	s := pgtest.Start(t)
+	admin := open(t, s.DSN("postgres"))
+	s.NewPool(pgtest.TemplateDB, 2).Close()
+
+	pool := s.NewPool(pgtest.TemplateDB, 2)
+	defer pool.Close()
+	var taken string
+	r := &recorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// A stand-in test whose cleanups run when it ends, as testing runs
+		// them for a failed or panicking test.
+		ft := &failing{recorder: r}
+		defer ft.cleanup()
+		dsn := pool.Take(ft)
+		db := open(t, dsn)
+		if err := db.QueryRow(`SELECT current_database()`).Scan(&taken); err != nil {
+			t.Error(err)
+		}
+		db.Close()
+		ft.Fatalf("the test failed")
+	}()
+	<-done
+	if r.got != "fail" || taken == "" {
+		t.Fatalf("the stand-in test did %q with database %q", r.got, taken)
+	}
+	for _, n := range databases(t, admin, "test_") {
+		if n == taken {
+			t.Fatalf("database %s of a failed test was not dropped", taken)
+		}
+	}
+}
+
+// failing is a test's stand-in that keeps its cleanups to run at its end.
+type failing struct {
+	*recorder
+	fns []func()
+}
+
+func (f *failing) Helper()           {}
+func (f *failing) Cleanup(fn func()) { f.fns = append(f.fns, fn) }
+func (f *failing) Error(args ...any) { f.recorder.TB.Error(args...) }
+func (f *failing) Errorf(s string, args ...any) {
+	f.recorder.TB.Errorf(s, args...)
+}
+func (f *failing) cleanup() {
+	for i := len(f.fns) - 1; i >= 0; i-- {
+		f.fns[i]()
 	}
 }

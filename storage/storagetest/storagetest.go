@@ -2,7 +2,8 @@
 // covers SQLite and PostgreSQL: PILCROW_TEST_DATABASE=postgres runs it
 // against a throwaway PostgreSQL server (storage/pgtest, started once per
 // test binary, each test on its own copy of a template database migrated
-// once); unset or "sqlite", against a fresh SQLite file per test.
+// once, the next copies made ahead in the background while tests run);
+// unset or "sqlite", against a fresh SQLite file per test.
 //
 // It hands out --database values (storage.ParseDatabase reads them) rather
 // than open databases, so storage's own tests can use it too. A package
@@ -28,10 +29,17 @@ const EnvDatabase = "PILCROW_TEST_DATABASE"
 
 const siteTemplate = "pilcrow_site_template"
 
+// poolSize is how many copies of the site template are made ahead while
+// tests run (pgtest.Pool): with tests sequential, two keep one ready.
+const poolSize = 2
+
 var server struct {
 	once sync.Once
 	s    *pgtest.Server
 	err  error
+
+	poolOnce sync.Once
+	pool     *pgtest.Pool
 }
 
 // Main runs the package's tests and stops the PostgreSQL server if one was
@@ -43,8 +51,12 @@ func Main(m *testing.M) int {
 }
 
 // Stop stops the PostgreSQL server if one was started, for a TestMain that
-// ends its own way (sandboxtest.Main(m, storagetest.Stop)).
+// ends its own way (sandboxtest.Main(m, storagetest.Stop)): first the
+// copying of databases ahead, waiting for a copy under way.
 func Stop() {
+	if server.pool != nil {
+		server.pool.Close()
+	}
 	if server.s != nil {
 		server.s.Close()
 	}
@@ -97,5 +109,6 @@ func PostgresURL(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return s.NewDatabaseFrom(tb, siteTemplate)
+	server.poolOnce.Do(func() { server.pool = s.NewPool(siteTemplate, poolSize) })
+	return server.pool.Take(tb)
 }
