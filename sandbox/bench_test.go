@@ -77,6 +77,24 @@ func trivialInvocation() *Invocation {
 	}
 }
 
+// bundledTrivialInvocation is the trivial hook as `pilcrow plugin build`
+// writes it for `export default { hooks: { "content:beforeSave": (event,
+// ctx) => {} } }`, with content:write granted: what BenchmarkBeforeSave in
+// plugins and the PocketBase comparison's create-hook case run.
+// testdata/trivial-bundle.js is today's build; trivial-bundle-namespace.js
+// the module-namespace shape builds wrote before (esbuild's __export and
+// __toCommonJS helpers run on every invocation), which installed bundles
+// keep until they are rebuilt.
+func bundledTrivialInvocation(tb testing.TB, file string) *Invocation {
+	script, err := os.ReadFile("testdata/" + file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	inv := grantedTrivialInvocation()
+	inv.Script = script
+	return inv
+}
+
 // grantedTrivialInvocation is the trivial hook as a real plugin has it:
 // content:write granted (ctx.content with its methods, ctx.kv, ctx.storage,
 // ctx.log, ctx.settings), the hook declared, settings present.
@@ -142,6 +160,11 @@ func BenchmarkInvokeTrivialGranted(b *testing.B) {
 	benchInvoke(b, benchPool(b, 1), grantedTrivialInvocation())
 }
 
+// BenchmarkInvokeTrivialBundled: the same as a built plugin.
+func BenchmarkInvokeTrivialBundled(b *testing.B) {
+	benchInvoke(b, benchPool(b, 1), bundledTrivialInvocation(b, "trivial-bundle.js"))
+}
+
 // BenchmarkInvokePlugin200: the ~200-line text-processing plugin through a
 // warm worker.
 func BenchmarkInvokePlugin200(b *testing.B) { benchInvoke(b, benchPool(b, 1), plugin200Invocation(b)) }
@@ -159,7 +182,9 @@ func BenchmarkInvokeInProcess(b *testing.B) {
 		workerGC bool
 	}{
 		{"trivial", trivialInvocation(), false}, {"trivialWorkerGC", trivialInvocation(), true},
-		{"trivialGranted", grantedTrivialInvocation(), false}, {"plugin200", plugin200Invocation(b), false},
+		{"trivialGranted", grantedTrivialInvocation(), false}, {"trivialBundled", bundledTrivialInvocation(b, "trivial-bundle.js"), false},
+		{"trivialBundledWorkerGC", bundledTrivialInvocation(b, "trivial-bundle.js"), true},
+		{"trivialBundledNamespace", bundledTrivialInvocation(b, "trivial-bundle-namespace.js"), true}, {"plugin200", plugin200Invocation(b), false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			if bc.workerGC {

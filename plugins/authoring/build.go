@@ -70,19 +70,28 @@ func BuildWithOptions(ctx context.Context, dir string, opts Options) (*Result, e
 		return nil, fmt.Errorf("build %s: %w", dir, err)
 	}
 
-	result, err := runEsbuild(ctx, esbuildOptions(root, entry, opts))
+	o := esbuildOptions(root, entry, opts)
+	result, err := runEsbuild(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", dir, err)
 	}
-	warnings := fromEsbuild(result.Warnings, SeverityWarning)
+	inputs, format, err := metafileInputs(result.Metafile, entry)
+	if err == nil && format == "cjs" {
+		// A CommonJS entry's default export is module.exports.default;
+		// importing it from an ES module would give module.exports.
+		result, err = runEsbuild(ctx, namespaceShape(o, entry))
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", dir, err)
+		}
+		inputs, _, err = metafileInputs(result.Metafile, entry)
+	}
+	warnings := fromEsbuild(slices.DeleteFunc(result.Warnings, fromEntryModule), SeverityWarning)
 	if len(result.Errors) > 0 {
 		return nil, &BuildError{Messages: append(fromEsbuild(result.Errors, SeverityError), warnings...)}
 	}
 	if len(result.OutputFiles) != 1 {
 		return nil, fmt.Errorf("build %s: esbuild produced %d output files, want 1", dir, len(result.OutputFiles))
 	}
-
-	inputs, err := metafileInputs(result.Metafile)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", dir, err)
 	}
@@ -144,18 +153,43 @@ func findEntry(root string) (string, error) {
 	return "", fmt.Errorf("%w in %s: create src/plugin.ts or src/plugin.js", ErrNoEntry, root)
 }
 
+// entryModule names the generated module the bundle starts from (see
+// esbuildOptions).
+const entryModule = "pilcrow:entry"
+
+// fromEntryModule reports a message about the generated entry module: an
+// entry without a default export makes esbuild warn there that the import
+// is undefined, which checkDefaultExport reports as an error of the
+// author's file instead.
+func fromEntryModule(m api.Message) bool {
+	return m.Location != nil && m.Location.File == entryModule
+}
+
+// esbuildOptions bundles from a generated module that reads the entry's
+// default export and assigns {default: it} to globalThis.__pilcrow. The
+// sandbox reads nothing else of the module, and this shape costs the plugin
+// nothing at run time: esbuild hoists the entry's code and refers to its
+// default export directly. The module-namespace shape (an IIFE with
+// GlobalName, namespaceShape) builds the entry's namespace object on every
+// invocation instead — esbuild's __export and __toCommonJS helpers, a for-in
+// and a for-of over it, a getter per export — which was half of a trivial
+// hook's isolate time (BenchmarkInvokeInProcess/trivialBundled).
 func esbuildOptions(root, entry string, opts Options) api.BuildOptions {
 	o := api.BuildOptions{
-		EntryPoints:   []string{entry},
+		Stdin: &api.StdinOptions{
+			Contents:   fmt.Sprintf("import * as plugin from %q;\nglobalThis.%s = { default: plugin.default };\n", "./"+entry, GlobalName),
+			ResolveDir: root,
+			Sourcefile: entryModule,
+			Loader:     api.LoaderJS,
+		},
 		AbsWorkingDir: root,
 		// Never written (Write is false); it only anchors the source map's
 		// "sources" so they read "src/plugin.ts".
-		Outfile:    filepath.Join(root, "plugin.js"),
-		Write:      false,
-		Bundle:     true,
-		Metafile:   true,
-		Format:     api.FormatIIFE,
-		GlobalName: GlobalName,
+		Outfile:  filepath.Join(root, "plugin.js"),
+		Write:    false,
+		Bundle:   true,
+		Metafile: true,
+		Format:   api.FormatIIFE,
 		// goja runs ES2017 unchanged; esbuild lowers anything newer (optional
 		// chaining, ??, class fields, object spread, async generators) and
 		// reports syntax it cannot lower (top-level await) as an error.
@@ -233,19 +267,34 @@ func runEsbuild(ctx context.Context, o api.BuildOptions) (api.BuildResult, error
 	return result, nil
 }
 
-// metafileInputs lists the files the bundle read, relative to the folder.
-func metafileInputs(metafile string) ([]string, error) {
+// namespaceShape is o building the entry itself as an IIFE whose module
+// namespace object becomes globalThis.__pilcrow (for CommonJS entries).
+func namespaceShape(o api.BuildOptions, entry string) api.BuildOptions {
+	o.Stdin = nil
+	o.EntryPoints = []string{entry}
+	o.GlobalName = GlobalName
+	return o
+}
+
+// metafileInputs lists the files the bundle read, relative to the folder
+// (not the generated entry module), and the module format esbuild found
+// the entry in ("esm", "cjs", or "" when it has no imports or exports).
+func metafileInputs(metafile, entry string) ([]string, string, error) {
 	var meta struct {
-		Inputs map[string]json.RawMessage `json:"inputs"`
+		Inputs map[string]struct {
+			Format string `json:"format"`
+		} `json:"inputs"`
 	}
 	if err := json.Unmarshal([]byte(metafile), &meta); err != nil {
-		return nil, fmt.Errorf("read esbuild metafile: %w", err)
+		return nil, "", fmt.Errorf("read esbuild metafile: %w", err)
 	}
 	inputs := make([]string, 0, len(meta.Inputs))
 	for in := range meta.Inputs {
-		inputs = append(inputs, in)
+		if in != entryModule {
+			inputs = append(inputs, in)
+		}
 	}
-	return inputs, nil
+	return inputs, meta.Inputs[entry].Format, nil
 }
 
 // checkDefaultExport makes sure the entry has a default export: without one

@@ -168,6 +168,27 @@ export default {
 			},
 			want: "hello-world",
 		},
+		{
+			// A CommonJS entry keeps the namespace shape: its default export
+			// is module.exports.default, not module.exports.
+			name:  "commonjs entry",
+			entry: "src/plugin.js",
+			files: map[string]string{
+				"src/plugin.js": `module.exports = { default: { hooks: { h: () => "cjs" } } };`,
+			},
+			want: "cjs",
+		},
+		{
+			name:  "default export by name, beside named exports",
+			entry: "src/plugin.ts",
+			files: map[string]string{
+				"src/plugin.ts": `export const helper = () => "named";
+const plugin = { hooks: { h: () => helper() + "+default" } };
+export { plugin as default };
+`,
+			},
+			want: "named+default",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,6 +317,11 @@ func TestBuildErrors(t *testing.T) {
 				t.Fatalf("error %T is not a *BuildError", err)
 			}
 			for _, m := range be.Messages {
+				if m.File == entryModule {
+					t.Errorf("a message names the generated entry module: %s", m)
+				}
+			}
+			for _, m := range be.Messages {
 				if m.Severity != SeverityError || !strings.Contains(m.Text, tt.want.Text) {
 					continue
 				}
@@ -312,6 +338,37 @@ func TestBuildErrors(t *testing.T) {
 			}
 			t.Fatalf("no error containing %q in:\n%v", tt.want.Text, err)
 		})
+	}
+}
+
+// TestBuildAssignsTheDefaultExportOnly: an ES module entry's bundle runs
+// none of esbuild's module-namespace helpers (a namespace object with a
+// getter per export, built by a for-in and a for-of on every invocation:
+// half of a trivial hook's isolate time), and globalThis.__pilcrow holds the
+// default export and nothing else.
+func TestBuildAssignsTheDefaultExportOnly(t *testing.T) {
+	dir := newPlugin(t, map[string]string{
+		"src/plugin.ts": "export const extra = 1;\nexport default { hooks: { h: () => extra } };\n",
+	})
+	res, err := Build(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, helper := range []string{"__export", "__toCommonJS", "__copyProps", "__defProp"} {
+		if strings.Contains(string(res.Script), helper) {
+			t.Errorf("the bundle uses esbuild's %s:\n%s", helper, res.Script)
+		}
+	}
+	if strings.Join(res.Sources, ",") != "src/plugin.ts" {
+		t.Errorf("Sources = %v, want [src/plugin.ts]", res.Sources)
+	}
+	vm, plugin := loadScript(t, res.Script)
+	keys := vm.Get(GlobalName).ToObject(vm).Keys()
+	if strings.Join(keys, ",") != "default" {
+		t.Errorf("%s has keys %v, want [default]", GlobalName, keys)
+	}
+	if got, err := callHook(t, vm, plugin, "h", nil); err != nil || got != int64(1) {
+		t.Errorf("hook = %v, %v; want 1", got, err)
 	}
 }
 

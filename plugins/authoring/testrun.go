@@ -76,7 +76,9 @@ func BuildTests(ctx context.Context, dir string) ([]TestFile, error) {
 	var out []TestFile
 	var msgs []Message
 	for _, f := range files {
-		o := esbuildOptions(root, f, Options{})
+		// A test file is a script, not a module anything imports: bundled
+		// from itself, with no global assigned.
+		o := namespaceShape(esbuildOptions(root, f, Options{}), f)
 		o.GlobalName = ""
 		// Anchors the map's sources at the folder ("test/x.test.ts").
 		o.Outfile = filepath.Join(root, "test.js")
