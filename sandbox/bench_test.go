@@ -165,6 +165,14 @@ func BenchmarkInvokeTrivialBundled(b *testing.B) {
 	benchInvoke(b, benchPool(b, 1), bundledTrivialInvocation(b, "trivial-bundle.js"))
 }
 
+// BenchmarkInvokeSequential: the built trivial hook, one invocation at a
+// time, through a pool of four workers (the server's default on two CPUs):
+// what a pool's choice of worker costs when fewer invocations run than it
+// has workers.
+func BenchmarkInvokeSequential(b *testing.B) {
+	benchInvoke(b, benchPool(b, 4), bundledTrivialInvocation(b, "trivial-bundle.js"))
+}
+
 // BenchmarkInvokePlugin200: the ~200-line text-processing plugin through a
 // warm worker.
 func BenchmarkInvokePlugin200(b *testing.B) { benchInvoke(b, benchPool(b, 1), plugin200Invocation(b)) }

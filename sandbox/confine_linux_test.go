@@ -33,9 +33,12 @@ func TestWorkerIsConfined(t *testing.T) {
 	}
 	defer p.Close()
 	assertClean(t, p)
-	s := <-p.slots
+	s, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	pid := s.w.pid
-	p.slots <- s
+	p.release(s)
 	proc := "/proc/" + strconv.Itoa(pid)
 
 	if pgid, err := syscall.Getpgid(pid); err != nil || pgid != pid {

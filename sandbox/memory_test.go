@@ -68,9 +68,12 @@ func BenchmarkMemoryOvershoot(b *testing.B) {
 					b.Fatal(err)
 				}
 				assertClean(b, p)
-				s := <-p.slots
+				s, err := p.acquire(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
 				w := s.w
-				p.slots <- s
+				p.release(s)
 				proc := "/proc/" + strconv.Itoa(w.pid)
 				if err := os.WriteFile(proc+"/clear_refs", []byte("5"), 0); err != nil {
 					b.Fatalf("reset the worker's peak: %v", err)

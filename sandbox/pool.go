@@ -69,9 +69,19 @@ type PoolStats struct {
 
 // Pool runs invocations in supervised worker processes.
 type Pool struct {
-	opts   PoolOptions
-	log    *slog.Logger
-	slots  chan *slot
+	opts PoolOptions
+	log  *slog.Logger
+	// idle holds the slots not running an invocation, the most recently
+	// released last; tokens holds one value per slot in idle, so waiting
+	// for a slot can be cancelled. acquire takes the top of the stack: the
+	// worker that ran last, whose caches and Go runtime are still warm,
+	// while the others sleep. A queue (the oldest idle worker first) made a
+	// sequential load rotate through every worker, each woken from its
+	// deepest idle state, which cost CPU on both sides of every invocation
+	// (BenchmarkInvokeSequential).
+	idleMu sync.Mutex
+	idle   []*slot
+	tokens chan struct{}
 	closed chan struct{}
 	once   sync.Once
 
@@ -128,10 +138,11 @@ func NewPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 	protectServer(opts.Logger)
 	p := &Pool{
 		opts: opts, log: opts.Logger.With("component", "sandbox"),
-		slots: make(chan *slot, opts.Size), closed: make(chan struct{}),
+		tokens: make(chan struct{}, opts.Size), closed: make(chan struct{}),
 	}
 	for range opts.Size {
-		p.slots <- &slot{}
+		p.idle = append(p.idle, &slot{})
+		p.tokens <- struct{}{}
 	}
 	go p.warm(ctx)
 	return p, nil
@@ -140,7 +151,7 @@ func NewPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 // warm starts every idle worker that is not running yet.
 func (p *Pool) warm(ctx context.Context) {
 	for range p.opts.Size {
-		s, err := p.acquire(ctx)
+		s, err := p.take(ctx, true)
 		if err != nil {
 			return
 		}
@@ -342,20 +353,51 @@ func (p *Pool) ensure(ctx context.Context, s *slot) error {
 	return nil
 }
 
-func (p *Pool) acquire(ctx context.Context) (*slot, error) {
+func (p *Pool) acquire(ctx context.Context) (*slot, error) { return p.take(ctx, false) }
+
+// take waits for an idle slot and takes the most recently released one,
+// or (cold, for warm) one whose worker has not started if there is any.
+func (p *Pool) take(ctx context.Context, cold bool) (*slot, error) {
 	select {
 	case <-p.closed:
 		return nil, ErrPoolClosed
 	default:
 	}
 	select {
-	case s := <-p.slots:
-		return s, nil
+	case <-p.tokens:
+		return p.pop(cold), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-p.closed:
 		return nil, ErrPoolClosed
 	}
+}
+
+// pop removes a slot from idle; the caller holds one of tokens, so there
+// is one.
+func (p *Pool) pop(cold bool) *slot {
+	p.idleMu.Lock()
+	defer p.idleMu.Unlock()
+	i := len(p.idle) - 1
+	if cold {
+		for j, s := range p.idle {
+			if s.w == nil {
+				i = j
+				break
+			}
+		}
+	}
+	s := p.idle[i]
+	p.idle = append(p.idle[:i], p.idle[i+1:]...)
+	return s
+}
+
+// push returns s to idle, on top, and its token.
+func (p *Pool) push(s *slot) {
+	p.idleMu.Lock()
+	p.idle = append(p.idle, s)
+	p.idleMu.Unlock()
+	p.tokens <- struct{}{}
 }
 
 func (p *Pool) release(s *slot) {
@@ -367,7 +409,7 @@ func (p *Pool) release(s *slot) {
 		}
 	default:
 	}
-	p.slots <- s
+	p.push(s)
 }
 
 // Stats reports counters since the pool started.
@@ -385,12 +427,13 @@ func (p *Pool) Close() error {
 		close(p.closed)
 		for {
 			select {
-			case s := <-p.slots:
+			case <-p.tokens:
+				s := p.pop(false)
 				if s.w != nil {
 					s.w.close()
 					s.w = nil
 				}
-				defer func() { p.slots <- s }()
+				defer p.push(s)
 			default:
 				return
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestInspect(t *testing.T) {
@@ -141,5 +142,60 @@ func TestWorkersAreRecycled(t *testing.T) {
 	}
 	if st := p.Stats(); st.Started != 3 || st.Crashed != 0 || st.Killed != 0 {
 		t.Fatalf("stats = %+v, want 3 workers for 7 tasks at 3 per worker", st)
+	}
+}
+
+// TestPoolReusesTheWarmestWorker: the pool starts every worker, and one
+// invocation at a time runs on the worker that ran last (the others stay
+// idle); two at once take two workers.
+func TestPoolReusesTheWarmestWorker(t *testing.T) {
+	t.Parallel()
+	started := make(chan int, 8)
+	p, err := NewPool(context.Background(), PoolOptions{Logger: quietLog, Size: 3, Executable: os.Args[0],
+		onStart: func(pid int) { started <- pid }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 3 {
+		<-started // warm starts all three
+	}
+	for len(p.tokens) < 3 {
+		time.Sleep(time.Millisecond) // and gives back the last one it started
+	}
+	for range 6 {
+		assertClean(t, p)
+	}
+	tasks := func() []int {
+		p.idleMu.Lock()
+		defer p.idleMu.Unlock()
+		var out []int
+		for _, s := range p.idle {
+			if s.w == nil {
+				t.Fatal("a worker was not started")
+			}
+			out = append(out, s.tasks)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := tasks(); !slices.Equal(got, []int{0, 0, 6}) {
+		t.Fatalf("tasks per worker = %v, want every sequential task on one worker", got)
+	}
+	a, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || a.tasks != 6 || b.tasks != 0 {
+		t.Fatalf("acquired %p (%d tasks) and %p: want the warmest first, then another", a, a.tasks, b)
+	}
+	p.release(b)
+	p.release(a)
+	if st := p.Stats(); st.Started != 3 {
+		t.Fatalf("stats = %+v, want 3 workers started", st)
 	}
 }
