@@ -39,8 +39,14 @@ type Field struct {
 	Required bool      `json:"required,omitempty"`
 	// Unique values are unique among the collection's entries (trashed ones included,
 	// so restoring from the trash never creates a duplicate).
-	Unique  bool `json:"unique,omitempty"`
-	Default any  `json:"default,omitempty"`
+	Unique bool `json:"unique,omitempty"`
+	// Index, when false, turns off the field's filter and sort indexes (one
+	// over the working copy, one over the public copy): filters and sorts on
+	// it then scan the collection, and each save writes two B-trees fewer.
+	// Unset means on for the types that can be indexed (FieldType.indexed),
+	// so definitions written before the option keep their indexes.
+	Index   *bool `json:"index,omitempty"`
+	Default any   `json:"default,omitempty"`
 	// Min and Max bound numbers (number, integer), lengths in characters
 	// (string, text, markdown, slug) or item counts (multiselect).
 	Min     *float64 `json:"min,omitempty"`
@@ -89,6 +95,10 @@ func (t FieldType) indexed() bool {
 	}
 	return false
 }
+
+// indexed reports whether the field has its filter/sort indexes: its type can
+// be indexed and its definition does not turn them off.
+func (f *Field) indexed() bool { return f.Type.indexed() && (f.Index == nil || *f.Index) }
 
 // searchable reports whether values of the type feed full-text search.
 func (t FieldType) searchable() bool {
@@ -148,6 +158,16 @@ func validateFieldOptions(v *ValidationError, p string, f *Field, fields []*Fiel
 	t := f.Type
 	if f.Unique && !(t.indexed() && t != TypeBoolean) {
 		v.Add(p+"/unique", fmt.Sprintf("is not supported for %s fields", t))
+	}
+	if f.Index != nil {
+		switch {
+		case *f.Index && !t.indexed():
+			v.Add(p+"/index", fmt.Sprintf("field %q: %s fields cannot be indexed (long texts, arrays and JSON are filtered by scanning)", f.Name, t))
+		case !*f.Index && f.Unique:
+			// Each save finds a duplicate through the field's index; without
+			// it, every save would scan the collection.
+			v.Add(p+"/index", fmt.Sprintf("field %q: a unique field keeps its index (its uniqueness is checked through it)", f.Name))
+		}
 	}
 	if f.Min != nil || f.Max != nil {
 		switch {

@@ -100,6 +100,9 @@ func TestValidateFields(t *testing.T) {
 		{"bad default", `[{"name":"a","type":"select","options":["x"],"default":"y"}]`, []string{"/fields/0/default"}},
 		{"slug default", `[{"name":"a","type":"slug","default":"x"}]`, []string{"/fields/0/default"}},
 		{"from on string", `[{"name":"a","type":"string","from":"b"}]`, []string{"/fields/0/from"}},
+		{"index on text", `[{"name":"a","type":"text","index":true}]`, []string{"/fields/0/index"}},
+		{"unique unindexed", `[{"name":"a","type":"string","unique":true,"index":false}]`, []string{"/fields/0/index"}},
+		{"index off", `[{"name":"a","type":"datetime","index":false}]`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -84,7 +84,7 @@ const pgPublicData = "COALESCE(published_data, data)"
 // PostgreSQL 14.)
 func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields, newFields []*Field) error {
 	for _, f := range oldFields {
-		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() && n.Type == f.Type {
+		if n := fieldNamed(newFields, f.Name); n != nil && n.indexed() && n.Type == f.Type {
 			continue
 		}
 		for _, kind := range []string{"d", "p", publicIndexKind} {
@@ -98,7 +98,7 @@ func pgSyncIndexes(ctx context.Context, tx *sql.Tx, collection string, oldFields
 	}
 	coll := sqlIdent(collection)
 	for _, f := range newFields {
-		if !f.Type.indexed() {
+		if !f.indexed() {
 			continue
 		}
 		stmts := []string{

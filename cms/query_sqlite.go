@@ -54,7 +54,7 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, ol
 		return pgSyncIndexes(ctx, tx, collection, oldFields, newFields)
 	}
 	for _, f := range oldFields {
-		if n := fieldNamed(newFields, f.Name); n != nil && n.Type.indexed() {
+		if n := fieldNamed(newFields, f.Name); n != nil && n.indexed() {
 			continue
 		}
 		for _, kind := range []string{"d", "p", publicIndexKind} {
@@ -65,7 +65,7 @@ func syncIndexes(ctx context.Context, tx *sql.Tx, pg bool, collection string, ol
 	}
 	coll := sqlIdent(collection)
 	for _, f := range newFields {
-		if !f.Type.indexed() {
+		if !f.indexed() {
 			continue
 		}
 		// The partial WHERE terms repeat buildList's, word for word, so the
@@ -418,7 +418,7 @@ func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList
 			kind = publicIndexKind
 		}
 		switch first := b.sort[0]; {
-		case first.field != nil && first.field.Type.indexed():
+		case first.field != nil && first.field.indexed():
 			b.sortIndex = indexName(kind, col.Name, first.field.Name)
 		case first.expr == "e.seq" && !public:
 			b.sortIndex = "entries_live"
@@ -428,7 +428,7 @@ func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList
 			b.sortIndex = "entries_public"
 		}
 		for _, f := range q.Filters {
-			if fd := col.Field(f.Field); fd != nil && fd.Type.indexed() && (f.Op == "eq" || f.Op == "in") {
+			if fd := col.Field(f.Field); fd != nil && fd.indexed() && (f.Op == "eq" || f.Op == "in") {
 				b.filterIndex = indexName(kind, col.Name, fd.Name)
 				break
 			}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
@@ -120,5 +121,55 @@ func TestCollectionWithoutDraftsRepublishesOnSave(t *testing.T) {
 	p := admin.action("pages", e.ID, "publish", map[string]any{"at": "2099-01-01T00:00:00Z"}).problem(http.StatusUnprocessableEntity)
 	if !hasErrorAt(p, "/at") {
 		t.Fatalf("errors = %+v", p.Errors)
+	}
+}
+
+// A field's "index" option travels through the API: stored, shown by GET
+// (and so checked against the OpenAPI document), changeable, refused with
+// the field's path where it cannot apply; filters and sorts on an
+// unindexed field still answer.
+func TestFieldIndexOptionOverAPI(t *testing.T) {
+	ts := newTestSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	admin.mustCreateCollection(map[string]any{"name": "notes", "label": "Notes", "fields": []map[string]any{
+		{"name": "title", "type": "string"},
+		{"name": "count", "type": "integer", "index": false},
+	}})
+	for _, n := range []int{3, 1, 2, 1} {
+		admin.createEntry("notes", map[string]any{"title": "T", "count": n})
+	}
+	fieldsOf := func() []map[string]any {
+		var col struct {
+			Fields []map[string]any `json:"fields"`
+		}
+		admin.do("GET", "/api/collections/notes", nil).want(http.StatusOK).decode(&col)
+		return col.Fields
+	}
+	if f := fieldsOf(); f[1]["index"] != false || f[0]["index"] != nil {
+		t.Fatalf("fields as stored: %v", f)
+	}
+	counts := func(path string) (out []float64) {
+		for _, e := range admin.list(path).Items {
+			out = append(out, e.Data["count"].(float64))
+		}
+		return out
+	}
+	if got := counts("/api/collections/notes/entries?sort=-count&filter[count][in]=1,3"); len(got) != 3 || got[0] != 3 || got[1] != 1 || got[2] != 1 {
+		t.Fatalf("unindexed filter and sort: %v", got)
+	}
+	admin.do("PATCH", "/api/collections/notes", map[string]any{"fields": []map[string]any{
+		{"name": "title", "type": "string", "index": false}, {"name": "count", "type": "integer", "index": true},
+	}}).want(http.StatusOK)
+	if f := fieldsOf(); f[0]["index"] != false || f[1]["index"] != true {
+		t.Fatalf("fields after the change: %v", f)
+	}
+	if got := counts("/api/collections/notes/entries?sort=-count&filter[count][in]=1,3"); len(got) != 3 || got[0] != 3 || got[1] != 1 || got[2] != 1 {
+		t.Fatalf("indexed filter and sort: %v", got)
+	}
+	p := admin.do("PATCH", "/api/collections/notes", map[string]any{"fields": []map[string]any{
+		{"name": "title", "type": "string"}, {"name": "body", "type": "markdown", "index": true},
+	}}).problem(http.StatusUnprocessableEntity)
+	if len(p.Errors) != 1 || p.Errors[0].Path != "/fields/1/index" || !strings.Contains(p.Errors[0].Message, `"body"`) {
+		t.Fatalf("index on markdown: %+v", p)
 	}
 }

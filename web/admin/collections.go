@@ -43,6 +43,7 @@ var fieldOptionTypes = map[string]string{
 	"collection": "reference",
 	"options":    "select multiselect",
 	"unique":     "string number integer datetime select slug reference media",
+	"index":      "string number integer boolean datetime select slug reference media",
 }
 
 // fieldPreset is a common field the form adds with one click.
@@ -74,6 +75,9 @@ type fieldRow struct {
 	Name, Type, Label, Default, Min, Max, Pattern, Options string
 	From, Collection                                       string
 	Required, Unique                                       bool
+	// Indexed is the field's "index" option: on unless the definition
+	// turns it off (cms.Field.Index), so new rows start checked.
+	Indexed bool
 	// Errs holds problems by attribute ("" for the row as a whole).
 	Errs map[string][]string
 }
@@ -131,7 +135,7 @@ func (s *UI) renderCollectionForm(w http.ResponseWriter, r *http.Request, status
 	}
 	v.Collections, v.Types = cols, adminFieldTypes
 	v.For, v.Presets = fieldOptionTypes, fieldPresets
-	v.Blank = fieldRow{Index: "__i__", Type: "string"}
+	v.Blank = fieldRow{Index: "__i__", Type: "string", Indexed: true}
 	title := "New collection"
 	if !v.New {
 		title = "Fields of " + v.Label
@@ -142,7 +146,7 @@ func (s *UI) renderCollectionForm(w http.ResponseWriter, r *http.Request, status
 func (s *UI) handleAdminNewCollection(w http.ResponseWriter, r *http.Request) {
 	v := collectionFormView{New: true, Options: cms.CollectionOptions{Drafts: true, Revisions: true, Scheduling: true}}
 	for i := range blankFieldRows + 1 {
-		v.Rows = append(v.Rows, fieldRow{Index: strconv.Itoa(i), Type: "string"})
+		v.Rows = append(v.Rows, fieldRow{Index: strconv.Itoa(i), Type: "string", Indexed: true})
 	}
 	s.renderCollectionForm(w, r, http.StatusOK, v, "")
 }
@@ -158,14 +162,15 @@ func (s *UI) handleAdminEditCollection(w http.ResponseWriter, r *http.Request) {
 		v.Rows = append(v.Rows, rowFromField(i, f))
 	}
 	for i := range blankFieldRows {
-		v.Rows = append(v.Rows, fieldRow{Index: strconv.Itoa(len(col.Fields) + i), Type: "string"})
+		v.Rows = append(v.Rows, fieldRow{Index: strconv.Itoa(len(col.Fields) + i), Type: "string", Indexed: true})
 	}
 	s.renderCollectionForm(w, r, http.StatusOK, v, "")
 }
 
 func rowFromField(i int, f *cms.Field) fieldRow {
 	row := fieldRow{Index: strconv.Itoa(i), Name: f.Name, Type: string(f.Type), Label: f.Label, Pattern: f.Pattern,
-		Options: strings.Join(f.Options, "\n"), From: f.From, Collection: f.Collection, Required: f.Required, Unique: f.Unique}
+		Options: strings.Join(f.Options, "\n"), From: f.From, Collection: f.Collection, Required: f.Required, Unique: f.Unique,
+		Indexed: f.Index == nil || *f.Index}
 	if f.Min != nil {
 		row.Min = strconv.FormatFloat(*f.Min, 'f', -1, 64)
 	}
@@ -209,7 +214,7 @@ func parseFieldRows(form map[string][]string, v *cms.ValidationError) (rows []fi
 		row := fieldRow{Index: strconv.Itoa(i), Name: get(p + "name"), Type: get(p + "type"), Label: get(p + "label"),
 			Default: get(p + "default"), Min: get(p + "min"), Max: get(p + "max"), Pattern: get(p + "pattern"),
 			Options: get(p + "options"), From: get(p + "from"), Collection: get(p + "collection"),
-			Required: get(p+"required") != "", Unique: get(p+"unique") != ""}
+			Required: get(p+"required") != "", Unique: get(p+"unique") != "", Indexed: get(p+"index") != ""}
 		if get(p+"remove") != "" || (row.Name == "" && row.Label == "") {
 			if row.Name != "" || row.Label != "" {
 				continue // removed: the row is dropped from the re-rendered form too
@@ -221,6 +226,12 @@ func parseFieldRows(form map[string][]string, v *cms.ValidationError) (rows []fi
 		path := fmt.Sprintf("/fields/%d/", len(fields))
 		f := &cms.Field{Name: row.Name, Type: cms.FieldType(row.Type), Label: row.Label, Required: row.Required,
 			Unique: row.Unique, Pattern: row.Pattern, From: row.From, Collection: row.Collection}
+		// The checkbox is sent only for the types it applies to (the script
+		// disables it for the others), so an unchecked box on such a type is
+		// "index": false; left checked it stays the default.
+		if !row.Indexed && strings.Contains(" "+fieldOptionTypes["index"]+" ", " "+row.Type+" ") {
+			f.Index = new(bool)
+		}
 		for _, o := range strings.FieldsFunc(row.Options, func(r rune) bool { return r == '\n' || r == ',' }) {
 			if o = strings.TrimSpace(o); o != "" {
 				f.Options = append(f.Options, o)

@@ -400,11 +400,11 @@ func TestAdminCollectionFormOptionsAndPresets(t *testing.T) {
 		typ  string
 		want []string
 	}{
-		{"string", []string{"default", "min", "max", "pattern", "unique"}},
-		{"boolean", []string{"default"}},
-		{"select", []string{"default", "options", "unique"}},
-		{"slug", []string{"min", "max", "pattern", "from", "unique"}},
-		{"reference", []string{"default", "collection", "unique"}},
+		{"string", []string{"default", "min", "max", "pattern", "unique", "index"}},
+		{"boolean", []string{"default", "index"}},
+		{"select", []string{"default", "options", "unique", "index"}},
+		{"slug", []string{"min", "max", "pattern", "from", "unique", "index"}},
+		{"reference", []string{"default", "collection", "unique", "index"}},
 		{"markdown", []string{"default", "min", "max", "pattern"}},
 	}
 	for _, tc := range cases {
@@ -428,6 +428,11 @@ func TestAdminCollectionFormOptionsAndPresets(t *testing.T) {
 		t.Fatalf("after the tags preset the focus is on %q", focused)
 	}
 	run(t, ctx, "tag options", chromedp.SendKeys(chromedp.CSS(`textarea[name="fields.4.options"]`), "news\nhowto"))
+	// New rows start indexed; the cover's index is turned off.
+	if on := get(t, ctx, "index boxes", chromedp.Evaluate[[]bool](`[0, 1, 3].map(i => document.querySelector('input[name="fields.' + i + '.index"]').checked)`)); !slices.Equal(on, []bool{true, true, true}) {
+		t.Fatalf("index boxes of new rows: %v", on)
+	}
+	run(t, ctx, "cover unindexed", chromedp.Click(chromedp.CSS(`input[name="fields.3.index"]`)))
 	screenshot(t, ctx, "collection-new")
 	run(t, ctx, "create", chromedp.Click(chromedp.CSS(`#collection-form button[type=submit]:not(.secondary)`)), chromedp.WaitVisible(chromedp.CSS(`form[role=search]`)))
 	col, err := as.Site.Content.Collection(context.Background(), "articles")
@@ -436,12 +441,36 @@ func TestAdminCollectionFormOptionsAndPresets(t *testing.T) {
 	}
 	var got []string
 	for _, f := range col.Fields {
-		got = append(got, fmt.Sprintf("%s:%s:%s:%v:%s:%v", f.Name, f.Type, f.Label, f.Required, f.From, f.Options))
+		index := "default"
+		if f.Index != nil {
+			index = fmt.Sprint(*f.Index)
+		}
+		got = append(got, fmt.Sprintf("%s:%s:%s:%v:%s:%v:%s", f.Name, f.Type, f.Label, f.Required, f.From, f.Options, index))
 	}
-	want := []string{"title:string:Title:true::[]", "slug:slug:Slug:false:title:[]", "body:markdown:Body:false::[]",
-		"cover:media:Cover image:false::[]", "tags:multiselect:Tags:false::[news howto]"}
+	want := []string{"title:string:Title:true::[]:default", "slug:slug:Slug:false:title:[]:default", "body:markdown:Body:false::[]:default",
+		"cover:media:Cover image:false::[]:false", "tags:multiselect:Tags:false::[news howto]:default"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("fields:\n%q\nwant\n%q", got, want)
+	}
+	// The field editor shows the option as stored, and saving it unchanged
+	// keeps it.
+	run(t, ctx, "edit fields", chromedp.Navigate(as.URL+"/admin/collections/articles/edit"), chromedp.WaitVisible(chromedp.CSS(`input[name="fields.3.index"]`)))
+	if on := get(t, ctx, "stored index boxes", chromedp.Evaluate[[]bool](`[0, 1, 3].map(i => document.querySelector('input[name="fields.' + i + '.index"]').checked)`)); !slices.Equal(on, []bool{true, true, false}) {
+		t.Fatalf("index boxes of stored fields: %v", on)
+	}
+	run(t, ctx, "title unindexed", chromedp.Click(chromedp.CSS(`input[name="fields.0.index"]`)),
+		chromedp.Click(chromedp.CSS(`#collection-form button[type=submit]:not(.secondary)`)), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if col, err = as.Site.Content.Collection(context.Background(), "articles"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"false", "default", "default", "false", "default"} {
+		got := "default"
+		if f := col.Fields[i]; f.Index != nil {
+			got = fmt.Sprint(*f.Index)
+		}
+		if got != want {
+			t.Errorf("after the edit, field %s: index %s, want %s", col.Fields[i].Name, got, want)
+		}
 	}
 }
 
