@@ -7,6 +7,13 @@
 //	go run ./scripts/bench/compare-pocketbase                  # 100k rows, 3 rounds
 //	go run ./scripts/bench/compare-pocketbase -rows 10000 -rounds 1 -duration 2s
 //
+// Both systems get the same indexes for these reads: a unique slug and
+// creation order (PocketBase: the two a user adds; Pilcrow: its own slug and
+// seq columns' indexes). Pilcrow's per-field filter/sort indexes, which it
+// makes by default and PocketBase does not, are turned off with each field's
+// "index": false, so the seeded databases hold the same things;
+// -field-indexes keeps Pilcrow's defaults, to measure them too.
+//
 // It is a measurement tool, not a test: nothing runs it in CI. PocketBase is
 // built at a pinned version from the Go module proxy in a throwaway module
 // under the user cache directory (kept between runs), with its JS hooks
@@ -63,6 +70,9 @@ type config struct {
 	work      string
 	keep      bool
 	only      string
+	// fieldIndexes keeps Pilcrow's per-field indexes (its default for
+	// scalar fields), which PocketBase's collection does not have.
+	fieldIndexes bool
 }
 
 func main() {
@@ -76,6 +86,7 @@ func main() {
 	flag.StringVar(&c.work, "work", "", "work folder (default: a fresh temporary folder)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (databases, logs)")
 	flag.StringVar(&c.only, "cases", "", "comma-separated case names to run (default: all)")
+	flag.BoolVar(&c.fieldIndexes, "field-indexes", false, "keep Pilcrow's per-field indexes (its default; PocketBase gets only slug and created indexes either way)")
 	flag.Parse()
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "compare-pocketbase:", err)
@@ -114,7 +125,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
-	pil := &pilcrow{bin: pilcrowBin, dir: filepath.Join(c.work, "pilcrow"), addr: freeAddr()}
+	pil := &pilcrow{bin: pilcrowBin, dir: filepath.Join(c.work, "pilcrow"), addr: freeAddr(), fieldIndexes: c.fieldIndexes}
 	pb := &pocketbase{bin: pbBin, dir: filepath.Join(c.work, "pocketbase"), addr: freeAddr()}
 	defer pil.stop()
 	defer pb.stop()
@@ -365,6 +376,7 @@ type pilcrow struct {
 	pluginID       string
 	grant          []byte
 	hookOn         bool
+	fieldIndexes   bool
 }
 
 func (p *pilcrow) name() string { return "pilcrow" }
@@ -406,13 +418,24 @@ func (p *pilcrow) setup(ctx context.Context, rows int) error {
 	}
 	p.token = tok.Token
 	bearer := http.Header{"Authorization": {"Bearer " + p.token}}
-	col := map[string]any{"name": "articles", "label": "Articles", "options": map[string]any{"public": true}, "fields": []map[string]any{
+	fields := []map[string]any{
 		{"name": "title", "type": "string", "required": true},
 		{"name": "slug", "type": "slug", "from": "title"},
 		{"name": "body", "type": "markdown"},
 		{"name": "category", "type": "select", "options": []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}},
 		{"name": "rating", "type": "integer"},
-	}}
+	}
+	if !p.fieldIndexes {
+		// The indexes PocketBase's collection has (unique slug, created)
+		// are Pilcrow's (collection, slug) and seq indexes; its per-field
+		// ones would be extra.
+		for _, f := range fields {
+			if f["type"] != "markdown" {
+				f["index"] = false
+			}
+		}
+	}
+	col := map[string]any{"name": "articles", "label": "Articles", "options": map[string]any{"public": true}, "fields": fields}
 	if err := doJSON(ctx, "POST", p.base()+"/api/collections", bearer, col, 201, nil, nil); err != nil {
 		return err
 	}
@@ -975,6 +998,11 @@ func report(w io.Writer, c config, cases []benchCase, res map[string][2][]runRes
 	fmt.Fprintf(w, "\n%d rows, %d rounds of %v per run (after %v warm-up), %d connections; PocketBase %s; load average at the end %s\n",
 		c.rows, c.rounds, c.duration, c.warmup, c.conc, c.pbVersion, load1)
 	fmt.Fprintln(w, "ratios are Pilcrow ÷ PocketBase, the median of the rounds' ratios (each round ran both, interleaved)")
+	if c.fieldIndexes {
+		fmt.Fprintln(w, "indexes: slug + created order on both, plus Pilcrow's default per-field indexes (-field-indexes)")
+	} else {
+		fmt.Fprintln(w, "indexes: slug + created order on both; Pilcrow's per-field indexes off (-field-indexes to keep them)")
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "case\tpilcrow req/s\tpocketbase req/s\tthroughput ratio\tpilcrow CPU/req\tpocketbase CPU/req\tCPU/req ratio\t")
