@@ -392,7 +392,7 @@ func (c *Content) insertEntry(ctx context.Context, col *Collection, id string, i
 		if err := c.keepRevision(ctx, tx, col, e, revisionMark{ActionCreated, "create"}, u); err != nil {
 			return err
 		}
-		if err := c.indexNewText(ctx, tx, seq, searchText(col, e.raw)); err != nil {
+		if err := c.indexNewText(ctx, tx, "entries_fts", seq, searchText(col, e.raw)); err != nil {
 			return err
 		}
 		return c.hooksImpl().AfterSave(ctx, tx, EntryEvent{Entry: e.present(col), UserID: userID(u)})
@@ -549,6 +549,9 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 			}
 		}
 		if e, err = c.loadEntryTx(ctx, tx, col, cur.ID); err != nil {
+			return err
+		}
+		if err := c.syncPublicText(ctx, tx, col, cur, e); err != nil {
 			return err
 		}
 		if err := c.afterWrite(ctx, tx, col, e, mark, u); err != nil {

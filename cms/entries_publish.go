@@ -79,13 +79,18 @@ func (c *Content) Publish(ctx context.Context, u *User, collection, id string, a
 			return c.keepStatusRevision(ctx, tx, col, id,
 				revisionMark{ActionScheduled, "schedule for " + at.UTC().Format(time.RFC3339)}, u)
 		}
-		return c.publishNow(ctx, tx, col, u, id, now)
+		return c.publishNow(ctx, tx, col, u, e, now)
 	})
 }
 
-// publishNow publishes the working data and runs afterPublish in tx.
-func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u *User, id string, now int64) error {
+// publishNow publishes the working data of e (as read in tx) and runs
+// afterPublish in tx.
+func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u *User, e *Entry, now int64) error {
+	id := e.ID
 	if err := c.publishTx(ctx, tx, col, id, now, true); err != nil {
+		return err
+	}
+	if err := c.dropPublicText(ctx, tx, e); err != nil {
 		return err
 	}
 	if err := c.keepStatusRevision(ctx, tx, col, id, revisionMark{ActionPublished, "publish"}, u); err != nil {
@@ -100,6 +105,8 @@ func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u
 
 // publishTx copies the working data to the public copy. bump says whether this
 // is a write of its own (a new version) or part of a save that already bumped.
+// The caller keeps the public search text exact (dropPublicText,
+// syncPublicText): the public copy is now the working copy.
 func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id string, now int64, bump bool) error {
 	inc := 0
 	if bump {
@@ -112,11 +119,46 @@ func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id
 		WHERE id = ?`, inc, now, inc, id); err != nil {
 		return err
 	}
-	e, err := c.loadEntry(ctx, tx, col, id)
-	if err != nil {
-		return err
+	return nil
+}
+
+// The public search table (entries_pub_fts) holds the public text of the
+// entries that store a public copy apart (published_data NOT NULL) and of no
+// others: public search reads the working text (entries_fts) of the rest,
+// whose public copy is their working copy (see ftsSources). Every write that
+// stores or drops a separate public copy keeps the table so.
+
+// dropPublicText removes the public search row of an entry that stored a
+// public copy apart (before is the entry before a write that drops it:
+// publish, unpublish, purge). Without one there is no row, and a delete
+// would only add a tombstone to the contentless table.
+func (c *Content) dropPublicText(ctx context.Context, tx *sql.Tx, before *Entry) error {
+	if !before.pubJSON.Valid {
+		return nil
 	}
-	return c.indexText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, e.raw))
+	return c.indexText(ctx, tx, "entries_pub_fts", before.seq, "")
+}
+
+// syncPublicText brings the public search row in line after a save, from
+// the entry before (cur) and after it (e): a first draft over a published
+// entry stores the public copy apart, so its text goes into the table; an
+// edit back to what the public sees (or a republish) drops it; a draft
+// edited again leaves the public copy, and its row, as they were.
+func (c *Content) syncPublicText(ctx context.Context, tx *sql.Tx, col *Collection, cur, e *Entry) error {
+	switch had, has := cur.pubJSON.Valid, e.pubJSON.Valid; {
+	case has && (!had || cur.pubJSON.String != e.pubJSON.String):
+		pub, err := decodeObject([]byte(e.pubJSON.String))
+		if err != nil {
+			return fmt.Errorf("entry %s: stored public data: %w", e.ID, err)
+		}
+		if !had {
+			return c.indexNewText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, pub))
+		}
+		return c.indexText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, pub))
+	case had && !has:
+		return c.dropPublicText(ctx, tx, cur)
+	}
+	return nil
 }
 
 // Unpublish withdraws the entry from the public and cancels any schedule.
@@ -132,7 +174,7 @@ func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string,
 			published_at = NULL, scheduled_at = NULL, status = 'draft', version = version + 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
-		if err := c.indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+		if err := c.dropPublicText(ctx, tx, e); err != nil {
 			return err
 		}
 		note := "unpublish"
@@ -227,7 +269,7 @@ func (c *Content) Purge(ctx context.Context, u *User, collection, id string, exp
 		if err := c.indexText(ctx, tx, "entries_fts", e.seq, ""); err != nil {
 			return err
 		}
-		if err := c.indexText(ctx, tx, "entries_pub_fts", e.seq, ""); err != nil {
+		if err := c.dropPublicText(ctx, tx, e); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {

@@ -121,6 +121,22 @@ func storedCopy(t *testing.T, db *storage.DB, id string) (data, slug, published 
 	return pd.Valid, ps.Valid, pv.Valid
 }
 
+// publicSearchRow reports whether the published search table holds a row
+// for entry id (on SQLite, its size row: a contentless table keeps one per
+// document, and deletes it with the document).
+func publicSearchRow(t *testing.T, db *storage.DB, id string) bool {
+	t.Helper()
+	q := `SELECT COUNT(*) FROM entries_pub_fts_docsize WHERE id = (SELECT seq FROM entries WHERE id = ?)`
+	if db.Dialect() == storage.Postgres {
+		q = `SELECT COUNT(*) FROM entries_pub_fts WHERE seq = (SELECT seq FROM entries WHERE id = ?)`
+	}
+	var n int
+	if err := db.Read().QueryRow(q, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
 // The public copy is stored apart only while it differs from the working
 // copy; through every change of an entry's life the public sees exactly the
 // published version and never a draft.
@@ -146,6 +162,12 @@ func TestPublicCopyStoredOnlyWhenItDiffers(t *testing.T) {
 		d, s, p := storedCopy(t, db, id)
 		if d != wantData || s != wantSlug || p != wantPublished {
 			t.Errorf("%s: stored published_data %v, published_slug %v, published %v; want %v, %v, %v", step, d, s, p, wantData, wantSlug, wantPublished)
+		}
+		// The published search table holds the entry's public text only
+		// while its public copy is stored apart (public search reads the
+		// working text otherwise).
+		if got := publicSearchRow(t, db, id); got != wantData {
+			t.Errorf("%s: a row in the published search table: %v, want %v", step, got, wantData)
 		}
 	}
 	// A draft that was never published is nowhere public.
@@ -204,6 +226,7 @@ func TestPublicCopyStoredOnlyWhenItDiffers(t *testing.T) {
 	if _, err = c.Trash(ctx, nil, "posts", id, 0); err != nil {
 		t.Fatal(err)
 	}
+	row("trashed with a draft", true, true, true)
 	checkPublic(t, db, id, nil, all...)
 	if e, err = c.Restore(ctx, nil, "posts", id, 0); err != nil {
 		t.Fatal(err)
@@ -211,12 +234,14 @@ func TestPublicCopyStoredOnlyWhenItDiffers(t *testing.T) {
 	if e.Status != StatusPublished || !e.HasDraft {
 		t.Fatalf("restored: status %s, hasDraft %v", e.Status, e.HasDraft)
 	}
+	row("restored with a draft", true, true, true)
 	checkPublic(t, db, id, &vBravo, all...)
 
 	// A schedule on a published entry with a draft: the old copy until due.
 	if _, err = c.Publish(ctx, nil, "posts", id, timePtr(clock.Add(time.Hour)), 0); err != nil {
 		t.Fatal(err)
 	}
+	row("draft scheduled", true, true, true)
 	checkPublic(t, db, id, &vBravo, all...)
 	advance(2 * time.Hour)
 	if n, err := c.PublishDue(ctx); err != nil || n != 1 {
@@ -276,7 +301,32 @@ func TestPublicCopyStoredOnlyWhenItDiffers(t *testing.T) {
 	if n, err := c.PublishDue(ctx); err != nil || n != 1 {
 		t.Fatalf("publish due: %d, %v", n, err)
 	}
+	row("first published by schedule", false, false, true)
 	checkPublic(t, db, id, &vAlpha, all...)
+
+	// A draft over it, then purged: nothing of it stays in either table.
+	if _, err = c.UpdateEntry(ctx, nil, "posts", id, vBravo.input(), 0); err != nil {
+		t.Fatal(err)
+	}
+	row("draft before purge", true, true, true)
+	var seq int64
+	if err := db.Read().QueryRow(`SELECT seq FROM entries WHERE id = ?`, id).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Purge(ctx, nil, "posts", id, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"entries_fts", "entries_pub_fts"} {
+		q := `SELECT COUNT(*) FROM ` + table + `_docsize WHERE id = ?`
+		if c.pg() {
+			q = `SELECT COUNT(*) FROM ` + table + ` WHERE seq = ?`
+		}
+		var n int
+		if err := db.Read().QueryRow(q, seq).Scan(&n); err != nil || n != 0 {
+			t.Errorf("after purge: %d rows in %s (%v)", n, table, err)
+		}
+	}
+	checkPublic(t, db, id, nil, all...)
 }
 
 // Without drafts, a save republishes at once and stores one copy.
@@ -298,6 +348,9 @@ func TestPublicCopyWithoutDrafts(t *testing.T) {
 	}
 	if d, s, p := storedCopy(t, db, e.ID); d || s || !p {
 		t.Fatalf("republished: published_data stored %v, published_slug stored %v, published %v", d, s, p)
+	}
+	if publicSearchRow(t, db, e.ID) {
+		t.Fatal("republished: a row in the published search table")
 	}
 	checkPublic(t, db, e.ID, &vBravo, vAlpha, vBravo)
 }

@@ -116,8 +116,8 @@ func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols strin
 	n := b.limit + 1
 	walk := min(pgSearchWalk*n, 2000)
 	ftsArg := b.args[b.ftsArg]
-	where := slices.Delete(slices.Clone(b.where), b.ftsWhere, b.ftsWhere+1)
-	args := slices.Delete(slices.Clone(b.args), b.ftsArg, b.ftsArg+1)
+	where, args := b.withFTS("", "")
+	sources := b.ftsSources()
 	var first arm
 	if len(b.arms) > 0 {
 		first = b.arms[0]
@@ -129,11 +129,21 @@ func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols strin
 		outer[i] = s
 		outer[i].expr = "w.k" + strconv.Itoa(i)
 	}
-	q1 := "SELECT w.seq FROM (SELECT e.seq, " + strings.Join(keys, ", ") + " FROM entries e WHERE " +
+	// Each walked entry is probed in the search table its text is in
+	// (ftsSources: a public search's entries with a public copy of their
+	// own in entries_pub_fts, the others in entries_fts).
+	src, probe := "", "(SELECT f.body @@ to_tsquery('simple', ?) FROM "+sources[0].table+" f WHERE f.seq = w.seq)"
+	probeArgs := []any{ftsArg}
+	if b.ftsPublic {
+		src = ", e.published_data IS NOT NULL AS own"
+		probe = "CASE WHEN w.own THEN (SELECT f.body @@ to_tsquery('simple', ?) FROM entries_pub_fts f WHERE f.seq = w.seq)" +
+			" ELSE (SELECT f.body @@ to_tsquery('simple', ?) FROM entries_fts f WHERE f.seq = w.seq) END"
+		probeArgs = []any{ftsArg, ftsArg}
+	}
+	q1 := "SELECT w.seq FROM (SELECT e.seq" + src + ", " + strings.Join(keys, ", ") + " FROM entries e WHERE " +
 		strings.Join(append(slices.Clone(where), first.where...), " AND ") + b.orderBy() + " LIMIT " + strconv.Itoa(walk) +
-		") w WHERE (SELECT f.body @@ to_tsquery('simple', ?) FROM " + b.ftsTable + " f WHERE f.seq = w.seq)" + orderBy(outer) +
-		" LIMIT " + strconv.Itoa(n)
-	rows, err := db.QueryContext(ctx, q1, append(append(slices.Clone(args), first.args...), ftsArg)...)
+		") w WHERE " + probe + orderBy(outer) + " LIMIT " + strconv.Itoa(n)
+	rows, err := db.QueryContext(ctx, q1, append(append(slices.Clone(args), first.args...), probeArgs...)...)
 	if err != nil {
 		return "", fmt.Errorf("search entries: %w", err)
 	}
@@ -157,13 +167,20 @@ func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols strin
 	if len(seqs) == n {
 		return readPage(ctx, db, b, head+strings.Join(seqs, ", ")+")"+b.orderBy(), nil, scan)
 	}
+	// Every match, one materialized set per search table.
 	every := *b
-	every.where = slices.Clone(b.where)
-	every.where[b.ftsWhere] = "e.seq IN (SELECT seq FROM m)"
-	every.args = args
+	every.where, every.args = b.withFTS("e.seq IN (SELECT seq FROM m0)", sources[0].cond)
+	every.args = slices.Delete(every.args, b.ftsArg, b.ftsArg+1)
+	ctes := []string{"m0 AS MATERIALIZED (SELECT seq FROM " + sources[0].table + " WHERE body @@ to_tsquery('simple', ?))"}
+	cteArgs := []any{ftsArg}
+	if b.ftsPublic {
+		every.where[b.ftsWhere] = "(" + every.where[b.ftsWhere] + " OR " + sources[1].cond + " AND e.seq IN (SELECT seq FROM m1))"
+		ctes = append(ctes, "m1 AS MATERIALIZED (SELECT seq FROM "+sources[1].table+" WHERE body @@ to_tsquery('simple', ?))")
+		cteArgs = append(cteArgs, ftsArg)
+	}
 	inner, innerArgs := every.pgInner()
-	inner = "WITH m AS MATERIALIZED (SELECT seq FROM " + b.ftsTable + " WHERE body @@ to_tsquery('simple', ?)) " + inner
-	return readPage(ctx, db, b, head+inner+")"+b.orderBy(), append([]any{ftsArg}, innerArgs...), scan)
+	inner = "WITH " + strings.Join(ctes, ", ") + " " + inner
+	return readPage(ctx, db, b, head+inner+")"+b.orderBy(), append(cteArgs, innerArgs...), scan)
 }
 
 // pgSearchWalk × (limit+1) is how many entries in sort order pgRunSearch

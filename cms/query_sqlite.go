@@ -203,18 +203,20 @@ func (c *Content) indexText(ctx context.Context, tx *sql.Tx, table string, seq i
 	return err
 }
 
-// indexNewText adds a new entry's working text to the search table. Its seq
-// was never used before (AUTOINCREMENT), so there is no row to replace: a
-// delete on a contentless_delete table would only write a tombstone.
-func (c *Content) indexNewText(ctx context.Context, tx *sql.Tx, seq int64, text string) error {
+// indexNewText adds an entry's text to a search table that holds no row for
+// it: a new entry's working text (its seq was never used before,
+// AUTOINCREMENT), or the public text of an entry that just started storing
+// a public copy apart. With no row to replace, a delete on a
+// contentless_delete table would only write a tombstone.
+func (c *Content) indexNewText(ctx context.Context, tx *sql.Tx, table string, seq int64, text string) error {
 	if text == "" {
 		return nil
 	}
 	if c.pg() {
 		// A tsvector row has no tombstones: the upsert is the insert.
-		return c.pgIndexText(ctx, tx, "entries_fts", seq, text)
+		return c.pgIndexText(ctx, tx, table, seq, text)
 	}
-	_, err := c.db.Exec(ctx, tx, ftsStatements["entries_fts"].insert, seq, text)
+	_, err := c.db.Exec(ctx, tx, ftsStatements[table].insert, seq, text)
 	return err
 }
 
@@ -319,11 +321,15 @@ type builtList struct {
 	// forceIndex makes the page query walk that index (see choosePlan).
 	forceIndex string
 	// ftsTable and ftsWhere locate a full-text condition, for query to let
-	// the FTS table drive the page when results are ordered by seq.
-	ftsTable string
-	ftsWhere int
-	// ftsArg is the MATCH argument's index in args; onlyFTS says the search
-	// is the list's only filter (see ftsTopK).
+	// the FTS table drive the page when results are ordered by seq;
+	// ftsTable is the working text's table, and ftsPublic says the search
+	// reads the public text too (see ftsSources).
+	ftsTable  string
+	ftsPublic bool
+	ftsWhere  int
+	// ftsArg is the index in args of the MATCH argument, repeated once per
+	// search table (ftsSources); onlyFTS says the search is the list's only
+	// filter (see ftsTopK).
 	ftsArg   int
 	onlyFTS  bool
 	ftsTerms []string
@@ -390,20 +396,28 @@ func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList
 		if fq == "" {
 			v.Add("/query/q", "has no words to search for")
 		} else {
-			table := "entries_fts"
-			if public {
-				table = "entries_pub_fts"
-			}
 			b.ftsWhere = len(b.where)
 			b.ftsArg = len(b.args)
 			b.ftsTerms = ftsTerms(q.Q)
-			b.ftsTable = table
-			if pg {
-				b.where = append(b.where, pgSearchCond(table))
-			} else {
-				b.where = append(b.where, "e.seq IN (SELECT rowid FROM "+table+" WHERE "+table+" MATCH ?)")
+			b.ftsTable = "entries_fts"
+			b.ftsPublic = public
+			var conds []string
+			for _, src := range b.ftsSources() {
+				cond := "e.seq IN (SELECT rowid FROM " + src.table + " WHERE " + src.table + " MATCH ?)"
+				if pg {
+					cond = pgSearchCond(src.table)
+				}
+				if src.cond != "" {
+					cond = src.cond + " AND " + cond
+				}
+				conds = append(conds, cond)
+				b.args = append(b.args, fq)
 			}
-			b.args = append(b.args, fq)
+			if len(conds) == 1 {
+				b.where = append(b.where, conds[0])
+			} else {
+				b.where = append(b.where, "("+strings.Join(conds, " OR ")+")")
+			}
 		}
 	}
 	p.buildSort(&v, b, q.Sort)
@@ -775,43 +789,100 @@ func orderBy(keys []sortCol) string {
 	return " ORDER BY " + strings.Join(order, ", ")
 }
 
-// inner is the page's seq query: one ordered, limited SELECT per cursor arm,
-// joined with UNION ALL (the outer query orders the at most two pages).
+// inner is the page's seq query: one ordered, limited SELECT per cursor arm
+// (and, for a search driven by its tables, per search table), joined with
+// UNION ALL (the outer query orders the pages and takes the first).
 func (b *builtList) inner() (string, []any) {
 	arms := b.arms
 	if len(arms) == 0 {
 		arms = []arm{{}}
 	}
-	var parts []string
-	var args []any
+	type part struct {
+		text string
+		args []any
+	}
+	var parts []part
 	for _, a := range arms {
-		from := "entries e"
-		if b.forceIndex != "" {
-			from += " INDEXED BY " + b.forceIndex
-		}
-		w := append(slices.Clone(b.where), a.where...)
-		where := strings.Join(w, " AND ")
 		innerOrder := b.orderBy()
 		if a.null {
 			innerOrder = orderBy(b.sort[1:])
 		}
 		if b.ftsTable != "" && b.sort[0].expr == "e.seq" {
 			// Newest-first search: walk the FTS matches in rowid (= seq) order and
-			// stop when the page is full, instead of collecting every match. The
-			// MATCH condition keeps its place, so the bound arguments line up.
-			w[b.ftsWhere] = b.ftsTable + " MATCH ?"
-			from = b.ftsTable + " CROSS JOIN entries e"
-			where = "e.seq = " + b.ftsTable + ".rowid AND " + strings.ReplaceAll(strings.Join(w, " AND "), "e.seq", b.ftsTable+".rowid")
-			innerOrder = strings.ReplaceAll(innerOrder, "e.seq", b.ftsTable+".rowid")
+			// stop when the page is full, instead of collecting every match; a
+			// public search walks each of its tables so.
+			for _, src := range b.ftsSources() {
+				w, args := b.withFTS(src.table+" MATCH ?", src.cond)
+				w = append(w, a.where...)
+				where := "e.seq = " + src.table + ".rowid AND " + strings.ReplaceAll(strings.Join(w, " AND "), "e.seq", src.table+".rowid")
+				parts = append(parts, part{"SELECT e.seq FROM " + src.table + " CROSS JOIN entries e WHERE " + where +
+					strings.ReplaceAll(innerOrder, "e.seq", src.table+".rowid") + " LIMIT " + strconv.Itoa(b.limit+1), append(args, a.args...)})
+			}
+			continue
 		}
-		part := "SELECT e.seq FROM " + from + " WHERE " + where + innerOrder + " LIMIT " + strconv.Itoa(b.limit+1)
-		if len(arms) > 1 {
-			part = "SELECT seq FROM (" + part + ")"
+		from := "entries e"
+		if b.forceIndex != "" {
+			from += " INDEXED BY " + b.forceIndex
 		}
-		parts = append(parts, part)
-		args = append(append(args, b.args...), a.args...)
+		w := append(slices.Clone(b.where), a.where...)
+		parts = append(parts, part{"SELECT e.seq FROM " + from + " WHERE " + strings.Join(w, " AND ") + innerOrder + " LIMIT " + strconv.Itoa(b.limit+1),
+			append(slices.Clone(b.args), a.args...)})
 	}
-	return strings.Join(parts, " UNION ALL "), args
+	var texts []string
+	var args []any
+	for _, p := range parts {
+		if len(parts) > 1 {
+			p.text = "SELECT seq FROM (" + p.text + ")"
+		}
+		texts = append(texts, p.text)
+		args = append(args, p.args...)
+	}
+	return strings.Join(texts, " UNION ALL "), args
+}
+
+// ftsSource is a search table a list's matches come from, and the condition
+// on the entry under which its rows count.
+type ftsSource struct{ table, cond string }
+
+// ftsSources are the tables a search reads. The admin's reads the working
+// text (entries_fts). A public one reads the public text, which for most
+// entries is the working text: entries_pub_fts holds the public text only of
+// the entries that store a public copy apart (published_data NOT NULL, a
+// draft over the published version), so public search takes entries_fts's
+// matches among the entries without one and entries_pub_fts's among the
+// others.
+func (b *builtList) ftsSources() []ftsSource {
+	if !b.ftsPublic {
+		return []ftsSource{{table: b.ftsTable}}
+	}
+	return []ftsSource{{"entries_fts", "e.published_data IS NULL"}, {"entries_pub_fts", "e.published_data IS NOT NULL"}}
+}
+
+// withFTS is the list's conditions and arguments with the search condition
+// replaced by cond (taking the MATCH argument once) and extra, or removed
+// when cond is "".
+func (b *builtList) withFTS(cond, extra string) ([]string, []any) {
+	n := len(b.ftsSources())
+	where := slices.Clone(b.where)
+	args := slices.Clone(b.args)
+	args = slices.Delete(args, b.ftsArg+1, b.ftsArg+n)
+	if cond == "" {
+		where = slices.Delete(where, b.ftsWhere, b.ftsWhere+1)
+		args = slices.Delete(args, b.ftsArg, b.ftsArg+1)
+		return where, args
+	}
+	if extra != "" {
+		cond += " AND " + extra
+	}
+	where[b.ftsWhere] = cond
+	return where, args
+}
+
+// setFTSArg replaces the MATCH argument (each of its copies).
+func (b *builtList) setFTSArg(v any) {
+	for i := range b.ftsSources() {
+		b.args[b.ftsArg+i] = v
+	}
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -55,38 +55,41 @@ func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bo
 		keys[i] = s.expr
 	}
 	n := b.limit + 1
-	fts := b.ftsTable
-
-	// Step 1: the newest matches by seq, with their sort keys.
-	w := slices.Clone(b.where)
-	w[b.ftsWhere] = fts + " MATCH ?"
-	w = append(w, arm.where...)
-	q1 := "SELECT e.seq, " + strings.Join(keys, ", ") + " FROM " + fts + " CROSS JOIN entries e WHERE e.seq = " + fts + ".rowid AND " +
-		strings.Join(w, " AND ") + " ORDER BY " + fts + ".rowid DESC LIMIT " + strconv.Itoa(n)
-	rows, err := db.QueryContext(ctx, q1, append(slices.Clone(b.args), arm.args...)...)
-	if err != nil {
-		return nil, false, fmt.Errorf("search entries: %w", err)
-	}
 	type cand struct {
 		seq  int64
 		keys []any
 	}
+	// Step 1: the newest matches by seq, with their sort keys: the first n
+	// of each search table, of which the first n by seq are F.
 	var found []cand
-	for rows.Next() {
-		c := cand{keys: make([]any, len(keys))}
-		dest := []any{&c.seq}
-		for i := range c.keys {
-			dest = append(dest, &c.keys[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
+	for _, src := range b.ftsSources() {
+		fts := src.table
+		w, args := b.withFTS(fts+" MATCH ?", src.cond)
+		w = append(w, arm.where...)
+		q1 := "SELECT e.seq, " + strings.Join(keys, ", ") + " FROM " + fts + " CROSS JOIN entries e WHERE e.seq = " + fts + ".rowid AND " +
+			strings.Join(w, " AND ") + " ORDER BY " + fts + ".rowid DESC LIMIT " + strconv.Itoa(n)
+		rows, err := db.QueryContext(ctx, q1, append(args, arm.args...)...)
+		if err != nil {
 			return nil, false, fmt.Errorf("search entries: %w", err)
 		}
-		found = append(found, c)
+		for rows.Next() {
+			c := cand{keys: make([]any, len(keys))}
+			dest := []any{&c.seq}
+			for i := range c.keys {
+				dest = append(dest, &c.keys[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return nil, false, fmt.Errorf("search entries: %w", err)
+			}
+			found = append(found, c)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, false, fmt.Errorf("search entries: %w", err)
+		}
 	}
-	if err := rows.Close(); err != nil {
-		return nil, false, fmt.Errorf("search entries: %w", err)
-	}
+	slices.SortFunc(found, func(x, y cand) int { return cmp.Compare(y.seq, x.seq) })
+	found = found[:min(len(found), n)]
 	for _, c := range found {
 		seqs = append(seqs, c.seq)
 	}
@@ -97,31 +100,35 @@ func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bo
 	// Step 3: the last key of F in sort order, and F's smallest seq.
 	last := slices.MaxFunc(found, func(x, y cand) int { return b.compareKeys(x.keys, y.keys) })
 	minSeq := found[len(found)-1].seq
-	w = slices.Delete(slices.Clone(b.where), b.ftsWhere, b.ftsWhere+1)
+	w, args := b.withFTS("", "")
 	w = append(w, arm.where...)
 	before, beforeArgs := b.sortsBefore(last.keys)
 	w = append(w, before)
-	q2 := "SELECT e.seq FROM entries e INDEXED BY " + b.sortIndex + " WHERE " + strings.Join(w, " AND ") + b.orderBy() +
+	// Each entry with the search table its text is in (ftsSources' order).
+	src := "0"
+	if b.ftsPublic {
+		src = "e.published_data IS NOT NULL"
+	}
+	q2 := "SELECT e.seq, " + src + " FROM entries e INDEXED BY " + b.sortIndex + " WHERE " + strings.Join(w, " AND ") + b.orderBy() +
 		" LIMIT " + strconv.Itoa(maxOutOfOrder+1)
-	args := slices.Clone(b.args)
-	ftsArg := args[b.ftsArg]
-	args = slices.Delete(args, b.ftsArg, b.ftsArg+1)
+	ftsArg := b.args[b.ftsArg]
 	args = append(append(args, arm.args...), beforeArgs...)
-	rows, err = db.QueryContext(ctx, q2, args...)
+	rows, err := db.QueryContext(ctx, q2, args...)
 	if err != nil {
 		return nil, false, nil // the index hint refused: the plain plan still answers
 	}
-	var older []int64
+	sources := b.ftsSources()
+	older := make([][]int64, len(sources))
 	read := 0
 	for rows.Next() {
-		var s int64
-		if err := rows.Scan(&s); err != nil {
+		var s, in int64
+		if err := rows.Scan(&s, &in); err != nil {
 			rows.Close()
 			return nil, false, fmt.Errorf("search entries: %w", err)
 		}
 		read++
 		if s < minSeq {
-			older = append(older, s)
+			older[in] = append(older[in], s)
 		}
 	}
 	if err := rows.Close(); err != nil {
@@ -130,28 +137,35 @@ func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bo
 	if read > maxOutOfOrder {
 		return nil, false, nil
 	}
-	if len(older) == 0 {
-		return seqs, true, nil
-	}
 	// Which of the out-of-order entries match: one walk of the matches in
-	// their seq range (FTS5 seeks to a rowid range), intersected here.
-	lo, hi := slices.Min(older), slices.Max(older)
-	rows, err = db.QueryContext(ctx, "SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? AND rowid BETWEEN ? AND ?", ftsArg, lo, hi)
-	if err != nil {
-		return nil, false, fmt.Errorf("search entries: %w", err)
-	}
-	defer rows.Close()
-	slices.Sort(older)
-	for rows.Next() {
-		var s int64
-		if err := rows.Scan(&s); err != nil {
+	// their seq range (FTS5 seeks to a rowid range) per search table,
+	// intersected here.
+	for i, src := range sources {
+		o := older[i]
+		if len(o) == 0 {
+			continue
+		}
+		fts := src.table
+		slices.Sort(o)
+		rows, err = db.QueryContext(ctx, "SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? AND rowid BETWEEN ? AND ?", ftsArg, o[0], o[len(o)-1])
+		if err != nil {
 			return nil, false, fmt.Errorf("search entries: %w", err)
 		}
-		if _, hit := slices.BinarySearch(older, s); hit {
-			seqs = append(seqs, s)
+		for rows.Next() {
+			var s int64
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return nil, false, fmt.Errorf("search entries: %w", err)
+			}
+			if _, hit := slices.BinarySearch(o, s); hit {
+				seqs = append(seqs, s)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, false, fmt.Errorf("search entries: %w", err)
 		}
 	}
-	return seqs, true, rows.Err()
+	return seqs, true, nil
 }
 
 // compareKeys orders two rows' sort values as the list does: negative when
@@ -268,25 +282,32 @@ func expandPrefix(ctx context.Context, db *sql.DB, b *builtList) error {
 		}
 	}
 	upper := last[:len(last)-1] + string(last[len(last)-1]+1)
-	rows, err := db.QueryContext(ctx, "SELECT term FROM "+b.ftsTable+"_terms WHERE term >= ? AND term < ? LIMIT "+strconv.Itoa(maxExpansion+1), last+"\x00", upper)
-	if err != nil {
-		return fmt.Errorf("search terms: %w", err)
-	}
-	defer rows.Close()
-	alts := []string{last}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
+	// The terms of every table the search reads (a public search's two).
+	var terms []string
+	for _, src := range b.ftsSources() {
+		rows, err := db.QueryContext(ctx, "SELECT term FROM "+src.table+"_terms WHERE term >= ? AND term < ? LIMIT "+strconv.Itoa(maxExpansion+1), last+"\x00", upper)
+		if err != nil {
 			return fmt.Errorf("search terms: %w", err)
 		}
-		alts = append(alts, t)
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return fmt.Errorf("search terms: %w", err)
+			}
+			if !slices.Contains(terms, t) {
+				terms = append(terms, t)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("search terms: %w", err)
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("search terms: %w", err)
-	}
-	if len(alts) > maxExpansion+1 {
+	if len(terms) > maxExpansion {
 		return nil
 	}
+	slices.Sort(terms)
+	alts := append([]string{last}, terms...)
 	quote := func(t string) string { return `"` + strings.ReplaceAll(t, `"`, `""`) + `"` }
 	var parts []string
 	for _, t := range b.ftsTerms[:len(b.ftsTerms)-1] {
@@ -297,6 +318,6 @@ func expandPrefix(ctx context.Context, db *sql.DB, b *builtList) error {
 		or[i] = quote(t)
 	}
 	parts = append(parts, "("+strings.Join(or, " OR ")+")")
-	b.args[b.ftsArg] = strings.Join(parts, " AND ")
+	b.setFTSArg(strings.Join(parts, " AND "))
 	return nil
 }

@@ -62,7 +62,7 @@ func (c *Content) publishIfDue(ctx context.Context, collection, id string) (*Ent
 		if e.Status == StatusTrashed || e.ScheduledAt == nil || e.ScheduledAt.UnixMilli() > now {
 			return errNotDue
 		}
-		return c.publishNow(ctx, tx, col, nil, id, now)
+		return c.publishNow(ctx, tx, col, nil, e, now)
 	})
 }
 

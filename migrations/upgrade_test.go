@@ -242,3 +242,122 @@ func testPublicCopyStoredOnce(t *testing.T, db *sql.DB, d Dialect, before int64,
 		t.Errorf("entries_public is %s, want it partial on published_version", def)
 	}
 }
+
+// 00039 keeps in the published search table only the entries whose public
+// copy is stored apart (published_data NOT NULL): the others' rows go, the
+// kept rows still match their words, on SQLite and on PostgreSQL.
+func TestPublicSearchStoredOnce(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "u.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		testPublicSearchStoredOnce(t, db, SQLite, func(q string) string { return q })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		srv := pgtest.Start(t)
+		db, err := sql.Open("pgx", srv.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		testPublicSearchStoredOnce(t, db, Postgres, func(q string) string {
+			for n := 1; strings.Contains(q, "?"); n++ {
+				q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+			}
+			return q
+		})
+	})
+}
+
+func testPublicSearchStoredOnce(t *testing.T, db *sql.DB, d Dialect, ph func(string) string) {
+	ctx := context.Background()
+	p, err := provider(db, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 38); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO collections (name, label, fields, options, created_at, updated_at) VALUES ('posts', 'Posts', '[]', '{}', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	a, b := `{"title":"A"}`, `{"title":"B"}`
+	null := sql.NullString{}
+	for i, r := range []struct {
+		id, status      string
+		pubData         sql.NullString
+		published       bool
+		working, public string
+	}{
+		{"same", "published", null, true, "alpha same", "alpha same"},
+		{"draft", "published", sql.NullString{String: a, Valid: true}, true, "bravo draft", "charlie public"},
+		{"never", "draft", null, false, "delta never", ""},
+		{"trashed", "trashed", null, true, "echo trashed", "echo trashed"},
+	} {
+		seq := int64(i + 1)
+		var pv sql.NullInt64
+		if r.published {
+			pv = sql.NullInt64{Int64: 2, Valid: true}
+		}
+		if _, err := db.ExecContext(ctx, ph(`INSERT INTO entries (seq, id, collection, slug, status, version, data, published_data, published_version, created_at, updated_at)
+			VALUES (?, ?, 'posts', ?, ?, 2, ?, ?, ?, 1, 1)`), seq, r.id, r.id, r.status, b, r.pubData, pv); err != nil {
+			t.Fatal(err)
+		}
+		ins := `INSERT INTO %s (rowid, body) VALUES (?, ?)`
+		if d == Postgres {
+			ins = `INSERT INTO %s (seq, body) VALUES (?, to_tsvector('simple', ?))`
+		}
+		for table, text := range map[string]string{"entries_fts": r.working, "entries_pub_fts": r.public} {
+			if text == "" {
+				continue
+			}
+			if _, err := db.ExecContext(ctx, ph(strings.Replace(ins, "%s", table, 1)), seq, text); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := Apply(ctx, db, d); err != nil {
+		t.Fatal(err)
+	}
+	rowsOf := `SELECT id FROM entries_pub_fts_docsize ORDER BY id`
+	match := `SELECT rowid FROM entries_pub_fts WHERE entries_pub_fts MATCH ?`
+	workMatch := `SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?`
+	if d == Postgres {
+		rowsOf = `SELECT seq FROM entries_pub_fts ORDER BY seq`
+		match = `SELECT seq FROM entries_pub_fts WHERE body @@ to_tsquery('simple', ?)`
+		workMatch = `SELECT seq FROM entries_fts WHERE body @@ to_tsquery('simple', ?)`
+	}
+	seqs := func(q string, args ...any) string {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, ph(q), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s int64
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, strconv.FormatInt(s, 10))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := seqs(rowsOf); got != "2" {
+		t.Errorf("published search rows after the migration: %q, want only the entry with a public copy (2)", got)
+	}
+	for word, want := range map[string]string{"charlie": "2", "alpha": "", "echo": "", "bravo": ""} {
+		if got := seqs(match, word); got != want {
+			t.Errorf("published search for %s: %q, want %q", word, got, want)
+		}
+	}
+	// The working table is untouched.
+	for word, want := range map[string]string{"alpha": "1", "bravo": "2", "delta": "3", "echo": "4"} {
+		if got := seqs(workMatch, word); got != want {
+			t.Errorf("working search for %s: %q, want %q", word, got, want)
+		}
+	}
+}
