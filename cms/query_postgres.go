@@ -240,7 +240,7 @@ func pgMediaRefsQuery(collection string, f *Field) string {
 	pub := pgFieldExpr(pgPublicData, f)
 	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed' AND ` + pub + ` = ?1
-		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND status <> 'published' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
 }
 
 // pgUniqueHolder is uniqueHolder on PostgreSQL. In a serializable
@@ -251,7 +251,7 @@ func pgUniqueHolder(ctx context.Context, tx querier, collection string, f *Field
 	var other string
 	coll, expr := sqlIdent(collection), pgFieldExpr("data", f)
 	err := tx.QueryRowContext(ctx, `SELECT id FROM entries WHERE collection = '`+coll+`' AND status <> 'trashed' AND `+expr+` = ?1 AND id <> ?2
-		UNION ALL SELECT id FROM entries WHERE collection = '`+coll+`' AND status = 'trashed' AND `+expr+` = ?1 AND id <> ?2 LIMIT 1`, val, id).Scan(&other)
+		UNION ALL SELECT id FROM entries WHERE collection = '`+coll+`' AND status = 'trashed' AND status <> 'published' AND `+expr+` = ?1 AND id <> ?2 LIMIT 1`, val, id).Scan(&other)
 	if err == sql.ErrNoRows {
 		return "", nil
 	}

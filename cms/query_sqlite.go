@@ -169,7 +169,9 @@ func duplicateValue(ctx context.Context, tx *sql.Tx, pg bool, collection string,
 }
 
 // uniqueHolder finds another entry holding val in field. Live entries are
-// found through the field's partial index, trashed ones through the status index.
+// found through the field's partial index, trashed ones through the status
+// index (partial on status <> 'published': written out so the planner can
+// prove it applies).
 func uniqueHolder(ctx context.Context, tx querier, pg bool, collection string, f *Field, id string, val any) (string, error) {
 	if pg {
 		return pgUniqueHolder(ctx, tx, collection, f, id, val)
@@ -177,7 +179,7 @@ func uniqueHolder(ctx context.Context, tx querier, pg bool, collection string, f
 	var other string
 	coll, expr := sqlIdent(collection), fieldExpr("data", f.Name)
 	err := tx.QueryRowContext(ctx, `SELECT id FROM entries WHERE collection = '`+coll+`' AND status <> 'trashed' AND `+expr+` = ?1 AND id <> ?2
-		UNION ALL SELECT id FROM entries WHERE collection = '`+coll+`' AND status = 'trashed' AND `+expr+` = ?1 AND id <> ?2 LIMIT 1`, val, id).Scan(&other)
+		UNION ALL SELECT id FROM entries WHERE collection = '`+coll+`' AND status = 'trashed' AND status <> 'published' AND `+expr+` = ?1 AND id <> ?2 LIMIT 1`, val, id).Scan(&other)
 	if err == sql.ErrNoRows {
 		return "", nil
 	}
@@ -381,6 +383,13 @@ func buildListOn(pg bool, col *Collection, q ListQuery, public bool) (*builtList
 			// Implied by the IN list, but written out so the planner can
 			// prove the live-entry partial indexes apply.
 			b.where = append(b.where, "e.status <> 'trashed'")
+		}
+		if !slices.Contains(q.Status, StatusPublished) {
+			// The same for entries_status, which holds only the entries
+			// that are not published (migration 00039): drafts, schedules
+			// and the trash are few next to the published entries, which a
+			// list finds by walking entries_live.
+			b.where = append(b.where, "e.status <> 'published'")
 		}
 	default:
 		b.where = append(b.where, "e.status <> 'trashed'")
@@ -1045,5 +1054,5 @@ func mediaRefsQuery(pg bool, collection string, f *Field) string {
 	pub := fieldExpr("COALESCE(published_data, data)", f.Name)
 	return `SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status <> 'trashed' AND ` + d + ` = ?1
 		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND published_version IS NOT NULL AND status <> 'trashed' AND ` + pub + ` = ?1
-		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
+		UNION SELECT id, slug FROM entries WHERE collection = '` + coll + `' AND status = 'trashed' AND status <> 'published' AND (` + d + ` = ?1 OR ` + p + ` = ?1)`
 }
