@@ -965,10 +965,10 @@ func runList(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList, se
 		}
 		return scanPage(b, rows, scan)
 	}
-	if err := expandPrefix(ctx, db, b); err != nil {
+	if err := expandPrefix(ctx, db, stmts, b); err != nil {
 		return "", err
 	}
-	seqs, topK, err := ftsTopK(ctx, db, b)
+	seqs, topK, err := ftsTopK(ctx, db, stmts, b)
 	if err != nil {
 		return "", err
 	}

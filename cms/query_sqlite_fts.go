@@ -37,7 +37,10 @@ var maxOutOfOrder = 2000
 // It returns the candidate seqs (a superset of the page, in no order) and
 // ok=false when the shape does not apply or step 3 would read too much; the
 // caller then runs the plain plan.
-func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bool, err error) {
+//
+// Its statements depend on the list's shape, never on values, and are
+// prepared once (stmts): a public search runs one per search table.
+func ftsTopK(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList) (seqs []int64, ok bool, err error) {
 	if b.ftsTable == "" || !b.onlyFTS || b.sortIndex == "" || b.sort[0].expr == "e.seq" || len(b.arms) > 1 {
 		return nil, false, nil
 	}
@@ -68,7 +71,7 @@ func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bo
 		w = append(w, arm.where...)
 		q1 := "SELECT e.seq, " + strings.Join(keys, ", ") + " FROM " + fts + " CROSS JOIN entries e WHERE e.seq = " + fts + ".rowid AND " +
 			strings.Join(w, " AND ") + " ORDER BY " + fts + ".rowid DESC LIMIT " + strconv.Itoa(n)
-		rows, err := db.QueryContext(ctx, q1, append(args, arm.args...)...)
+		rows, err := stmts.query(ctx, db, q1, append(args, arm.args...)...)
 		if err != nil {
 			return nil, false, fmt.Errorf("search entries: %w", err)
 		}
@@ -113,7 +116,7 @@ func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bo
 		" LIMIT " + strconv.Itoa(maxOutOfOrder+1)
 	ftsArg := b.args[b.ftsArg]
 	args = append(append(args, arm.args...), beforeArgs...)
-	rows, err := db.QueryContext(ctx, q2, args...)
+	rows, err := stmts.query(ctx, db, q2, args...)
 	if err != nil {
 		return nil, false, nil // the index hint refused: the plain plan still answers
 	}
@@ -147,7 +150,7 @@ func ftsTopK(ctx context.Context, db *sql.DB, b *builtList) (seqs []int64, ok bo
 		}
 		fts := src.table
 		slices.Sort(o)
-		rows, err = db.QueryContext(ctx, "SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? AND rowid BETWEEN ? AND ?", ftsArg, o[0], o[len(o)-1])
+		rows, err = stmts.query(ctx, db, "SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? AND rowid BETWEEN ? AND ?", ftsArg, o[0], o[len(o)-1])
 		if err != nil {
 			return nil, false, fmt.Errorf("search entries: %w", err)
 		}
@@ -268,7 +271,7 @@ const maxExpansion = 3
 // ways a byte range cannot follow, and short prefixes cover many terms.
 // Otherwise, or with more than maxExpansion longer terms, the prefix query
 // stays.
-func expandPrefix(ctx context.Context, db *sql.DB, b *builtList) error {
+func expandPrefix(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList) error {
 	if b.ftsTable == "" || len(b.ftsTerms) == 0 {
 		return nil
 	}
@@ -285,7 +288,7 @@ func expandPrefix(ctx context.Context, db *sql.DB, b *builtList) error {
 	// The terms of every table the search reads (a public search's two).
 	var terms []string
 	for _, src := range b.ftsSources() {
-		rows, err := db.QueryContext(ctx, "SELECT term FROM "+src.table+"_terms WHERE term >= ? AND term < ? LIMIT "+strconv.Itoa(maxExpansion+1), last+"\x00", upper)
+		rows, err := stmts.query(ctx, db, "SELECT term FROM "+src.table+"_terms WHERE term >= ? AND term < ? LIMIT "+strconv.Itoa(maxExpansion+1), last+"\x00", upper)
 		if err != nil {
 			return fmt.Errorf("search terms: %w", err)
 		}
