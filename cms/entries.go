@@ -434,12 +434,13 @@ func (c *Content) wrapWriteErr(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// afterWrite keeps a revision and refreshes the search index after a data save.
-func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, e *Entry, mark revisionMark, u *User) error {
+// afterWrite keeps a revision after a data save and brings the search
+// tables from what they held for cur to e (syncSearch).
+func (c *Content) afterWrite(ctx context.Context, tx *sql.Tx, col *Collection, cur, e *Entry, mark revisionMark, u *User) error {
 	if err := c.keepRevision(ctx, tx, col, e, mark, u); err != nil {
 		return err
 	}
-	return c.indexText(ctx, tx, "entries_fts", e.seq, searchText(col, e.raw))
+	return c.syncSearch(ctx, tx, col, cur, e)
 }
 
 // UpdateEntry merges data into an entry's working copy: keys present replace
@@ -551,10 +552,7 @@ func (c *Content) writeUpdate(ctx context.Context, col *Collection, cur *Entry, 
 		if e, err = c.loadEntryTx(ctx, tx, col, cur.ID); err != nil {
 			return err
 		}
-		if err := c.syncPublicText(ctx, tx, col, cur, e); err != nil {
-			return err
-		}
-		if err := c.afterWrite(ctx, tx, col, e, mark, u); err != nil {
+		if err := c.afterWrite(ctx, tx, col, cur, e, mark, u); err != nil {
 			return err
 		}
 		if err := c.hooksImpl().AfterSave(ctx, tx, EntryEvent{Entry: e.present(col), UserID: userID(u)}); err != nil {

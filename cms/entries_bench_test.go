@@ -48,7 +48,7 @@ func seedEntries(tb testing.TB, c *Content, n int) {
 	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
 		// A published entry without a draft: its public copy is its working
 		// copy (published_data and published_slug NULL), its text only in
-		// the working search table.
+		// the published search table.
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data,
 			published_version, created_at, updated_at, published_at) VALUES (?, ?, ?, 'published', 2, ?, 2, ?, ?, ?) RETURNING seq`)
 		if err != nil {
@@ -71,7 +71,7 @@ func seedEntries(tb testing.TB, c *Content, n int) {
 				return err
 			}
 			text := searchText(col, raw)
-			if err := c.indexText(ctx, tx, "entries_fts", seq, text); err != nil {
+			if err := c.indexText(ctx, tx, "entries_pub_fts", seq, text); err != nil {
 				return err
 			}
 		}

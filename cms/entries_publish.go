@@ -90,9 +90,6 @@ func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u
 	if err := c.publishTx(ctx, tx, col, id, now, true); err != nil {
 		return err
 	}
-	if err := c.dropPublicText(ctx, tx, e); err != nil {
-		return err
-	}
 	if err := c.keepStatusRevision(ctx, tx, col, id, revisionMark{ActionPublished, "publish"}, u); err != nil {
 		return err
 	}
@@ -100,13 +97,16 @@ func (c *Content) publishNow(ctx context.Context, tx *sql.Tx, col *Collection, u
 	if err != nil {
 		return err
 	}
+	if err := c.syncSearch(ctx, tx, col, e, pub); err != nil {
+		return err
+	}
 	return c.hooksImpl().AfterPublish(ctx, tx, EntryEvent{Entry: pub.present(col), UserID: userID(u)})
 }
 
 // publishTx copies the working data to the public copy. bump says whether this
 // is a write of its own (a new version) or part of a save that already bumped.
-// The caller keeps the public search text exact (dropPublicText,
-// syncPublicText): the public copy is now the working copy.
+// The caller brings the search tables along (syncSearch): the public copy
+// is now the working copy.
 func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id string, now int64, bump bool) error {
 	inc := 0
 	if bump {
@@ -122,43 +122,79 @@ func (c *Content) publishTx(ctx context.Context, tx *sql.Tx, col *Collection, id
 	return nil
 }
 
-// The public search table (entries_pub_fts) holds the public text of the
-// entries that store a public copy apart (published_data NOT NULL) and of no
-// others: public search reads the working text (entries_fts) of the rest,
-// whose public copy is their working copy (see ftsSources). Every write that
-// stores or drops a separate public copy keeps the table so.
+// The search tables hold each text once (see ftsSources): entries_pub_fts
+// the public text of every published entry, entries_fts the working text of
+// the entries whose working copy is not their public one (not published, or
+// a public copy stored apart: published_data NOT NULL). Every write that
+// publishes, unpublishes, stores or drops a separate public copy, or changes
+// the working data, keeps both so.
 
-// dropPublicText removes the public search row of an entry that stored a
-// public copy apart (before is the entry before a write that drops it:
-// publish, unpublish, purge). Without one there is no row, and a delete
-// would only add a tombstone to the contentless table.
-func (c *Content) dropPublicText(ctx context.Context, tx *sql.Tx, before *Entry) error {
-	if !before.pubJSON.Valid {
-		return nil
+// searchRows are the texts an entry has in the two search tables ("" and
+// false where it has no row): e nil is an entry that does not exist.
+func searchRows(col *Collection, e *Entry) (work string, inWork bool, pub string, inPub bool, err error) {
+	if e == nil {
+		return "", false, "", false, nil
 	}
-	return c.indexText(ctx, tx, "entries_pub_fts", before.seq, "")
+	if e.published {
+		inPub = true
+		if e.pubJSON.Valid {
+			raw, err := decodeObject([]byte(e.pubJSON.String))
+			if err != nil {
+				return "", false, "", false, fmt.Errorf("entry %s: stored public data: %w", e.ID, err)
+			}
+			pub = searchText(col, raw)
+		} else {
+			pub = searchText(col, e.raw)
+		}
+	}
+	if !e.published || e.pubJSON.Valid {
+		inWork, work = true, searchText(col, e.raw)
+	}
+	return work, inWork, pub, inPub, nil
 }
 
-// syncPublicText brings the public search row in line after a save, from
-// the entry before (cur) and after it (e): a first draft over a published
-// entry stores the public copy apart, so its text goes into the table; an
-// edit back to what the public sees (or a republish) drops it; a draft
-// edited again leaves the public copy, and its row, as they were.
-func (c *Content) syncPublicText(ctx context.Context, tx *sql.Tx, col *Collection, cur, e *Entry) error {
-	switch had, has := cur.pubJSON.Valid, e.pubJSON.Valid; {
-	case has && (!had || cur.pubJSON.String != e.pubJSON.String):
-		pub, err := decodeObject([]byte(e.pubJSON.String))
+// syncSearch brings an entry's rows in both search tables from what they
+// hold for before (as it was read in this transaction; nil: a new entry) to
+// what after needs (nil: purged), writing only the rows that change: a
+// draft edit leaves the public row, a trash or restore leaves both.
+func (c *Content) syncSearch(ctx context.Context, tx *sql.Tx, col *Collection, before, after *Entry) error {
+	w0, hasW0, p0, hasP0, err := searchRows(col, before)
+	if err != nil {
+		return err
+	}
+	w1, hasW1, p1, hasP1, err := searchRows(col, after)
+	if err != nil {
+		return err
+	}
+	seq := before.seqOr(after)
+	for _, t := range []struct {
+		table            string
+		had, has         bool
+		oldText, newText string
+	}{{"entries_fts", hasW0, hasW1, w0, w1}, {"entries_pub_fts", hasP0, hasP1, p0, p1}} {
+		var err error
+		switch {
+		case t.has && !t.had:
+			err = c.indexNewText(ctx, tx, t.table, seq, t.newText)
+		case t.has && t.oldText != t.newText:
+			err = c.indexText(ctx, tx, t.table, seq, t.newText)
+		case !t.has && t.had && t.oldText != "":
+			// An empty text has no row to delete.
+			err = c.indexText(ctx, tx, t.table, seq, "")
+		}
 		if err != nil {
-			return fmt.Errorf("entry %s: stored public data: %w", e.ID, err)
+			return err
 		}
-		if !had {
-			return c.indexNewText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, pub))
-		}
-		return c.indexText(ctx, tx, "entries_pub_fts", e.seq, searchText(col, pub))
-	case had && !has:
-		return c.dropPublicText(ctx, tx, cur)
 	}
 	return nil
+}
+
+// seqOr is e's seq, or other's when e is nil.
+func (e *Entry) seqOr(other *Entry) int64 {
+	if e != nil {
+		return e.seq
+	}
+	return other.seq
 }
 
 // Unpublish withdraws the entry from the public and cancels any schedule.
@@ -174,7 +210,11 @@ func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string,
 			published_at = NULL, scheduled_at = NULL, status = 'draft', version = version + 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
-		if err := c.dropPublicText(ctx, tx, e); err != nil {
+		after, err := c.loadEntry(ctx, tx, col, id)
+		if err != nil {
+			return err
+		}
+		if err := c.syncSearch(ctx, tx, col, e, after); err != nil {
 			return err
 		}
 		note := "unpublish"
@@ -186,10 +226,6 @@ func (c *Content) Unpublish(ctx context.Context, u *User, collection, id string,
 		}
 		if !e.published {
 			return nil // only a schedule was cancelled
-		}
-		after, err := c.loadEntry(ctx, tx, col, id)
-		if err != nil {
-			return err
 		}
 		return c.hooksImpl().AfterUnpublish(ctx, tx, EntryEvent{Entry: after.present(col), UserID: userID(u)})
 	})
@@ -266,10 +302,7 @@ func (c *Content) Purge(ctx context.Context, u *User, collection, id string, exp
 		return err
 	}
 	_, err := c.mutate(ctx, u, collection, id, expect, false, func(tx *sql.Tx, col *Collection, e *Entry, now int64) error {
-		if err := c.indexText(ctx, tx, "entries_fts", e.seq, ""); err != nil {
-			return err
-		}
-		if err := c.dropPublicText(ctx, tx, e); err != nil {
+		if err := c.syncSearch(ctx, tx, col, e, nil); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {

@@ -166,11 +166,13 @@ func fullSortSearch(t *testing.T, c *Content, v url.Values, public bool) []strin
 		}
 		arg = pgTSQuery(v.Get("q"))
 	}
-	// The public text is in entries_pub_fts for entries with a public copy
-	// of their own, in entries_fts for the others.
-	match, args := in("entries_fts"), []any{arg}
-	if public {
-		match = `(e.published_data IS NULL AND ` + in("entries_fts") + ` OR e.published_data IS NOT NULL AND ` + in("entries_pub_fts") + `)`
+	// The public text of every published entry is in entries_pub_fts; the
+	// working text is in entries_fts for entries not published or with a
+	// public copy of their own, and is the public text for the others.
+	match, args := in("entries_pub_fts"), []any{arg}
+	if !public {
+		match = `(e.published_version IS NOT NULL AND e.published_data IS NULL AND ` + in("entries_pub_fts") +
+			` OR (e.published_version IS NULL OR e.published_data IS NOT NULL) AND ` + in("entries_fts") + `)`
 		args = append(args, arg)
 	}
 	rows, err := c.db.Read().Query(`SELECT `+slug+` FROM entries e WHERE e.collection = 'articles' AND `+where+

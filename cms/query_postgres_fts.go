@@ -130,14 +130,14 @@ func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols strin
 		outer[i].expr = "w.k" + strconv.Itoa(i)
 	}
 	// Each walked entry is probed in the search table its text is in
-	// (ftsSources: a public search's entries with a public copy of their
-	// own in entries_pub_fts, the others in entries_fts).
+	// (ftsSources: for the admin's search, a published entry without a
+	// draft in entries_pub_fts, the others in entries_fts).
 	src, probe := "", "(SELECT f.body @@ to_tsquery('simple', ?) FROM "+sources[0].table+" f WHERE f.seq = w.seq)"
 	probeArgs := []any{ftsArg}
-	if b.ftsPublic {
-		src = ", e.published_data IS NOT NULL AS own"
-		probe = "CASE WHEN w.own THEN (SELECT f.body @@ to_tsquery('simple', ?) FROM entries_pub_fts f WHERE f.seq = w.seq)" +
-			" ELSE (SELECT f.body @@ to_tsquery('simple', ?) FROM entries_fts f WHERE f.seq = w.seq) END"
+	if len(sources) > 1 {
+		src = ", (" + sources[1].cond + ") AS other"
+		probe = "CASE WHEN w.other THEN (SELECT f.body @@ to_tsquery('simple', ?) FROM " + sources[1].table + " f WHERE f.seq = w.seq)" +
+			" ELSE (SELECT f.body @@ to_tsquery('simple', ?) FROM " + sources[0].table + " f WHERE f.seq = w.seq) END"
 		probeArgs = []any{ftsArg, ftsArg}
 	}
 	q1 := "SELECT w.seq FROM (SELECT e.seq" + src + ", " + strings.Join(keys, ", ") + " FROM entries e WHERE " +
@@ -173,7 +173,7 @@ func pgRunSearch(ctx context.Context, db *sql.DB, b *builtList, selectCols strin
 	every.args = slices.Delete(every.args, b.ftsArg, b.ftsArg+1)
 	ctes := []string{"m0 AS MATERIALIZED (SELECT seq FROM " + sources[0].table + " WHERE body @@ to_tsquery('simple', ?))"}
 	cteArgs := []any{ftsArg}
-	if b.ftsPublic {
+	if len(sources) > 1 {
 		every.where[b.ftsWhere] = "(" + every.where[b.ftsWhere] + " OR " + sources[1].cond + " AND e.seq IN (SELECT seq FROM m1))"
 		ctes = append(ctes, "m1 AS MATERIALIZED (SELECT seq FROM "+sources[1].table+" WHERE body @@ to_tsquery('simple', ?))")
 		cteArgs = append(cteArgs, ftsArg)

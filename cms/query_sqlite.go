@@ -323,9 +323,9 @@ type builtList struct {
 	// forceIndex makes the page query walk that index (see choosePlan).
 	forceIndex string
 	// ftsTable and ftsWhere locate a full-text condition, for query to let
-	// the FTS table drive the page when results are ordered by seq;
-	// ftsTable is the working text's table, and ftsPublic says the search
-	// reads the public text too (see ftsSources).
+	// the FTS tables drive the page when results are ordered by seq;
+	// ftsTable is set for any search, and ftsPublic says it reads the
+	// public text (see ftsSources).
 	ftsTable  string
 	ftsPublic bool
 	ftsWhere  int
@@ -853,18 +853,21 @@ func (b *builtList) inner() (string, []any) {
 // on the entry under which its rows count.
 type ftsSource struct{ table, cond string }
 
-// ftsSources are the tables a search reads. The admin's reads the working
-// text (entries_fts). A public one reads the public text, which for most
-// entries is the working text: entries_pub_fts holds the public text only of
-// the entries that store a public copy apart (published_data NOT NULL, a
-// draft over the published version), so public search takes entries_fts's
-// matches among the entries without one and entries_pub_fts's among the
-// others.
+// ftsSources are the tables a search reads. A public search reads the
+// public text of every published entry (entries_pub_fts). The admin's reads
+// the working text, which for most entries is the public text: entries_fts
+// holds the working text only of the entries that are not published or
+// store a public copy apart (published_data NOT NULL, a draft over the
+// published version), so the admin's search takes entries_fts's matches
+// among those and entries_pub_fts's among the others (published, no draft).
+// Keeping the drafts out of the public table keeps public search from
+// walking past them.
 func (b *builtList) ftsSources() []ftsSource {
-	if !b.ftsPublic {
-		return []ftsSource{{table: b.ftsTable}}
+	if b.ftsPublic {
+		return []ftsSource{{table: "entries_pub_fts"}}
 	}
-	return []ftsSource{{"entries_fts", "e.published_data IS NULL"}, {"entries_pub_fts", "e.published_data IS NOT NULL"}}
+	return []ftsSource{{"entries_fts", "(e.published_version IS NULL OR e.published_data IS NOT NULL)"},
+		{"entries_pub_fts", "e.published_version IS NOT NULL AND e.published_data IS NULL"}}
 }
 
 // withFTS is the list's conditions and arguments with the search condition

@@ -108,9 +108,10 @@ func ftsTopK(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList) (s
 	before, beforeArgs := b.sortsBefore(last.keys)
 	w = append(w, before)
 	// Each entry with the search table its text is in (ftsSources' order).
+	sources := b.ftsSources()
 	src := "0"
-	if b.ftsPublic {
-		src = "e.published_data IS NOT NULL"
+	if len(sources) > 1 {
+		src = "(" + sources[1].cond + ")"
 	}
 	q2 := "SELECT e.seq, " + src + " FROM entries e INDEXED BY " + b.sortIndex + " WHERE " + strings.Join(w, " AND ") + b.orderBy() +
 		" LIMIT " + strconv.Itoa(maxOutOfOrder+1)
@@ -120,7 +121,6 @@ func ftsTopK(ctx context.Context, db *sql.DB, stmts *readStmts, b *builtList) (s
 	if err != nil {
 		return nil, false, nil // the index hint refused: the plain plan still answers
 	}
-	sources := b.ftsSources()
 	older := make([][]int64, len(sources))
 	read := 0
 	for rows.Next() {

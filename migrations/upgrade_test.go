@@ -243,9 +243,10 @@ func testPublicCopyStoredOnce(t *testing.T, db *sql.DB, d Dialect, before int64,
 	}
 }
 
-// 00039 keeps in the published search table only the entries whose public
-// copy is stored apart (published_data NOT NULL): the others' rows go, the
-// kept rows still match their words, on SQLite and on PostgreSQL.
+// 00039 keeps each search text once: the working search table loses the
+// rows of published entries without a draft (their text is in the
+// published table), the other rows stay and still match, on SQLite and on
+// PostgreSQL.
 func TestPublicSearchStoredOnce(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "u.db"))
@@ -321,13 +322,13 @@ func testPublicSearchStoredOnce(t *testing.T, db *sql.DB, d Dialect, ph func(str
 	if err := Apply(ctx, db, d); err != nil {
 		t.Fatal(err)
 	}
-	rowsOf := `SELECT id FROM entries_pub_fts_docsize ORDER BY id`
-	match := `SELECT rowid FROM entries_pub_fts WHERE entries_pub_fts MATCH ?`
-	workMatch := `SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?`
+	rowsOf := `SELECT id FROM entries_fts_docsize ORDER BY id`
+	match := `SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?`
+	pubMatch := `SELECT rowid FROM entries_pub_fts WHERE entries_pub_fts MATCH ?`
 	if d == Postgres {
-		rowsOf = `SELECT seq FROM entries_pub_fts ORDER BY seq`
-		match = `SELECT seq FROM entries_pub_fts WHERE body @@ to_tsquery('simple', ?)`
-		workMatch = `SELECT seq FROM entries_fts WHERE body @@ to_tsquery('simple', ?)`
+		rowsOf = `SELECT seq FROM entries_fts ORDER BY seq`
+		match = `SELECT seq FROM entries_fts WHERE body @@ to_tsquery('simple', ?)`
+		pubMatch = `SELECT seq FROM entries_pub_fts WHERE body @@ to_tsquery('simple', ?)`
 	}
 	seqs := func(q string, args ...any) string {
 		t.Helper()
@@ -346,18 +347,20 @@ func testPublicSearchStoredOnce(t *testing.T, db *sql.DB, d Dialect, ph func(str
 		}
 		return strings.Join(out, ",")
 	}
-	if got := seqs(rowsOf); got != "2" {
-		t.Errorf("published search rows after the migration: %q, want only the entry with a public copy (2)", got)
+	// Kept: the draft over a published entry (2) and the never published
+	// entry (3); gone: the published entries without a draft, trashed or not.
+	if got := seqs(rowsOf); got != "2,3" {
+		t.Errorf("working search rows after the migration: %q, want 2,3", got)
 	}
-	for word, want := range map[string]string{"charlie": "2", "alpha": "", "echo": "", "bravo": ""} {
+	for word, want := range map[string]string{"bravo": "2", "delta": "3", "alpha": "", "echo": ""} {
 		if got := seqs(match, word); got != want {
-			t.Errorf("published search for %s: %q, want %q", word, got, want)
+			t.Errorf("working search for %s: %q, want %q", word, got, want)
 		}
 	}
-	// The working table is untouched.
-	for word, want := range map[string]string{"alpha": "1", "bravo": "2", "delta": "3", "echo": "4"} {
-		if got := seqs(workMatch, word); got != want {
-			t.Errorf("working search for %s: %q, want %q", word, got, want)
+	// The published table is untouched.
+	for word, want := range map[string]string{"alpha": "1", "charlie": "2", "echo": "4", "bravo": ""} {
+		if got := seqs(pubMatch, word); got != want {
+			t.Errorf("published search for %s: %q, want %q", word, got, want)
 		}
 	}
 }

@@ -469,13 +469,14 @@ func (p *pilcrow) setup(ctx context.Context, rows int) error {
 	err = seedTx(ctx, db, func(tx *sql.Tx) error {
 		// A published entry without a draft stores one copy (published_data
 		// and published_slug NULL: the same as data and slug), and its text
-		// once, in the working search table (public search reads it there).
+		// once, in the published search table (the admin's search reads it
+		// there too).
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, collection, slug, status, version, data,
 			published_version, created_at, updated_at, published_at) VALUES (?, 'articles', ?, 'published', 2, ?, 2, ?, ?, ?) RETURNING seq`)
 		if err != nil {
 			return err
 		}
-		fts, err := tx.PrepareContext(ctx, `INSERT INTO entries_fts (rowid, body) VALUES (?, ?)`)
+		fts, err := tx.PrepareContext(ctx, `INSERT INTO entries_pub_fts (rowid, body) VALUES (?, ?)`)
 		if err != nil {
 			return err
 		}
