@@ -54,21 +54,13 @@ const clusterAdmin, clusterPassword = "ops@cluster.test", "a long cluster passwo
 
 func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
-	gw, err := s3test.Start()
-	gw = s3test.Need(t, gw, err)
-	t.Cleanup(gw.Close)
-	bucket, err := gw.NewBucket(context.Background(), "media")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	bucket, secretKey := clusterShared(t)
 	c := &cluster{t: t,
 		env: []string{envNode + "=1",
 			"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey,
-			"PILCROW_SECRET_KEY=" + clusterSecretKey(key),
+			"PILCROW_SECRET_KEY=" + secretKey,
 			"PILCROW_ADMIN_EMAIL=" + clusterAdmin, "PILCROW_ADMIN_PASSWORD=" + clusterPassword},
-		args: []string{"--database", storagetest.PostgresURL(t), "--media", bucket.String(), "--drain-delay", "0s"},
+		args: []string{"--database", storagetest.PostgresURL(t), "--media", bucket, "--drain-delay", "0s"},
 	}
 	// extra: "ENV=value" for the nodes' environment, "--flag" or
 	// "--flag=value" for their command line.
@@ -95,6 +87,23 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	}
 	t.Cleanup(c.stopAll)
 	return c
+}
+
+// clusterShared is what every node of a cluster shares besides the
+// database: a media bucket on a versitygw of the test's own (its --media
+// value) and a fresh PILCROW_SECRET_KEY value.
+func clusterShared(t *testing.T) (bucket, secretKey string) {
+	t.Helper()
+	gw, err := s3test.Start()
+	gw = s3test.Need(t, gw, err)
+	t.Cleanup(gw.Close)
+	b, err := gw.NewBucket(context.Background(), "media")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return b.String(), clusterSecretKey(key)
 }
 
 // clusterSecretKey is PILCROW_SECRET_KEY for key: a key id and the key.

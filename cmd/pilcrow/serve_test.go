@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pilcrow-cms/pilcrow/storage"
-	"github.com/pilcrow-cms/pilcrow/storage/s3test"
 	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
 
@@ -78,17 +76,9 @@ func newTestSite(t *testing.T) testSite {
 	dir := t.TempDir()
 	s := testSite{data: dir, database: storagetest.Spec(t, dir)}
 	if storagetest.Postgres(t) {
-		gw, err := s3test.Start()
-		gw = s3test.Need(t, gw, err)
-		t.Cleanup(gw.Close)
-		bucket, err := gw.NewBucket(context.Background(), "media")
-		if err != nil {
-			t.Fatal(err)
-		}
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		t.Setenv("PILCROW_SECRET_KEY", clusterSecretKey(key))
-		s.media = []string{"--media", bucket.String()}
+		bucket, secretKey := clusterShared(t)
+		t.Setenv("PILCROW_SECRET_KEY", secretKey)
+		s.media = []string{"--media", bucket}
 	}
 	return s
 }
