@@ -100,12 +100,19 @@ func TestS3StorePresignExpiry(t *testing.T) {
 	if _, err := st.Put(ctx, "p.bin", bytes.NewReader(want), storage.PutOptions{Size: int64(len(want))}); err != nil {
 		t.Fatal(err)
 	}
-	// SigV4 counts expiry in whole seconds, so 1s is the shortest TTL.
-	url, err := st.PresignGet(ctx, "p.bin", time.Second, storage.PresignOptions{ContentType: "image/png", ContentDisposition: `attachment; filename="p.bin"`})
+	opts := storage.PresignOptions{ContentType: "image/png", ContentDisposition: `attachment; filename="p.bin"`}
+	// The fresh GET uses a roomy TTL: SigV4 truncates the signing time to the
+	// second, so a 1s URL signed at x.95 can expire before a loaded machine
+	// sends it. The expiry check below uses the shortest TTL.
+	fresh, err := st.PresignGet(ctx, "p.bin", time.Minute, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.Get(url)
+	url, err := st.PresignGet(ctx, "p.bin", time.Second, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
