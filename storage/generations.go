@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -31,6 +32,9 @@ const (
 	TopicPlugins = "plugins"
 	// TopicPluginSettings: plugins' stored settings and secrets.
 	TopicPluginSettings = "plugin_settings"
+	// TopicWebhooks: the registered core webhooks (their events and
+	// collections), which every save reads.
+	TopicWebhooks = "webhooks"
 )
 
 // DefaultRecheck is how often a database re-reads the generations table,
@@ -260,6 +264,27 @@ func (db *DB) Bump(ctx context.Context, tx *sql.Tx, topic string) error {
 		return fmt.Errorf("storage: bump %s: %w", topic, err)
 	}
 	return nil
+}
+
+var stmtGeneration = NewStatement(`SELECT gen FROM generations WHERE topic = ?`)
+
+// GenerationIn is topic's counter as tx sees it (0 if never bumped). A cache
+// that must agree exactly with the transaction using it, rather than within
+// the re-check's interval, stamps what it read in a transaction with this
+// and serves it to later transactions that read the same value: one
+// primary-key lookup instead of the read it saves. Writes of the cached
+// data bump the topic in their transaction, so no transaction can see the
+// new data under the old counter.
+func (db *DB) GenerationIn(ctx context.Context, tx *sql.Tx, topic string) (uint64, error) {
+	var gen int64
+	err := db.QueryRow(ctx, tx, stmtGeneration, topic).Scan(&gen)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("storage: generation of %s: %w", topic, err)
+	}
+	return uint64(gen), nil
 }
 
 // Wake marks topic's sleepers (a queue's workers, the scheduler) as having

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -109,6 +110,17 @@ type Options struct {
 type Service struct {
 	opt Options
 	log *slog.Logger
+	// subs is what Emit last read of the webhooks, kept between saves
+	// (every save emits, and most sites' webhooks rarely change).
+	subs atomic.Pointer[subscriptions]
+}
+
+// subscriptions are the webhooks as one transaction read them, stamped with
+// the webhooks generation it saw: a later transaction seeing the same
+// generation sees the same rows, since every write of them bumps it.
+type subscriptions struct {
+	gen   uint64
+	hooks []Webhook
 }
 
 // New returns the service and registers its delivery handler on the queue.
@@ -269,13 +281,28 @@ func (s *Service) Create(ctx context.Context, in Input, userID string) (*Created
 		cols = string(b)
 	}
 	now := s.opt.Now().UTC().Truncate(time.Millisecond)
-	if _, err := s.opt.DB.Write().ExecContext(ctx, `INSERT INTO webhooks (id, url, events, collections, secret_sealed, created_by, created_at)
+	if err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, url, events, collections, secret_sealed, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, id.String(), in.URL, string(events), cols,
-		s.opt.Sealer.Seal(sealContext(id.String()), secret), nullString(userID), now.UnixMilli()); err != nil {
+			s.opt.Sealer.Seal(sealContext(id.String()), secret), nullString(userID), now.UnixMilli())
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("webhooks: create: %w", err)
 	}
 	return &Created{Webhook: Webhook{ID: id.String(), URL: in.URL, Events: in.Events, Collections: in.Collections,
 		CreatedAt: now, CreatedBy: userID}, Secret: secret}, nil
+}
+
+// write runs fn, a change of the webhooks table, in a transaction that
+// bumps the webhooks generation, so every process's Emit reads the table
+// again from its next save on.
+func (s *Service) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.opt.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return s.opt.DB.Bump(ctx, tx, storage.TopicWebhooks)
+	})
 }
 
 func nullString(s string) any {
@@ -330,7 +357,15 @@ type querier interface {
 }
 
 func (s *Service) all(ctx context.Context, q querier) ([]*row, error) {
-	rs, err := q.QueryContext(ctx, `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`)
+	rs, err := q.QueryContext(ctx, listSQL)
+	return s.scanAll(rs, err)
+}
+
+const listSQL = `SELECT ` + webhookCols + ` FROM webhooks ORDER BY created_at, id`
+
+var stmtList = storage.NewStatement(listSQL)
+
+func (s *Service) scanAll(rs *sql.Rows, err error) ([]*row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: list: %w", err)
 	}
@@ -385,13 +420,19 @@ func (s *Service) Update(ctx context.Context, id string, in Input) (*Webhook, er
 		b, _ := json.Marshal(in.Collections)
 		cols = string(b)
 	}
-	res, err := s.opt.DB.Write().ExecContext(ctx, `UPDATE webhooks SET url = ?, events = ?, collections = ? WHERE id = ?`,
-		in.URL, string(events), cols, id)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, events = ?, collections = ? WHERE id = ?`,
+			in.URL, string(events), cols, id)
+		if err != nil {
+			return fmt.Errorf("webhooks: update: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("webhooks: update: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+		return nil, err
 	}
 	return s.Get(ctx, id)
 }
@@ -402,14 +443,16 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if !isID(id) {
 		return fmt.Errorf("webhook %q: %w", id, ErrNotFound)
 	}
-	res, err := s.opt.DB.Write().ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("webhooks: delete: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("webhooks: delete: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // wants reports whether w subscribes to event type typ for collection (""
@@ -432,7 +475,7 @@ type Message struct {
 // it, in tx (so deliveries exist exactly when the write commits). collection
 // filters entry events; pass "" for media events.
 func (s *Service) Emit(ctx context.Context, tx *sql.Tx, typ, collection string, data any) error {
-	hooks, err := s.all(ctx, tx)
+	hooks, err := s.subscribed(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -451,6 +494,28 @@ func (s *Service) Emit(ctx context.Context, tx *sql.Tx, typ, collection string, 
 		}
 	}
 	return nil
+}
+
+// subscribed is the webhooks as tx sees them: the kept list when tx sees
+// the generation it was read under, else read again in tx.
+func (s *Service) subscribed(ctx context.Context, tx *sql.Tx) ([]Webhook, error) {
+	gen, err := s.opt.DB.GenerationIn(ctx, tx, storage.TopicWebhooks)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	if subs := s.subs.Load(); subs != nil && subs.gen == gen {
+		return subs.hooks, nil
+	}
+	rows, err := s.scanAll(s.opt.DB.Query(ctx, tx, stmtList))
+	if err != nil {
+		return nil, err
+	}
+	hooks := make([]Webhook, len(rows))
+	for i, r := range rows {
+		hooks[i] = r.Webhook
+	}
+	s.subs.Store(&subscriptions{gen: gen, hooks: hooks})
+	return hooks, nil
 }
 
 // enqueue writes one delivery and its job in tx; messageID "" makes the
