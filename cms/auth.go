@@ -364,6 +364,9 @@ func (a *Auth) RevokeToken(ctx context.Context, userID, tokenID string) error {
 	})
 }
 
+// tokenOwnerColumns are userColumns of the users row aliased u.
+const tokenOwnerColumns = `u.id, u.email, u.name, u.role, u.disabled_at, u.created_at, u.updated_at`
+
 // TokenUser resolves a bearer token to its creator and scopes. Revoked,
 // expired and unknown tokens, and tokens of disabled users, are
 // ErrNotFound. The creator is read afresh on every request, so a demotion
@@ -374,23 +377,24 @@ func (a *Auth) TokenUser(ctx context.Context, secret string) (*Credential, error
 	}
 	now := a.now().UTC()
 	var t APIToken
-	var userID, scopes string
+	var scopes string
 	var used, expires sql.NullInt64
 	var created int64
+	// The token and its owner in one statement: every API request with a
+	// token asks.
+	var us userScan
 	err := a.stmts.queryRow(ctx, a.db.Read(),
-		`SELECT id, user_id, name, prefix, scopes, expires_at, created_at, last_used_at FROM api_tokens
-		 WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
-		hashToken(secret), now.UnixMilli()).Scan(&t.ID, &userID, &t.Name, &t.Prefix, &scopes, &expires, &created, &used)
+		`SELECT t.id, t.name, t.prefix, t.scopes, t.expires_at, t.created_at, t.last_used_at, `+tokenOwnerColumns+`
+		 FROM api_tokens t JOIN users u ON u.id = t.user_id
+		 WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`,
+		hashToken(secret), now.UnixMilli()).Scan(append([]any{&t.ID, &t.Name, &t.Prefix, &scopes, &expires, &created, &used}, us.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
-	u, err := a.users.Get(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
+	u := us.user()
 	if u.Disabled {
 		return nil, ErrNotFound
 	}

@@ -179,21 +179,36 @@ func (s *Users) CreateFirstAdmin(ctx context.Context, in NewUser) (u *User, crea
 const userColumns = `id, email, name, role, disabled_at, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
-	var u User
-	var role string
-	var created, updated int64
-	var disabled sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &disabled, &created, &updated); err != nil {
+	var us userScan
+	if err := row.Scan(us.dest()...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
-	u.Role = Role(role)
-	u.Disabled = disabled.Valid
-	u.CreatedAt = time.UnixMilli(created).UTC()
-	u.UpdatedAt = time.UnixMilli(updated).UTC()
-	return &u, nil
+	return us.user(), nil
+}
+
+// userScan receives userColumns, for statements that read a user's row
+// with others' columns (a token and its owner).
+type userScan struct {
+	u                User
+	role             string
+	created, updated int64
+	disabled         sql.NullInt64
+}
+
+func (s *userScan) dest() []any {
+	return []any{&s.u.ID, &s.u.Email, &s.u.Name, &s.role, &s.disabled, &s.created, &s.updated}
+}
+
+func (s *userScan) user() *User {
+	u := s.u
+	u.Role = Role(s.role)
+	u.Disabled = s.disabled.Valid
+	u.CreatedAt = time.UnixMilli(s.created).UTC()
+	u.UpdatedAt = time.UnixMilli(s.updated).UTC()
+	return &u
 }
 
 // Get returns the user with the given id.
