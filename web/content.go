@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,21 +141,6 @@ func boolParam(r *http.Request, name string) (bool, error) {
 			Errors: []cms.FieldError{{Path: "/query/" + name, Message: "must be true or false"}}}
 	}
 	return b, nil
-}
-
-// decodeData decodes an entry's "data" object keeping numbers exact.
-func decodeData(raw json.RawMessage) (map[string]any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return map[string]any{}, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, &HTTPError{Status: http.StatusBadRequest, Detail: "data must be a JSON object of field values",
-			Errors: []cms.FieldError{{Path: "/data", Message: "must be an object"}}}
-	}
-	return m, nil
 }
 
 // versionFrom reads the precondition of a write: If-Match (the entry's ETag,

@@ -143,3 +143,39 @@ func TestEntryLifecycle(t *testing.T) {
 		t.Errorf("slug after purge = %q", e3.Slug)
 	}
 }
+
+// A create's body is decoded in one pass, data included: every shape of a
+// wrong body is a 4xx naming what is wrong, and numbers reach the fields
+// exactly as sent.
+func TestCreateEntryBodies(t *testing.T) {
+	ts := newTestSite(t)
+	admin := ts.as(cms.RoleAdmin)
+	admin.mustCreateCollection(postsCollection)
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		path, msg  string
+	}{
+		{"data a number", `{"data":5}`, http.StatusBadRequest, "/data", "must be an object, not number"},
+		{"data an array", `{"data":[{"title":"x"}]}`, http.StatusBadRequest, "/data", "must be an object, not array"},
+		{"data a string", `{"data":"title"}`, http.StatusBadRequest, "/data", "must be an object, not string"},
+		{"data null", `{"data":null}`, http.StatusUnprocessableEntity, "/data/title", ""},
+		{"no data", `{}`, http.StatusUnprocessableEntity, "/data/title", ""},
+		{"unknown top-level field", `{"data":{"title":"x"},"status":"published"}`, http.StatusBadRequest, "/status", "is not a known field"},
+		{"version on a create", `{"data":{"title":"x"},"version":1}`, http.StatusUnprocessableEntity, "/version", ""},
+		{"trailing value", `{"data":{"title":"x"}} {}`, http.StatusBadRequest, "", ""},
+		{"truncated", `{"data":{"title":"x"`, http.StatusBadRequest, "", ""},
+		{"a fraction for an integer", `{"data":{"title":"x","rating":2.5}}`, http.StatusUnprocessableEntity, "/data/rating", ""},
+		{"an integer past float precision", `{"data":{"title":"x","rating":9007199254740993}}`, http.StatusUnprocessableEntity, "/data/rating", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := admin.do("POST", "/api/collections/posts/entries", tc.body).problem(tc.status)
+			if tc.path != "" && !hasErrorAt(p, tc.path) {
+				t.Fatalf("no error at %s: %+v", tc.path, p)
+			}
+			if tc.msg != "" && !strings.Contains(fmt.Sprint(p.Errors), tc.msg) {
+				t.Fatalf("errors %+v do not say %q", p.Errors, tc.msg)
+			}
+		})
+	}
+}

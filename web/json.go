@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/pilcrow-cms/pilcrow/cms"
@@ -17,6 +18,16 @@ import (
 // size cap, refuses unknown fields and trailing data, and names the offending
 // field, so a malformed request is a 4xx the client can act on and never a 500.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeBody(w, r, v, false)
+}
+
+// decodeJSONExact is decodeJSON keeping numbers in untyped values (an
+// entry's data) as json.Number, so none is rounded through a float.
+func (s *Server) decodeJSONExact(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeBody(w, r, v, true)
+}
+
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, exact bool) error {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return &HTTPError{Status: http.StatusUnsupportedMediaType, Detail: fmt.Sprintf("request body must be application/json, got %q", ct)}
@@ -24,6 +35,9 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
+	if exact {
+		dec.UseNumber()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
@@ -53,7 +67,7 @@ func jsonError(err error) error {
 	case errors.As(err, &te):
 		path := "/" + strings.ReplaceAll(te.Field, ".", "/")
 		return &HTTPError{Status: http.StatusBadRequest, Detail: "wrong JSON type",
-			Errors: []cms.FieldError{{Path: path, Message: fmt.Sprintf("must be %s, not %s", te.Type, te.Value)}}}
+			Errors: []cms.FieldError{{Path: path, Message: fmt.Sprintf("must be %s, not %s", jsonKindOf(te.Type), te.Value)}}}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &HTTPError{Status: http.StatusBadRequest, Detail: "malformed JSON: unexpected end of body"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -63,6 +77,18 @@ func jsonError(err error) error {
 	default:
 		return &HTTPError{Status: http.StatusBadRequest, Detail: "malformed JSON: " + err.Error()}
 	}
+}
+
+// jsonKindOf names t as JSON does: a map or struct is an object, a slice an
+// array (Go's names, map[string]interface {}, mean nothing to a client).
+func jsonKindOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return t.String()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
