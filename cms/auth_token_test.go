@@ -3,10 +3,13 @@ package cms
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+
+	"github.com/pilcrow-cms/pilcrow/storage"
 )
 
 var cheapHash = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -103,12 +106,14 @@ func TestTokenUser(t *testing.T) {
 	}
 }
 
-// BenchmarkTokenUser is the lookup every token request makes, before and
-// after ANALYZE: with sqlite_stat4 written, a plain join of the token and
-// its owner was prepared again at every execution.
+// BenchmarkTokenUser is the lookup every token request makes, on a fresh
+// database and in a server started on one that ANALYZE has run on (as
+// PRAGMA optimize would): with sqlite_stat4 written, a plain join of the
+// token and its owner was prepared again at every execution (29 µs
+// against 8.5 µs here).
 //
-//	go test ./cms -run '^$' -bench TokenUser
-var benchTokenUsers = 1
+//	go test ./cms -run '^$' -bench TokenUser -benchtime 20000x
+var benchTokenUsers = 50
 
 func BenchmarkTokenUser(b *testing.B) {
 	for _, analyzed := range []bool{false, true} {
@@ -121,7 +126,7 @@ func BenchmarkTokenUser(b *testing.B) {
 			auth, users := newAuthEnv(b)
 			var secret string
 			for i := range benchTokenUsers {
-				u, err := users.Create(ctx, NewUser{Email: "u" + string(rune('a'+i)) + "@example.com", Name: "U", Role: RoleEditor, Password: "a long enough password"})
+				u, err := users.Create(ctx, NewUser{Email: "u" + strconv.Itoa(i) + "@example.com", Name: "U", Role: RoleEditor, Password: "a long enough password"})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -130,9 +135,19 @@ func BenchmarkTokenUser(b *testing.B) {
 				}
 			}
 			if analyzed {
+				if auth.db.Dialect() == storage.Postgres {
+					b.Skip("sqlite_stat4 is SQLite's")
+				}
 				if _, err := auth.db.Write().ExecContext(ctx, `ANALYZE`); err != nil {
 					b.Fatal(err)
 				}
+				// A server started on the analyzed database.
+				db, err := storage.OpenSpec(ctx, "sqlite:"+auth.db.Path(), storage.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { db.Close() })
+				auth = NewAuth(db, NewUsers(db, cheapHash))
 			}
 			for b.Loop() {
 				if _, err := auth.TokenUser(ctx, secret); err != nil {
