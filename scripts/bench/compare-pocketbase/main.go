@@ -45,6 +45,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,8 @@ type config struct {
 	// fieldIndexes keeps Pilcrow's per-field indexes (its default for
 	// scalar fields), which PocketBase's collection does not have.
 	fieldIndexes bool
+	// pluginWorkers is Pilcrow's --plugin-workers (0: the server's default).
+	pluginWorkers int
 }
 
 func main() {
@@ -85,6 +88,7 @@ func main() {
 	flag.StringVar(&c.pbVersion, "pocketbase", "v0.36.8", "PocketBase module version to build")
 	flag.StringVar(&c.work, "work", "", "work folder (default: a fresh temporary folder)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (databases, logs)")
+	flag.IntVar(&c.pluginWorkers, "plugin-workers", 0, "Pilcrow's sandbox worker processes (0: the server's default, two per CPU)")
 	flag.StringVar(&c.only, "cases", "", "comma-separated case names to run (default: all)")
 	flag.BoolVar(&c.fieldIndexes, "field-indexes", false, "keep Pilcrow's per-field indexes (its default; PocketBase gets only slug and created indexes either way)")
 	flag.Parse()
@@ -125,7 +129,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
-	pil := &pilcrow{bin: pilcrowBin, dir: filepath.Join(c.work, "pilcrow"), addr: freeAddr(), fieldIndexes: c.fieldIndexes}
+	pil := &pilcrow{bin: pilcrowBin, dir: filepath.Join(c.work, "pilcrow"), addr: freeAddr(), fieldIndexes: c.fieldIndexes, pluginWorkers: c.pluginWorkers}
 	pb := &pocketbase{bin: pbBin, dir: filepath.Join(c.work, "pocketbase"), addr: freeAddr()}
 	defer pil.stop()
 	defer pb.stop()
@@ -377,6 +381,7 @@ type pilcrow struct {
 	grant          []byte
 	hookOn         bool
 	fieldIndexes   bool
+	pluginWorkers  int
 }
 
 func (p *pilcrow) name() string { return "pilcrow" }
@@ -387,7 +392,11 @@ func (p *pilcrow) auth(r *http.Request) {
 }
 
 func (p *pilcrow) start(ctx context.Context) error {
-	p.cmd = exec.Command(p.bin, "serve", "--addr", p.addr, "--data", filepath.Join(p.dir, "data"))
+	args := []string{"serve", "--addr", p.addr, "--data", filepath.Join(p.dir, "data")}
+	if p.pluginWorkers > 0 {
+		args = append(args, "--plugin-workers", strconv.Itoa(p.pluginWorkers))
+	}
+	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Env = append(os.Environ(), "PILCROW_ADMIN_EMAIL="+adminEmail, "PILCROW_ADMIN_PASSWORD="+adminPass)
 	return startAndWait(ctx, p.cmd, filepath.Join(p.dir, "serve.log"), p.base()+"/healthz")
 }
