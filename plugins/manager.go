@@ -274,6 +274,18 @@ func (r *revocations) since(id string, epoch uint64) bool {
 // a Pilcrow bundle (NativeBundle), which is what is stored and checked. A new plugin, or an upgrade asking for more than was consented,
 // waits for consent; an upgrade asking for nothing new replaces the running
 // version at once. Nothing of the plugin runs here.
+// versionSHA is the SHA-256 of the stored bundle of id@version, "" if none.
+func versionSHA(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, id, version string) (string, error) {
+	var sha string
+	err := q.QueryRowContext(ctx, `SELECT sha256 FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, version).Scan(&sha)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return sha, err
+}
+
 func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, force bool) (*Info, error) {
 	data, err := NativeBundle(ctx, data)
 	if err != nil {
@@ -297,24 +309,34 @@ func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, f
 	id, version := b.Manifest.ID, b.Manifest.Version
 
 	// Versions are immutable: the same version with other bytes is refused,
-	// the same bytes again are a harmless repeat.
-	var existingSHA string
-	err = m.db.Read().QueryRowContext(ctx, `SELECT sha256 FROM plugin_versions WHERE plugin_id = ? AND version = ?`, id, version).Scan(&existingSHA)
+	// the same bytes again are a harmless repeat. This look saves storing
+	// the bundle of a refused version; the one in the transaction below
+	// decides (two installs of one version at once).
+	existingSHA, err := versionSHA(ctx, m.db.Read(), id, version)
 	switch {
-	case err == nil && existingSHA != b.SHA256:
-		return nil, fmt.Errorf("%w: %s@%s", ErrVersionExists, id, version)
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		return nil, fmt.Errorf("install: %w", err)
+	case existingSHA != "" && existingSHA != b.SHA256:
+		return nil, fmt.Errorf("%w: %s@%s", ErrVersionExists, id, version)
 	}
 	key := "plugins/" + b.SHA256 + ".zip"
 	if existingSHA == "" {
+		// Keyed by content: a concurrent install of the same bytes writes
+		// the same blob.
 		if _, err := m.blobs.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{ContentType: "application/zip", Size: int64(len(data))}); err != nil {
 			return nil, fmt.Errorf("store bundle: %w", err)
 		}
 	}
 	now := m.now().UnixMilli()
 	err = m.db.Tx(ctx, func(tx *sql.Tx) error {
-		if existingSHA == "" {
+		have, err := versionSHA(ctx, tx, id, version)
+		if err != nil {
+			return err
+		}
+		if have != "" && have != b.SHA256 {
+			return fmt.Errorf("%w: %s@%s", ErrVersionExists, id, version)
+		}
+		if have == "" {
 			var exports any // NULL when no hook is exported as an object
 			if len(ex.HookOptions) > 0 {
 				raw, _ := json.Marshal(ex.HookOptions)
