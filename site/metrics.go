@@ -12,6 +12,7 @@ import (
 	"github.com/pilcrow-cms/pilcrow/mail"
 	"github.com/pilcrow-cms/pilcrow/plugins"
 	"github.com/pilcrow-cms/pilcrow/sandbox"
+	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/web/admin"
 )
 
@@ -191,4 +192,14 @@ func (c *mailCollector) Collect(ch chan<- prometheus.Metric) {
 	for outcome, v := range c.n {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), outcome)
 	}
+}
+
+// newRerunsCounter exposes storage.DB.Reruns: on PostgreSQL, the
+// transactions run again after a serialization conflict, which grow with
+// concurrent writes (and with nodes).
+func newRerunsCounter(db *storage.DB) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pilcrow_db_transaction_reruns_total",
+		Help: "Write transactions run again after a serialization failure or deadlock (PostgreSQL; always 0 on SQLite).",
+	}, func() float64 { return float64(db.Reruns()) })
 }

@@ -40,6 +40,10 @@ func TestMetricsShowAfterHooksAndSandbox(t *testing.T) {
 			t.Errorf("/metrics lacks %q", w)
 		}
 	}
+	// Reruns happen only on PostgreSQL, under concurrent writes.
+	if !regexp.MustCompile(`(?m)^pilcrow_db_transaction_reruns_total \d+$`).MatchString(text) {
+		t.Error("/metrics lacks pilcrow_db_transaction_reruns_total")
+	}
 	m := regexp.MustCompile(`(?m)^pilcrow_plugin_after_hooks_oldest_pending_age_seconds (\S+)$`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatal("no oldest pending age")

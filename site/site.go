@@ -332,7 +332,8 @@ func (s *Site) Handler() *web.Server {
 	srv := web.New(s.cfg.Web, web.Services{DB: s.DB, Users: s.Users, Auth: s.Auth, Content: s.Content, Media: s.Media,
 		Plugins: s.Plugins, Metadata: s.Hooks, Webhooks: s.Webhooks, Mail: s.Mail,
 		Admin: admin.WithHealth(siteHealth{db: s.DB, jobs: s.Jobs, hooks: s.Plugins.AfterHooks(), mail: s.Mail != nil}), SiteURL: s.url}, s.log)
-	collectors := []prometheus.Collector{newJobsCollector(s.Jobs), newSandboxCollector(s.pool.Stats), newAfterHookCollector(s.Jobs, s.Plugins)}
+	collectors := []prometheus.Collector{newJobsCollector(s.Jobs), newSandboxCollector(s.pool.Stats), newAfterHookCollector(s.Jobs, s.Plugins),
+		newRerunsCounter(s.DB)}
 	if s.mailMetrics != nil {
 		collectors = append(collectors, s.mailMetrics)
 	}

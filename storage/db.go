@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -55,7 +56,14 @@ type DB struct {
 	// following is done when they have.
 	stopFollowing context.CancelFunc
 	following     sync.WaitGroup
+	// reruns counts transactions Tx ran again after a conflict.
+	reruns atomic.Uint64
 }
+
+// Reruns is how many times Tx has run a transaction again after a
+// serialization failure or a deadlock (PostgreSQL; SQLite's single writer
+// has none): what concurrent writes cost beyond their own work.
+func (db *DB) Reruns() uint64 { return db.reruns.Load() }
 
 // SyncMode is SQLite's synchronous setting, which decides when a commit
 // waits for the disk.

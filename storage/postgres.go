@@ -139,6 +139,7 @@ func (db *DB) pgTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		if err == nil || !isPgConflict(err) || time.Since(start) > pgRetryFor {
 			return markDiskFull(err)
 		}
+		db.reruns.Add(1)
 		// Jittered so two conflicting transactions do not meet again.
 		d := wait/2 + time.Duration(rand.Int64N(int64(wait)))
 		select {
