@@ -22,8 +22,14 @@ import (
 // loopback receivers and retries at once.
 func loopbackService(t *testing.T) (*Service, *jobs.Queue, *storage.DB) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := storage.OpenSpec(ctx, storagetest.Spec(t, ""), storage.Options{})
+	return loopbackServiceOn(t, storagetest.Spec(t, ""), storage.Options{})
+}
+
+// loopbackServiceOn is loopbackService on a database of its own opened on
+// spec: two on one spec are two processes sharing the database.
+func loopbackServiceOn(t *testing.T, spec string, opts storage.Options) (*Service, *jobs.Queue, *storage.DB) {
+	t.Helper()
+	db, err := storage.OpenSpec(context.Background(), spec, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

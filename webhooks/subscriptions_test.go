@@ -3,12 +3,9 @@ package webhooks
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/pilcrow-cms/pilcrow/jobs"
-	"github.com/pilcrow-cms/pilcrow/sandbox/egress"
 	"github.com/pilcrow-cms/pilcrow/storage"
 	"github.com/pilcrow-cms/pilcrow/storage/storagetest"
 )
@@ -21,19 +18,10 @@ import (
 func TestEmitSeesWebhookChangesOfAnotherProcessAtOnce(t *testing.T) {
 	ctx := context.Background()
 	spec := storagetest.Spec(t, "")
-	open := func() (*Service, *storage.DB) {
-		db, err := storage.OpenSpec(ctx, spec, storage.Options{Recheck: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		log := slog.New(slog.DiscardHandler)
-		s := New(Options{DB: db, Queue: jobs.New(db, jobs.Config{Log: log}), Sealer: plainSealer{}, Log: log, UnsafeAllowLoopback: true,
-			Egress: egress.New(egress.Options{UnsafeAllowLoopback: true, Logger: log})})
-		return s, db
-	}
-	here, db := open()
-	other, _ := open()
+	// The other process's re-check of the generations is an hour away.
+	opts := storage.Options{Recheck: time.Hour}
+	here, _, db := loopbackServiceOn(t, spec, opts)
+	other, _, _ := loopbackServiceOn(t, spec, opts)
 
 	saves := 0
 	save := func(collection string) int {
