@@ -269,11 +269,6 @@ func (r *revocations) since(id string, epoch uint64) bool {
 	return e > epoch
 }
 
-// Install validates and stores a bundle exactly as `pilcrow plugin validate`
-// checks it. An EmDash sandboxed bundle (.tar.gz) is first translated into
-// a Pilcrow bundle (NativeBundle), which is what is stored and checked. A new plugin, or an upgrade asking for more than was consented,
-// waits for consent; an upgrade asking for nothing new replaces the running
-// version at once. Nothing of the plugin runs here.
 // versionSHA is the SHA-256 of the stored bundle of id@version, "" if none.
 func versionSHA(ctx context.Context, q interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -286,6 +281,11 @@ func versionSHA(ctx context.Context, q interface {
 	return sha, err
 }
 
+// Install validates and stores a bundle exactly as `pilcrow plugin validate`
+// checks it. An EmDash sandboxed bundle (.tar.gz) is first translated into
+// a Pilcrow bundle (NativeBundle), which is what is stored and checked. A new plugin, or an upgrade asking for more than was consented,
+// waits for consent; an upgrade asking for nothing new replaces the running
+// version at once. Nothing of the plugin runs here.
 func (m *Manager) Install(ctx context.Context, data []byte, uploadedBy string, force bool) (*Info, error) {
 	data, err := NativeBundle(ctx, data)
 	if err != nil {

@@ -341,42 +341,26 @@ func scanWebhook(sc interface{ Scan(...any) error }) (*row, error) {
 
 // List returns every webhook, oldest first.
 func (s *Service) List(ctx context.Context) ([]Webhook, error) {
-	rows, err := s.all(ctx, s.opt.DB.Read())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Webhook, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, r.Webhook)
-	}
-	return out, nil
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-func (s *Service) all(ctx context.Context, q querier) ([]*row, error) {
-	rs, err := q.QueryContext(ctx, listSQL)
-	return s.scanAll(rs, err)
+	return scanList(s.opt.DB.Read().QueryContext(ctx, listSQL))
 }
 
 const listSQL = `SELECT ` + webhookCols + ` FROM webhooks ORDER BY created_at, id`
 
 var stmtList = storage.NewStatement(listSQL)
 
-func (s *Service) scanAll(rs *sql.Rows, err error) ([]*row, error) {
+// scanList reads the rows of listSQL.
+func scanList(rs *sql.Rows, err error) ([]Webhook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: list: %w", err)
 	}
 	defer rs.Close()
-	var out []*row
+	out := []Webhook{}
 	for rs.Next() {
 		r, err := scanWebhook(rs)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, r.Webhook)
 	}
 	return out, rs.Err()
 }
@@ -506,13 +490,9 @@ func (s *Service) subscribed(ctx context.Context, tx *sql.Tx) ([]Webhook, error)
 	if subs := s.subs.Load(); subs != nil && subs.gen == gen {
 		return subs.hooks, nil
 	}
-	rows, err := s.scanAll(s.opt.DB.Query(ctx, tx, stmtList))
+	hooks, err := scanList(s.opt.DB.Query(ctx, tx, stmtList))
 	if err != nil {
 		return nil, err
-	}
-	hooks := make([]Webhook, len(rows))
-	for i, r := range rows {
-		hooks[i] = r.Webhook
 	}
 	s.subs.Store(&subscriptions{gen: gen, hooks: hooks})
 	return hooks, nil
