@@ -13,9 +13,20 @@ import (
 // guardTick is how often the watchdog samples CPU time, wall time and heap.
 const guardTick = 2 * time.Millisecond
 
-// overrunGrace is how long a worker waits after interrupting the runtime
-// before concluding that a builtin ignores the interrupt and exiting itself.
+// overrunGrace is how much CPU the isolate's thread may burn after the
+// runtime was interrupted before the worker concludes that a builtin
+// ignores the interrupt and exits itself. It is CPU, not wall time: on a
+// loaded machine an interrupted thread can wait longer than that for a
+// core, and it has not ignored anything until it ran.
 const overrunGrace = 50 * time.Millisecond
+
+// overrunWall bounds the wait for an interrupted thread that does not run
+// at all (starved, or blocked where wake cannot reach it).
+const overrunWall = 10 * overrunGrace
+
+// overrunFunc ends a worker whose runtime ignored the limit le; cpu is what
+// the isolate's thread used, for the worker's last report.
+type overrunFunc func(le *LimitError, cpu time.Duration)
 
 // guard is the in-isolate watchdog of one invocation: it interrupts the
 // runtime when CPU time, wall time or heap growth passes its limit, and calls
@@ -27,7 +38,7 @@ const overrunGrace = 50 * time.Millisecond
 type guard struct {
 	rt      *goja.Runtime
 	limits  Limits
-	overrun func(*LimitError)
+	overrun overrunFunc
 	wake    func()
 
 	clock    cpuClock
@@ -42,14 +53,15 @@ type guard struct {
 	tripped chan struct{}
 	once    sync.Once
 
-	mu        sync.Mutex // guards stopped, trippedAt
-	stopped   bool
-	trippedAt time.Time
+	mu         sync.Mutex // guards stopped, trippedAt, trippedCPU
+	stopped    bool
+	trippedAt  time.Time
+	trippedCPU time.Duration
 }
 
 // startGuard must run on the isolate's goroutine, locked to its OS thread:
 // the CPU limit is that thread's CPU time.
-func startGuard(rt *goja.Runtime, l Limits, overrun func(*LimitError), wake func()) *guard {
+func startGuard(rt *goja.Runtime, l Limits, overrun overrunFunc, wake func()) *guard {
 	clock := threadCPUClock()
 	g := &guard{
 		rt: rt, limits: l, overrun: overrun, wake: wake,
@@ -136,11 +148,12 @@ func (g *guard) check() {
 		return
 	}
 	if hit := g.hit.Load(); hit != nil {
+		now := g.clock.read()
 		if g.trippedAt.IsZero() {
-			g.trippedAt = time.Now()
+			g.trippedAt, g.trippedCPU = time.Now(), now
 		}
-		if time.Since(g.trippedAt) > overrunGrace && g.overrun != nil {
-			g.overrun(hit)
+		if g.overrun != nil && (now-g.trippedCPU > overrunGrace || time.Since(g.trippedAt) > overrunWall) {
+			g.overrun(hit, now-g.startCPU)
 			return
 		}
 	} else if used := g.clock.read() - g.startCPU; used >= g.limits.CPU {

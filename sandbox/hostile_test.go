@@ -193,6 +193,11 @@ func runHostile(t *testing.T, include func(hostileCase) bool) {
 				t.Fatalf("hostile plugin succeeded: %s", res.Value)
 			}
 			tc.check(t, err)
+			// The CPU a limit stopped is charged, however it was stopped
+			// (interrupt, the worker's exit, the parent's kill).
+			if le := (*LimitError)(nil); errors.As(err, &le) && le.Limit == LimitCPU && (res == nil || res.Usage.CPU < inv.Limits.CPU) {
+				t.Errorf("stopped at the CPU limit, usage %+v: want at least %v CPU charged", res, inv.Limits.CPU)
+			}
 			st := p.Stats()
 			if tc.killed && st.Killed != 1 {
 				t.Errorf("stats = %+v: the worker should have been killed (a builtin ignores Interrupt)", st)

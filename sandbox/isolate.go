@@ -103,7 +103,7 @@ type runner struct {
 // runTask runs t in a fresh runtime. overrun is called by the watchdog when
 // the runtime ignores an interrupt past the grace period (workers exit);
 // nil in-process.
-func runTask(t *task, s *script, link hostLink, overrun func(*LimitError)) (out outcome) {
+func runTask(t *task, s *script, link hostLink, overrun overrunFunc) (out outcome) {
 	// The CPU limit charges this thread's CPU time (see cpuClock), so the
 	// isolate must not migrate between threads while it runs.
 	runtime.LockOSThread()

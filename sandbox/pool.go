@@ -180,8 +180,9 @@ func (p *Pool) Invoke(ctx context.Context, inv *Invocation, host Host) (*Result,
 		if tripped != nil {
 			err = tripped
 		}
-		// The worker died before it could report; the wall time is ours.
-		return &Result{Usage: Usage{Wall: time.Since(start), Subrequests: subrequests}}, err
+		// The worker died before it could report: the wall time is ours,
+		// the CPU what its last report or the parent's kill knew of.
+		return &Result{Usage: Usage{CPU: out.Usage.CPU, Wall: time.Since(start), Subrequests: subrequests}}, err
 	}
 	out.Usage.Subrequests = subrequests
 	res := &Result{Value: out.Value, Logs: out.Logs, Usage: out.Usage}

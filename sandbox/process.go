@@ -237,12 +237,12 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 		w.taskBuf = nil
 	}
 	if err := w.fw.write(frameInvoke, payload); err != nil {
-		return outcome{}, w.died(err, l.MemoryBytes)
+		return w.died(err, l.MemoryBytes)
 	}
 	for {
 		typ, p, err := readFrame(w.out, maxFrame)
 		if err != nil {
-			return outcome{}, w.died(err, l.MemoryBytes)
+			return w.died(err, l.MemoryBytes)
 		}
 		switch typ {
 		case frameNeed:
@@ -251,7 +251,7 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			}
 			w.watch.allow(compileAllowance)
 			if err := w.fw.write(frameScript, []byte(t.Hash), []byte{'\n'}, script); err != nil {
-				return outcome{}, w.died(err, l.MemoryBytes)
+				return w.died(err, l.MemoryBytes)
 			}
 		case frameCall:
 			id, method, args, err := decodeCall(p)
@@ -286,12 +286,12 @@ func (w *workerProc) run(ctx context.Context, t *task, script []byte, host Host,
 			}
 			return out, nil
 		case frameFatal:
-			var le LimitError
-			if err := json.Unmarshal(p, &le); err != nil || le.Limit == "" {
+			var rep fatalReport
+			if err := json.Unmarshal(p, &rep); err != nil || rep.Limit == "" {
 				return outcome{}, w.misbehaved("malformed fatal frame")
 			}
-			w.kill(&le)
-			return outcome{}, &le
+			w.kill(&rep.LimitError)
+			return outcome{Usage: Usage{CPU: rep.CPU}}, &rep.LimitError
 		default:
 			return outcome{}, w.misbehaved(fmt.Sprintf("unexpected frame %q", typ))
 		}
@@ -361,6 +361,7 @@ type limitWatch struct {
 	first  time.Duration
 	read   bool          // first holds a reading
 	extra  time.Duration // allowance for compiling a script first
+	burned time.Duration // the CPU seen burned since first, when fire killed for it
 }
 
 // compileAllowance is extra CPU the parent tolerates when the worker must
@@ -371,7 +372,7 @@ func (c *limitWatch) start(l Limits) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	c.active, c.limits, c.wallAt, c.first, c.read, c.extra = true, l, now.Add(l.Wall+parentGrace), 0, false, 0
+	c.active, c.limits, c.wallAt, c.first, c.read, c.extra, c.burned = true, l, now.Add(l.Wall+parentGrace), 0, false, 0, 0
 	first := min(l.CPU, l.Wall) + parentGrace
 	if c.timer == nil {
 		c.timer = time.AfterFunc(first, c.fire)
@@ -385,6 +386,15 @@ func (c *limitWatch) allow(d time.Duration) {
 	c.mu.Lock()
 	c.extra += d
 	c.mu.Unlock()
+}
+
+// burnedAtKill is the CPU the worker burned between the first reading and
+// the CPU kill (a lower bound of the invocation's), 0 if fire did not kill
+// it for CPU.
+func (c *limitWatch) burnedAtKill() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.burned
 }
 
 func (c *limitWatch) stop() {
@@ -418,6 +428,7 @@ func (c *limitWatch) fire() {
 		if !c.read {
 			c.first, c.read = used, true
 		} else if used-c.first > l.CPU+parentGrace+c.extra {
+			c.burned = used - c.first
 			c.w.kill(cpuLimit(l.CPU))
 			return
 		}
@@ -447,11 +458,12 @@ func (w *workerProc) misbehaved(what string) error {
 }
 
 // died explains why the pipe to the worker broke: the parent's own kill
-// reason, else what the Go runtime printed when it died.
-func (w *workerProc) died(ioErr error, memory int64) error {
+// reason, else what the Go runtime printed when it died. The outcome
+// carries the CPU the parent saw burned when that was the reason.
+func (w *workerProc) died(ioErr error, memory int64) (outcome, error) {
 	if errors.Is(ioErr, errFrameTooLarge) {
 		w.kill(nil)
-		return fmt.Errorf("%w: %v", ErrWorkerCrashed, ioErr)
+		return outcome{}, fmt.Errorf("%w: %v", ErrWorkerCrashed, ioErr)
 	}
 	w.dead.Store(true)
 	select {
@@ -461,9 +473,9 @@ func (w *workerProc) died(ioErr error, memory int64) error {
 		<-w.exited
 	}
 	if reason := w.killedFor.Load(); reason != nil {
-		return *reason
+		return outcome{Usage: Usage{CPU: w.watch.burnedAtKill()}}, *reason
 	}
-	return crashReason(w.stderr.String(), w.waitErr, memory)
+	return outcome{}, crashReason(w.stderr.String(), w.waitErr, memory)
 }
 
 // crashReason classifies a worker's death from the Go runtime's last words.

@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // The worker protocol: length-prefixed frames over the worker's stdin
 // (parent → worker) and stdout (worker → parent). A frame is a 4-byte
 // big-endian length n, then n bytes: one type byte and the payload.
-// Payloads are binary (wire.go); the rare fatal LimitError is JSON.
+// Payloads are binary (wire.go); the rare fatal report is JSON.
 const (
 	frameHello  = 'h' // worker → parent: ready to serve
 	frameInvoke = 'i' // parent → worker: a task (binary, see encodeTask)
@@ -25,6 +26,13 @@ const (
 	frameDone   = 'd' // worker → parent: the outcome
 	frameFatal  = 'x' // worker → parent: a limit the runtime ignored; the worker exits
 )
+
+// fatalReport is a fatal frame's payload: the limit the runtime ignored
+// and the CPU its thread had used by then (0 when unknown).
+type fatalReport struct {
+	LimitError
+	CPU time.Duration `json:"cpu"`
+}
 
 // answer kinds in an answer frame.
 const (

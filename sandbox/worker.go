@@ -115,10 +115,10 @@ func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 	if err := fw.write(frameHello); err != nil {
 		return 1
 	}
-	overrun := func(le *LimitError) {
+	overrun := func(le *LimitError, cpu time.Duration) {
 		// A builtin ignores the interrupt: report the limit and die; the
 		// parent replaces this worker.
-		b, _ := json.Marshal(le)
+		b, _ := json.Marshal(fatalReport{LimitError: *le, CPU: cpu})
 		_ = fw.write(frameFatal, b)
 		os.Exit(3)
 	}
@@ -164,7 +164,7 @@ func serveWorker(in, cancels *os.File, out io.Writer, memory int64) int {
 
 // run fetches the task's script if needed and runs the task; false means
 // the protocol broke.
-func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
+func (l *pipeLink) run(t *task, overrun overrunFunc) (outcome, bool) {
 	s := workerPrograms.get(t.Hash)
 	if s == nil {
 		if err := l.fw.write(frameNeed, []byte(t.Hash)); err != nil {
@@ -182,7 +182,7 @@ func (l *pipeLink) run(t *task, overrun func(*LimitError)) (outcome, bool) {
 		// Parsing cannot be interrupted: past compileLimit the worker gives
 		// up and dies (the parent's backstop would kill it a bit later).
 		watchdog := time.AfterFunc(compileLimit, func() {
-			overrun(&LimitError{Limit: LimitCPU, Value: fmtDuration(compileLimit) + " to compile the script"})
+			overrun(&LimitError{Limit: LimitCPU, Value: fmtDuration(compileLimit) + " to compile the script"}, 0)
 		})
 		s, err = workerPrograms.compiled(t.Hash, src)
 		watchdog.Stop()
