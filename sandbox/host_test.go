@@ -219,10 +219,14 @@ func TestParentEnforcesLimits(t *testing.T) {
 			defer p.Close()
 			inv := hookInvocation(`return 1`)
 			inv.Limits = tc.limits
-			_, err = p.Invoke(context.Background(), inv, newMemHost())
+			res, err := p.Invoke(context.Background(), inv, newMemHost())
 			var le *LimitError
 			if !errors.As(err, &le) || le.Limit != tc.limit {
 				t.Fatalf("err = %v, want the %s limit", err, tc.limit)
+			}
+			// The parent charges the CPU it saw burned, at least the limit.
+			if tc.limit == LimitCPU && (res == nil || res.Usage.CPU < tc.limits.CPU) {
+				t.Errorf("usage %+v: want at least %v CPU charged", res, tc.limits.CPU)
 			}
 			if st := p.Stats(); st.Killed != 1 || st.Crashed != 0 || st.Retried != 0 {
 				t.Fatalf("stats = %+v", st)
