@@ -53,7 +53,7 @@ type guard struct {
 	tripped chan struct{}
 	once    sync.Once
 
-	mu         sync.Mutex // guards stopped, trippedAt, trippedCPU
+	mu         sync.Mutex // guards stopped, trippedAt, trippedCPU (CPU used at the trip)
 	stopped    bool
 	trippedAt  time.Time
 	trippedCPU time.Duration
@@ -147,16 +147,16 @@ func (g *guard) check() {
 	if g.stopped {
 		return
 	}
+	used := g.clock.read() - g.startCPU
 	if hit := g.hit.Load(); hit != nil {
-		now := g.clock.read()
 		if g.trippedAt.IsZero() {
-			g.trippedAt, g.trippedCPU = time.Now(), now
+			g.trippedAt, g.trippedCPU = time.Now(), used
 		}
-		if g.overrun != nil && (now-g.trippedCPU > overrunGrace || time.Since(g.trippedAt) > overrunWall) {
-			g.overrun(hit, now-g.startCPU)
+		if g.overrun != nil && (used-g.trippedCPU > overrunGrace || time.Since(g.trippedAt) > overrunWall) {
+			g.overrun(hit, used)
 			return
 		}
-	} else if used := g.clock.read() - g.startCPU; used >= g.limits.CPU {
+	} else if used >= g.limits.CPU {
 		g.trip(cpuLimit(g.limits.CPU))
 	} else if time.Since(g.start) >= g.limits.Wall {
 		g.trip(wallLimit(g.limits.Wall))
